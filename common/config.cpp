@@ -1,0 +1,124 @@
+#include "config.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "wire_format.hpp"
+
+namespace ks {
+namespace {
+
+std::string_view trim(std::string_view s) {
+    const char* ws = " \t\r";
+    auto b = s.find_first_not_of(ws);
+    if (b == std::string_view::npos) return {};
+    auto e = s.find_last_not_of(ws);
+    return s.substr(b, e - b + 1);
+}
+
+bool valid_key(std::string_view key) {
+    if (key.empty()) return false;
+    for (char c : key)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
+    return true;
+}
+
+}  // namespace
+
+Result<std::vector<ConfigEntry>> parse_config(std::string_view text, std::string_view path) {
+    std::vector<ConfigEntry> out;
+    std::size_t lineno = 0;
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        ++lineno;
+        std::string origin = std::string(path) + ":" + std::to_string(lineno);
+        std::string_view t = trim(line);
+        if (t.empty() || t.front() == '#') continue;
+        auto eq = t.find('=');
+        if (eq == std::string_view::npos) return fail(origin + ": expected \"key = value\", got \"" + std::string(t) + "\"");
+        std::string_view key = trim(t.substr(0, eq));
+        std::string_view value = trim(t.substr(eq + 1));
+        if (!valid_key(key)) return fail(origin + ": invalid key \"" + std::string(key) + "\"");
+        out.push_back({std::string(key), std::string(value), std::move(origin)});
+    }
+    return out;
+}
+
+Result<std::vector<ConfigEntry>> read_config_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail(path + ": cannot read: " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return fail(path + ": read error");
+    return parse_config(ss.str(), path);
+}
+
+Result<ConfigEntry> parse_override(std::string_view arg) {
+    auto eq = arg.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+        return fail("-X " + std::string(arg) + ": expected key=value");
+    std::string_view key = trim(arg.substr(0, eq));
+    if (!valid_key(key)) return fail("-X " + std::string(arg) + ": invalid key");
+    return ConfigEntry{std::string(key), std::string(arg.substr(eq + 1)), "-X " + std::string(key)};
+}
+
+Result<SplitConfig> split_config(const std::vector<ConfigEntry>& entries, const std::vector<std::string>& known_own_keys) {
+    SplitConfig out;
+    for (const auto& e : entries) {
+        if (e.key.starts_with(kOwnKeyPrefix)) {
+            bool known = false;
+            for (const auto& k : known_own_keys) known = known || k == e.key;
+            if (!known) return fail(e.origin + ": unknown key \"" + e.key + "\"");
+            out.own[e.key] = e;
+        } else {
+            out.kafka.push_back(e);
+        }
+    }
+    return out;
+}
+
+Result<std::optional<std::uint64_t>> get_u64(const SplitConfig& c, const std::string& key, std::uint64_t min,
+                                             std::uint64_t max) {
+    auto it = c.own.find(key);
+    if (it == c.own.end()) return std::optional<std::uint64_t>{};
+    auto v = wire::parse_u64(it->second.value);
+    if (!v) return fail(it->second.origin + ": " + key + ": " + v.error().message);
+    if (*v < min || *v > max)
+        return fail(it->second.origin + ": " + key + " must be between " + std::to_string(min) + " and " +
+                    std::to_string(max));
+    return std::optional<std::uint64_t>{*v};
+}
+
+Result<std::optional<double>> get_seconds(const SplitConfig& c, const std::string& key) {
+    auto it = c.own.find(key);
+    if (it == c.own.end()) return std::optional<double>{};
+    const std::string& s = it->second.value;
+    char* end = nullptr;
+    errno = 0;
+    double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || errno || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0)
+        return fail(it->second.origin + ": " + key + ": expected a number of seconds, got \"" + s + "\"");
+    return std::optional<double>{v};
+}
+
+Result<std::optional<bool>> get_bool(const SplitConfig& c, const std::string& key) {
+    auto it = c.own.find(key);
+    if (it == c.own.end()) return std::optional<bool>{};
+    const std::string& s = it->second.value;
+    if (s == "true" || s == "yes" || s == "1") return std::optional<bool>{true};
+    if (s == "false" || s == "no" || s == "0") return std::optional<bool>{false};
+    return fail(it->second.origin + ": " + key + ": expected true or false, got \"" + s + "\"");
+}
+
+std::optional<std::string> get_string(const SplitConfig& c, const std::string& key) {
+    auto it = c.own.find(key);
+    if (it == c.own.end()) return std::nullopt;
+    return it->second.value;
+}
+
+}  // namespace ks

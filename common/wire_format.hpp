@@ -1,0 +1,126 @@
+// Wire format v1 shared by kafka-stream-push and kafka-stream-sink (see ARCHITECTURE.md, "Wire format").
+//
+// One node's transfer = chunk messages (file data, headers describe file and offset) followed by one manifest
+// message (JSON). All messages of a transfer carry the same key, so they land in one partition, in order.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "result.hpp"
+
+namespace ks::wire {
+
+inline constexpr int kVersion = 1;
+// Default chunk payload: well below the broker's and librdkafka's default 1,000,000-byte message limit,
+// leaving room for headers and record overhead.
+inline constexpr std::uint64_t kDefaultChunkBytes = 960 * 1024;
+inline constexpr std::uint64_t kMaxChunkBytes = 64ull * 1024 * 1024;
+inline constexpr std::size_t kMaxPathBytes = 4096;
+
+namespace header {
+inline constexpr std::string_view version = "ks.v";         // "1"
+inline constexpr std::string_view type = "ks.type";         // "chunk" | "manifest"
+inline constexpr std::string_view transfer = "ks.transfer"; // transfer id, 32 lowercase hex digits
+inline constexpr std::string_view cluster = "ks.cluster";
+inline constexpr std::string_view job = "ks.job";
+inline constexpr std::string_view node = "ks.node";
+inline constexpr std::string_view user = "ks.user";
+inline constexpr std::string_view path = "ks.path";         // relative path, raw bytes (not necessarily UTF-8)
+inline constexpr std::string_view file = "ks.file";         // file index in the transfer (decimal)
+inline constexpr std::string_view size = "ks.size";         // file size in bytes (decimal)
+inline constexpr std::string_view mode = "ks.mode";         // permission bits (octal, e.g. "644")
+inline constexpr std::string_view mtime = "ks.mtime";       // modification time, nanoseconds since the epoch
+inline constexpr std::string_view offset = "ks.offset";     // byte offset of this chunk in the file
+}  // namespace header
+
+// Kafka headers as an ordered list of (name, value); values are raw bytes.
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+enum class MessageType { chunk, manifest };
+
+// What identifies one node's transfer of one job.
+struct TransferIdentity {
+    std::string cluster;
+    std::string job_id;
+    std::string node;
+    std::string user;
+    std::string transfer_id;  // stable across retries and spool replays
+};
+
+// Deterministic: the same (cluster, job, node) always gives the same id, so a replay is recognised as the same transfer.
+std::string make_transfer_id(std::string_view cluster, std::string_view job_id, std::string_view node);
+// Message key: "<cluster>/<job>/<node>"; one node's messages share a partition, the nodes of a job spread out.
+std::string message_key(const TransferIdentity& id);
+
+struct FileMeta {
+    std::string path;  // relative, '/'-separated, raw bytes
+    std::uint64_t index = 0;
+    std::uint64_t size = 0;
+    std::uint32_t mode = 0644;
+    std::int64_t mtime_ns = 0;
+};
+
+struct ChunkHeader {
+    TransferIdentity id;
+    FileMeta file;
+    std::uint64_t offset = 0;
+};
+
+Headers encode_chunk(const ChunkHeader& chunk);
+Headers encode_manifest_headers(const TransferIdentity& id);
+
+// Reads ks.v and ks.type; fails on a missing or unknown version or type.
+Result<MessageType> message_type(const Headers& headers);
+// Strict: every field present, numbers in range, offset <= size. Does not judge the path (the sink sanitizes it).
+Result<ChunkHeader> decode_chunk(const Headers& headers);
+Result<TransferIdentity> decode_identity(const Headers& headers);
+
+struct FileEntry {
+    FileMeta meta;
+    std::string sha256;  // lowercase hex
+    std::uint64_t chunks = 0;
+};
+
+struct SkipEntry {
+    std::string path;
+    std::string reason;
+};
+
+struct JobInfo {
+    std::string job_id;
+    std::string user;
+    std::int64_t uid = -1;
+    std::int64_t gid = -1;
+    std::string node;
+    std::string cluster;
+    std::uint32_t nodes = 1;               // number of nodes in the job
+    std::optional<std::int32_t> exit_code; // when known
+};
+
+struct Manifest {
+    int version = kVersion;
+    std::string transfer_id;
+    JobInfo job;
+    std::uint64_t chunk_bytes = kDefaultChunkBytes;
+    std::vector<FileEntry> files;
+    std::vector<SkipEntry> skipped;
+    std::uint64_t total_bytes() const;
+};
+
+// JSON. Paths that are valid UTF-8 go in "path"; others in "path_b64" (base64 of the raw bytes).
+std::string manifest_to_json(const Manifest& manifest);
+// Strict: unknown version, missing or mistyped fields, duplicate file indexes are errors.
+Result<Manifest> parse_manifest(std::string_view json);
+
+// Helpers shared with the tools.
+bool is_valid_utf8(std::string_view s);
+std::string base64_encode(std::string_view raw);
+Result<std::string> base64_decode(std::string_view text);
+Result<std::uint64_t> parse_u64(std::string_view text);
+Result<std::int64_t> parse_i64(std::string_view text);
+
+}  // namespace ks::wire
