@@ -1,0 +1,50 @@
+# Sourced by every integration / end-to-end / reliability test script.
+# Provides: KS_ROOT, KS_BIN (tools of the build under test), KAFKA_BOOTSTRAP and the harness's variables
+# (from build/cluster.env), a per-test scratch dir $T removed on exit, and small helpers.
+set -euo pipefail
+KS_ROOT=${KS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${BUILD:-build}
+KS_BIN=${KS_BIN:-$KS_ROOT/$BUILD/bin}
+PUSH=$KS_BIN/kafka-stream-push
+SINK=$KS_BIN/kafka-stream-sink
+# Debian's python3 has kafka-python; a python3 earlier on PATH (pyenv) may not.
+PY=/usr/bin/python3
+if [ -z "${KAFKA_BOOTSTRAP:-}" ] && [ -f "$KS_ROOT/build/cluster.env" ]; then
+    # shellcheck disable=SC1091
+    . "$KS_ROOT/build/cluster.env"
+fi
+: "${KAFKA_BOOTSTRAP:?no Kafka: run make cluster-up (or set KAFKA_BOOTSTRAP)}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/ks-test.XXXXXX")
+chmod 755 "$T"
+ks_cleanup_hooks=()
+ks_cleanup() {
+    local h
+    for h in "${ks_cleanup_hooks[@]}"; do eval "$h" || true; done
+    [ -n "${KEEP_TEST_DIR:-}" ] || rm -rf "$T"
+}
+trap ks_cleanup EXIT
+on_exit() { ks_cleanup_hooks+=("$1"); }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+note() { echo "--- $*"; }
+# A topic name unique to this test run (the broker auto-creates topics).
+unique_topic() { echo "t-$(basename "$0" .sh)-${1:-x}-$$-$RANDOM"; }
+# Creates a topic with N partitions (default 4) and waits for its metadata.
+create_topic() {
+    local topic=$1 parts=${2:-4}
+    "$PY" - "$KAFKA_BOOTSTRAP" "$topic" "$parts" <<'PYEOF'
+import sys, time
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+bootstrap, topic, parts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+try:
+    admin.create_topics([NewTopic(topic, parts, 1)])
+except TopicAlreadyExistsError:
+    pass
+admin.close()
+PYEOF
+}
+# sha256 of every regular file under DIR, as "digest  relative/path" sorted by path.
+tree_digests() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0r sha256sum); }
