@@ -1,0 +1,51 @@
+// File-system operations relative to directory descriptors, for a tree that untrusted names are written into.
+//
+// Nothing here follows a symbolic link: directories are opened with O_NOFOLLOW one component at a time, files with
+// O_NOFOLLOW. Writes that must survive a crash are fsync'ed together with the directory that names them.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "result.hpp"
+#include "unique_fd.hpp"
+
+namespace ks::sink {
+
+// "what: strerror(errno)".
+Error errno_error(const std::string& what);
+
+// Opens (and with `create`, first creates, mode 0755) the directory `name` inside `dirfd`; never follows a symlink.
+// When it was created, the parent is fsync'ed and `on_created(fd)` is called (for chown).
+Result<UniqueFd> open_dir(int dirfd, const std::string& name, bool create,
+                          const std::function<void(int)>& on_created = {});
+// The same, component by component from `rootfd`; an empty list opens `rootfd` itself again.
+Result<UniqueFd> open_dir_path(int rootfd, const std::vector<std::string>& components, bool create,
+                               const std::function<void(int)>& on_created = {});
+
+Result<void> fsync_fd(int fd, const std::string& what);
+
+// Writes `content` to a temporary name in `tmp_dirfd`, fsyncs it, renames it to `name` in `dirfd` (replacing any
+// previous entry) and fsyncs `dirfd`. Both directories must be on the same file system.
+Result<void> write_file_atomic(int tmp_dirfd, int dirfd, const std::string& name, std::string_view content,
+                               mode_t mode = 0644);
+// Reads a regular file (not a symlink) of at most `max_bytes`.
+Result<std::string> read_small_file(int dirfd, const std::string& name, std::size_t max_bytes);
+// True if `name` exists in `dirfd` (as anything; links are not followed).
+bool entry_exists(int dirfd, const std::string& name);
+// Names in a directory, without "." and "..".
+Result<std::vector<std::string>> list_dir(int dirfd);
+// Removes `name` and, if it is a directory, everything below it; a missing entry is not an error.
+Result<void> remove_tree(int dirfd, const std::string& name);
+
+// SHA-256 of a file's first `size` bytes, read through `fd`; fails if the file is shorter.
+Result<std::string> sha256_of_fd(int fd, std::uint64_t size);
+
+// A name for temporary files that no other process (also on another machine sharing the tree) will use.
+std::string unique_temp_name();
+
+}  // namespace ks::sink

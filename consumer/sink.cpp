@@ -1,0 +1,277 @@
+#include "sink.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+
+#include "finalizer.hpp"
+#include "safe_fs.hpp"
+#include "safe_path.hpp"
+
+namespace ks::sink {
+namespace {
+
+constexpr std::size_t kMaxManifestBytes = 256u << 20;
+// Cached states of finished transfers are dropped beyond this many (they are re-read from ROOT/.done when needed).
+constexpr std::size_t kMaxCachedTransfers = 100000;
+
+bool is_transfer_id(std::string_view s) {
+    return s.size() == 32 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+std::string where(const IncomingMessage& msg) {
+    return printable(msg.topic) + "/" + std::to_string(msg.partition) + "@" + std::to_string(msg.offset);
+}
+
+double real_time() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Result<Sink> Sink::open(SinkSettings settings, const Log& log) {
+    if (!settings.clock) settings.clock = real_time;
+    // The root must exist: creating it could silently write onto the wrong file system when a mount is missing.
+    UniqueFd root(::open(settings.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return std::unexpected(errno_error("output root " + settings.root));
+    auto staging = StagingArea::open(root.get(), settings.max_open_files);
+    if (!staging) return std::unexpected(staging.error());
+    auto quarantine = open_dir(root.get(), std::string(kQuarantineDirName), true);
+    if (!quarantine) return std::unexpected(quarantine.error());
+    auto stale = open_dir(root.get(), std::string(kStaleDirName), true);
+    if (!stale) return std::unexpected(stale.error());
+    auto done = open_dir(root.get(), std::string(kDoneDirName), true);
+    if (!done) return std::unexpected(done.error());
+    UniqueFd qlog(::openat(quarantine->get(), std::string(kQuarantineLogName).c_str(),
+                           O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640));
+    if (!qlog) return std::unexpected(errno_error("open quarantine log"));
+    return Sink(std::move(settings), log, std::move(root), std::move(*staging), std::move(*quarantine),
+                std::move(*stale), std::move(*done), std::move(qlog));
+}
+
+Sink::Transfer& Sink::transfer(const std::string& id) {
+    if (auto it = transfers_.find(id); it != transfers_.end()) return it->second;
+    if (transfers_.size() >= kMaxCachedTransfers) std::erase_if(transfers_, [](const auto& kv) { return kv.second.state != State::active; });
+    Transfer t;
+    t.first_seen = t.last_progress = now();
+    if (entry_exists(done_.get(), id))
+        t.state = State::done;
+    else if (entry_exists(quarantine_.get(), id))
+        t.state = State::quarantined;
+    else
+        t.manifest_staged = entry_exists(staging_.dir(), id + "/" + std::string(kStagedManifestName));
+    return transfers_.emplace(id, t).first->second;
+}
+
+Result<void> Sink::handle(const IncomingMessage& msg) {
+    ++stats_.messages;
+    stats_.bytes += msg.payload.size();
+    static const wire::Headers kNone;
+    const wire::Headers& headers = msg.headers ? *msg.headers : kNone;
+    auto type = wire::message_type(headers);
+    if (!type) return quarantine_message(msg, type.error().message);
+    auto id = wire::decode_identity(headers);
+    if (!id) return quarantine_message(msg, id.error().message);
+    if (auto ok = check_identity(*id); !ok) return quarantine_message(msg, ok.error().message);
+    Transfer& t = transfer(id->transfer_id);
+    if (t.state == State::quarantined) {
+        ++stats_.dropped;
+        return {};
+    }
+    if (t.state == State::done) {
+        if (*type == wire::MessageType::manifest) return replay_of_done(msg, *id);
+        ++stats_.dropped;
+        return {};
+    }
+    if (*type == wire::MessageType::chunk) return handle_chunk(msg, *id, t);
+    return handle_manifest(msg, *id, t);
+}
+
+Result<void> Sink::handle_chunk(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t) {
+    auto chunk = wire::decode_chunk(*msg.headers);
+    if (!chunk) return quarantine_transfer(id.transfer_id, t, &msg, chunk.error().message);
+    if (auto ok = check_chunk(*chunk, msg.payload.size(), settings_.limits); !ok)
+        return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
+    bool input_error = false;
+    auto ok = staging_.write_chunk(id.transfer_id, chunk->file.index, chunk->offset, chunk->file.size, msg.payload,
+                                   input_error);
+    if (!ok) {
+        if (input_error) return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
+        return ok;
+    }
+    t.last_progress = now();
+    if (t.manifest_staged) t.retry = true;
+    return {};
+}
+
+Result<void> Sink::handle_manifest(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t) {
+    auto manifest = wire::parse_manifest(msg.payload);
+    if (!manifest) return quarantine_transfer(id.transfer_id, t, &msg, manifest.error().message);
+    auto plan = plan_transfer(*manifest, id, std::string(msg.topic), settings_.layout, settings_.limits);
+    if (!plan) return quarantine_transfer(id.transfer_id, t, &msg, plan.error().message);
+    auto tdir = staging_.open_transfer_dir(id.transfer_id, true);
+    if (!tdir) return std::unexpected(tdir.error());
+    // The topic first: a staged manifest.json means everything needed to finalize after a restart is there.
+    if (auto ok = write_file_atomic(tdir->get(), tdir->get(), std::string(kStagedTopicName), msg.topic); !ok) return ok;
+    if (auto ok = write_file_atomic(tdir->get(), tdir->get(), std::string(kStagedManifestName), msg.payload); !ok) return ok;
+    t.manifest_staged = true;
+    t.last_progress = now();
+    return try_finalize(id.transfer_id, t);
+}
+
+Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
+    t.retry = false;
+    auto tdir = staging_.open_transfer_dir(id, false);
+    if (!tdir) {
+        t.manifest_staged = false;
+        return {};
+    }
+    auto json = read_small_file(tdir->get(), std::string(kStagedManifestName), kMaxManifestBytes);
+    auto topic = read_small_file(tdir->get(), std::string(kStagedTopicName), 4096);
+    if (!json || !topic) return quarantine_transfer(id, t, nullptr, "staged manifest unreadable");
+    auto manifest = wire::parse_manifest(*json);
+    if (!manifest) return quarantine_transfer(id, t, nullptr, "staged manifest: " + manifest.error().message);
+    wire::TransferIdentity identity{manifest->job.cluster, manifest->job.job_id, manifest->job.node, manifest->job.user, id};
+    auto plan = plan_transfer(*manifest, identity, *topic, settings_.layout, settings_.limits);
+    if (!plan) return quarantine_transfer(id, t, nullptr, plan.error().message);
+    tdir->reset();
+    FinalizeTarget target{root_.get(), done_.get(), settings_.chown};
+    auto result = finalize_transfer(target, staging_, id, *plan, *json);
+    if (!result) return std::unexpected(result.error());
+    switch (result->kind) {
+        case FinalizeResult::Kind::waiting:
+            log_->debug("transfer " + id + " waits: " + printable(result->reason));
+            return {};
+        case FinalizeResult::Kind::rejected:
+            return quarantine_transfer(id, t, nullptr, result->reason);
+        case FinalizeResult::Kind::done:
+            break;
+    }
+    t.state = State::done;
+    t.manifest_staged = false;
+    ++stats_.finalized_transfers;
+    stats_.finalized_files += result->files;
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", now() - t.first_seen);
+    log_->info("finalized job " + printable(plan->job.job_id) + " node " + printable(plan->job.node) + ": " +
+               std::to_string(result->files) + " files, " + std::to_string(result->bytes) + " bytes in " + secs + " s" +
+               (result->job_complete ? " (job complete: _SUCCESS written)" : ""));
+    return {};
+}
+
+Result<void> Sink::replay_of_done(const IncomingMessage& msg, const wire::TransferIdentity& id) {
+    ++stats_.dropped;
+    auto stored = read_small_file(done_.get(), id.transfer_id, kMaxManifestBytes);
+    auto incoming = wire::parse_manifest(msg.payload);
+    if (!stored || !incoming) return {};  // nothing to compare with: the first version stays
+    auto first = wire::parse_manifest(*stored);
+    if (!first) return {};
+    auto summary = [](const wire::Manifest& m) {
+        std::set<std::tuple<std::string, std::uint64_t, std::string>> s;
+        for (const auto& f : m.files) s.emplace(f.meta.path, f.meta.size, f.sha256);
+        return s;
+    };
+    if (summary(*first) == summary(*incoming)) {
+        log_->debug("transfer " + id.transfer_id + " already finalized; replay ignored");
+        return {};
+    }
+    return quarantine_message(msg, "transfer " + id.transfer_id + " (job " + id.job_id + " node " + id.node +
+                                       ") was already finalized with different content; the first version is kept");
+}
+
+Result<void> Sink::quarantine_message(const IncomingMessage& msg, const std::string& reason) {
+    ++stats_.quarantined;
+    std::string line = printable(where(msg) + ": " + reason, 1000);
+    log_->warning("quarantined message " + line);
+    line.push_back('\n');
+    if (::write(qlog_.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+        return std::unexpected(errno_error("append to quarantine log"));
+    qlog_dirty_ = true;
+    return {};
+}
+
+Result<void> Sink::quarantine_transfer(const std::string& id, Transfer& t, const IncomingMessage* msg,
+                                       const std::string& reason) {
+    ++stats_.quarantined;
+    staging_.release_transfer(id);
+    if (entry_exists(staging_.dir(), id)) {
+        if (::renameat(staging_.dir(), id.c_str(), quarantine_.get(), id.c_str()) != 0)
+            return std::unexpected(errno_error("move " + id + " to quarantine"));
+    } else if (::mkdirat(quarantine_.get(), id.c_str(), 0750) != 0 && errno != EEXIST) {
+        return std::unexpected(errno_error("create quarantine entry " + id));
+    }
+    auto qdir = open_dir(quarantine_.get(), id, false);
+    if (!qdir) return std::unexpected(qdir.error());
+    std::string text = printable(reason, 2000) + "\n";
+    if (msg) text += "message: " + where(*msg) + "\n";
+    if (auto ok = write_file_atomic(qdir->get(), qdir->get(), "reason", text); !ok) return ok;
+    if (auto ok = fsync_fd(quarantine_.get(), "quarantine directory"); !ok) return ok;
+    if (auto ok = fsync_fd(staging_.dir(), "staging directory"); !ok) return ok;
+    t.state = State::quarantined;
+    t.manifest_staged = false;
+    log_->warning("quarantined transfer " + id + (msg ? " at " + where(*msg) : std::string()) + ": " + printable(reason, 1000));
+    return {};
+}
+
+Result<void> Sink::flush() {
+    if (auto ok = staging_.flush(); !ok) return ok;
+    if (qlog_dirty_) {
+        if (auto ok = fsync_fd(qlog_.get(), "quarantine log"); !ok) return ok;
+        qlog_dirty_ = false;
+    }
+    for (auto& [id, t] : transfers_)
+        if (t.state == State::active && t.manifest_staged && t.retry)
+            if (auto ok = try_finalize(id, t); !ok) return ok;
+    return {};
+}
+
+Result<void> Sink::recover() {
+    auto names = list_dir(staging_.dir());
+    if (!names) return std::unexpected(names.error());
+    for (const auto& n : *names) {
+        if (!is_transfer_id(n)) continue;
+        Transfer& t = transfer(n);
+        if (t.state == State::active && t.manifest_staged)
+            if (auto ok = try_finalize(n, t); !ok) return ok;
+    }
+    return {};
+}
+
+Result<void> Sink::sweep_stale() {
+    auto names = list_dir(staging_.dir());
+    if (!names) return std::unexpected(names.error());
+    const double t_now = now();
+    for (const auto& n : *names) {
+        struct stat st {};
+        if (::fstatat(staging_.dir(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        double last = static_cast<double>(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1e9;
+        auto it = transfers_.find(n);
+        if (it != transfers_.end() && it->second.last_progress > last) last = it->second.last_progress;
+        if (t_now - last < settings_.stale_seconds) continue;
+        if (!is_transfer_id(n)) {
+            // Temporary files of an interrupted write.
+            if (n.starts_with(".tmp-")) (void)remove_tree(staging_.dir(), n);
+            continue;
+        }
+        staging_.release_transfer(n);
+        std::string dest = n + "-" + std::to_string(static_cast<long long>(t_now));
+        if (::renameat(staging_.dir(), n.c_str(), stale_.get(), dest.c_str()) != 0)
+            return std::unexpected(errno_error("move " + n + " to " + std::string(kStaleDirName)));
+        if (auto ok = fsync_fd(stale_.get(), "stale directory"); !ok) return ok;
+        if (auto ok = fsync_fd(staging_.dir(), "staging directory"); !ok) return ok;
+        if (it != transfers_.end()) transfers_.erase(it);
+        log_->warning("transfer " + n + " made no progress for " + std::to_string(static_cast<long long>(settings_.stale_seconds)) +
+                      " s: moved to " + std::string(kStaleDirName) + "/" + dest);
+    }
+    return {};
+}
+
+void Sink::forget_cached_states() {
+    std::erase_if(transfers_, [](const auto& kv) { return !kv.second.retry; });
+}
+
+}  // namespace ks::sink

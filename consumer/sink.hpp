@@ -1,0 +1,110 @@
+// The sink's core, without Kafka: takes one message at a time, stages chunks, finalizes transfers when their
+// manifest arrives, quarantines bad input, and says which messages still need a flush before their offset may be
+// committed. main() and the consumer loop feed it; the unit tests drive it directly.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "layout.hpp"
+#include "log.hpp"
+#include "result.hpp"
+#include "staging_area.hpp"
+#include "transfer_plan.hpp"
+#include "unique_fd.hpp"
+#include "wire_format.hpp"
+
+namespace ks::sink {
+
+inline constexpr std::string_view kQuarantineDirName = ".quarantine";
+inline constexpr std::string_view kStaleDirName = ".stale";
+inline constexpr std::string_view kQuarantineLogName = "messages.log";
+
+struct SinkSettings {
+    std::string root;
+    Layout layout;
+    Limits limits;
+    bool chown = false;
+    double stale_seconds = 7 * 24 * 3600.0;
+    std::size_t max_open_files = 64;
+    std::function<double()> clock;  // wall-clock seconds (compared with directory mtimes); default: real time
+};
+
+struct IncomingMessage {
+    std::string_view topic;
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;
+    const wire::Headers* headers = nullptr;
+    std::string_view payload;
+};
+
+struct SinkStats {
+    std::uint64_t messages = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t finalized_transfers = 0;
+    std::uint64_t finalized_files = 0;
+    std::uint64_t quarantined = 0;
+    std::uint64_t dropped = 0;  // messages of finished or quarantined transfers
+    std::size_t pending_transfers = 0;
+};
+
+class Sink {
+public:
+    static Result<Sink> open(SinkSettings settings, const Log& log);
+
+    // Never fails because of the message's content (bad input is quarantined); an error is a host failure.
+    Result<void> handle(const IncomingMessage& msg);
+    // Makes everything handled so far durable, then retries transfers whose manifest is in and which got new data.
+    Result<void> flush();
+    std::uint64_t unflushed_bytes() const { return staging_.unflushed_bytes(); }
+    // Startup: finalizes transfers whose manifest was staged before a crash.
+    Result<void> recover();
+    // Moves staged transfers without progress for stale_seconds to ROOT/.stale/.
+    Result<void> sweep_stale();
+    // Forgets cached transfer states (another instance may have finished some): after a rebalance.
+    void forget_cached_states();
+    const SinkStats& stats() const { return stats_; }
+
+private:
+    enum class State { active, done, quarantined };
+    struct Transfer {
+        State state = State::active;
+        double first_seen = 0;
+        double last_progress = 0;
+        bool manifest_staged = false;
+        bool retry = false;  // got data after its manifest: try to finalize at the next flush
+    };
+
+    Sink(SinkSettings settings, const Log& log, UniqueFd root, StagingArea staging, UniqueFd quarantine, UniqueFd stale,
+         UniqueFd done, UniqueFd qlog)
+        : settings_(std::move(settings)), log_(&log), root_(std::move(root)), staging_(std::move(staging)),
+          quarantine_(std::move(quarantine)), stale_(std::move(stale)), done_(std::move(done)), qlog_(std::move(qlog)) {}
+
+    double now() const { return settings_.clock(); }
+    Transfer& transfer(const std::string& id);
+    Result<void> handle_chunk(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t);
+    Result<void> handle_manifest(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t);
+    Result<void> replay_of_done(const IncomingMessage& msg, const wire::TransferIdentity& id);
+    // Loads the staged manifest of `id` and finalizes it if complete.
+    Result<void> try_finalize(const std::string& id, Transfer& t);
+    Result<void> quarantine_message(const IncomingMessage& msg, const std::string& reason);
+    Result<void> quarantine_transfer(const std::string& id, Transfer& t, const IncomingMessage* msg,
+                                     const std::string& reason);
+
+    SinkSettings settings_;
+    const Log* log_;
+    UniqueFd root_;
+    StagingArea staging_;
+    UniqueFd quarantine_;
+    UniqueFd stale_;
+    UniqueFd done_;
+    UniqueFd qlog_;
+    bool qlog_dirty_ = false;
+    std::map<std::string, Transfer> transfers_;
+    SinkStats stats_;
+};
+
+}  // namespace ks::sink

@@ -1,0 +1,148 @@
+#include "staging_area.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "safe_fs.hpp"
+
+namespace ks::sink {
+namespace {
+// Bounds the digests kept for completed files (each ~100 bytes); beyond it finalization re-reads the staged file.
+constexpr std::size_t kMaxKnownDigests = 200000;
+}  // namespace
+
+std::string staged_file_name(std::uint64_t index) { return "f" + std::to_string(index); }
+
+Result<StagingArea> StagingArea::open(int rootfd, std::size_t max_open_files) {
+    auto dir = open_dir(rootfd, std::string(kStagingDirName), true);
+    if (!dir) return std::unexpected(dir.error());
+    return StagingArea(std::move(*dir), max_open_files < 1 ? 1 : max_open_files);
+}
+
+Result<UniqueFd> StagingArea::open_transfer_dir(const std::string& transfer, bool create) {
+    bool existed = entry_exists(dir_.get(), transfer);
+    auto d = open_dir(dir_.get(), transfer, create);
+    if (d && !existed) staging_dir_dirty_ = true;
+    return d;
+}
+
+Result<StagingArea::OpenFile*> StagingArea::open_file(const Key& key) {
+    if (auto it = files_.find(key); it != files_.end()) {
+        lru_.splice(lru_.begin(), lru_, it->second.lru);
+        return &it->second;
+    }
+    while (files_.size() >= max_open_) {
+        auto victim = files_.find(lru_.back());
+        if (auto ok = close_file(victim, true); !ok) return std::unexpected(ok.error());
+    }
+    auto tdir = open_transfer_dir(key.first, true);
+    if (!tdir) return std::unexpected(tdir.error());
+    std::string name = staged_file_name(key.second);
+    bool existed = entry_exists(tdir->get(), name);
+    UniqueFd fd(::openat(tdir->get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return std::unexpected(errno_error("open staged file " + key.first + "/" + name));
+    if (!existed) dirs_to_sync_.insert(key.first);
+    lru_.push_front(key);
+    OpenFile f;
+    f.fd = std::move(fd);
+    // A file that existed before this process opened it has content we did not hash.
+    f.hashing = !existed;
+    f.lru = lru_.begin();
+    return &files_.emplace(key, std::move(f)).first->second;
+}
+
+Result<void> StagingArea::close_file(std::map<Key, OpenFile>::iterator it, bool sync) {
+    if (sync && it->second.dirty) {
+        if (auto ok = fsync_fd(it->second.fd.get(), "staged file"); !ok) return ok;
+    }
+    lru_.erase(it->second.lru);
+    files_.erase(it);
+    return {};
+}
+
+Result<void> StagingArea::write_chunk(const std::string& transfer, std::uint64_t index, std::uint64_t offset,
+                                      std::uint64_t declared_size, std::string_view data, bool& input_error) {
+    input_error = false;
+    Key key{transfer, index};
+    auto f = open_file(key);
+    if (!f) return std::unexpected(f.error());
+    OpenFile& file = **f;
+    std::size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n = ::pwrite(file.fd.get(), data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            input_error = errno == EFBIG || errno == EINVAL;
+            return std::unexpected(errno_error("write staged file " + transfer + "/" + staged_file_name(index)));
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    file.dirty = true;
+    unflushed_bytes_ += data.size();
+    digests_.erase(key);
+    // Keep a running digest while chunks arrive in order; a file resent from offset 0 starts over.
+    if (offset == 0) {
+        file.hash = Sha256();
+        file.hashed_upto = 0;
+        file.hashing = true;
+    }
+    if (file.hashing && offset == file.hashed_upto) {
+        file.hash.update(data.data(), data.size());
+        file.hashed_upto += data.size();
+    } else {
+        file.hashing = false;
+    }
+    // Complete and written in order: remember the digest until the file changes again.
+    if (file.hashing && file.hashed_upto == declared_size) {
+        file.hashing = false;
+        std::string hex = file.hash.finish_hex();
+        if (digests_.size() < kMaxKnownDigests) digests_[key] = Digest{declared_size, std::move(hex)};
+    }
+    return {};
+}
+
+std::optional<std::string> StagingArea::known_digest(const std::string& transfer, std::uint64_t index,
+                                                     std::uint64_t size) const {
+    Key key{transfer, index};
+    if (auto it = digests_.find(key); it != digests_.end() && it->second.size == size) return it->second.hex;
+    return std::nullopt;
+}
+
+void StagingArea::release(const std::string& transfer, std::uint64_t index) {
+    Key key{transfer, index};
+    digests_.erase(key);
+    if (auto it = files_.find(key); it != files_.end()) (void)close_file(it, false);
+}
+
+void StagingArea::release_transfer(const std::string& transfer) {
+    for (auto it = files_.lower_bound(Key{transfer, 0}); it != files_.end() && it->first.first == transfer;)
+        it = (lru_.erase(it->second.lru), files_.erase(it));
+    for (auto it = digests_.lower_bound(Key{transfer, 0}); it != digests_.end() && it->first.first == transfer;)
+        it = digests_.erase(it);
+    dirs_to_sync_.erase(transfer);
+}
+
+Result<void> StagingArea::flush() {
+    for (auto& [key, file] : files_) {
+        if (!file.dirty) continue;
+        if (auto ok = fsync_fd(file.fd.get(), "staged file " + key.first + "/" + staged_file_name(key.second)); !ok)
+            return ok;
+        file.dirty = false;
+    }
+    for (const auto& t : dirs_to_sync_) {
+        auto d = open_dir(dir_.get(), t, false);
+        if (!d) continue;  // moved away meanwhile (finalized or quarantined)
+        if (auto ok = fsync_fd(d->get(), "staging directory " + t); !ok) return ok;
+    }
+    dirs_to_sync_.clear();
+    if (staging_dir_dirty_) {
+        if (auto ok = fsync_fd(dir_.get(), "staging directory"); !ok) return ok;
+        staging_dir_dirty_ = false;
+    }
+    unflushed_bytes_ = 0;
+    return {};
+}
+
+}  // namespace ks::sink

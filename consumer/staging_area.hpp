@@ -1,0 +1,81 @@
+// ROOT/.staging/<transfer id>/f<file index>: where chunks are written before a file is complete.
+//
+// Chunks are written with pwrite at their offset, so out-of-order and repeated chunks are harmless (the last write of
+// an offset wins). Open files are kept in a small LRU (bounded descriptors); a file written strictly in order from
+// offset 0 is hashed on the fly so finalization need not re-read it. flush() makes every write since the previous
+// flush durable (fsync of files and of directories that gained entries): only then may offsets be committed.
+#pragma once
+#include <cstdint>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "result.hpp"
+#include "sha256.hpp"
+#include "unique_fd.hpp"
+
+namespace ks::sink {
+
+inline constexpr std::string_view kStagingDirName = ".staging";
+inline constexpr std::string_view kStagedManifestName = "manifest.json";
+inline constexpr std::string_view kStagedTopicName = "topic";
+
+std::string staged_file_name(std::uint64_t index);
+
+class StagingArea {
+public:
+    static Result<StagingArea> open(int rootfd, std::size_t max_open_files);
+
+    int dir() const { return dir_.get(); }
+    Result<UniqueFd> open_transfer_dir(const std::string& transfer, bool create);
+
+    // Writes `data` at `offset` of file `index` of `transfer`. The caller has checked offset + size <= declared size.
+    // Errors are host failures (disk full, I/O error) except EFBIG/EINVAL, reported as input errors by `input_error`.
+    Result<void> write_chunk(const std::string& transfer, std::uint64_t index, std::uint64_t offset,
+                             std::uint64_t declared_size, std::string_view data, bool& input_error);
+    // The digest of the first `size` bytes if the file was written contiguously from 0 to exactly `size`.
+    std::optional<std::string> known_digest(const std::string& transfer, std::uint64_t index, std::uint64_t size) const;
+    // Closes the descriptor of one staged file (it is about to be renamed) and forgets its digest.
+    void release(const std::string& transfer, std::uint64_t index);
+    // Closes all descriptors of a transfer (it is finalized, quarantined or moved aside).
+    void release_transfer(const std::string& transfer);
+
+    // fsync every file written and every directory that gained entries since the last flush.
+    Result<void> flush();
+    std::uint64_t unflushed_bytes() const { return unflushed_bytes_; }
+    std::size_t open_files() const { return files_.size(); }
+
+private:
+    using Key = std::pair<std::string, std::uint64_t>;
+    struct OpenFile {
+        UniqueFd fd;
+        Sha256 hash;
+        std::uint64_t hashed_upto = 0;
+        bool hashing = true;  // false once a chunk arrived out of order (the digest will be computed by reading)
+        bool dirty = false;
+        std::list<Key>::iterator lru;
+    };
+    struct Digest {
+        std::uint64_t size = 0;
+        std::string hex;
+    };
+
+    explicit StagingArea(UniqueFd dir, std::size_t max_open) : dir_(std::move(dir)), max_open_(max_open) {}
+    Result<OpenFile*> open_file(const Key& key);
+    Result<void> close_file(std::map<Key, OpenFile>::iterator it, bool sync);
+
+    UniqueFd dir_;
+    std::size_t max_open_;
+    std::map<Key, OpenFile> files_;
+    std::list<Key> lru_;  // most recently used first
+    std::map<Key, Digest> digests_;
+    std::set<std::string> dirs_to_sync_;
+    bool staging_dir_dirty_ = false;
+    std::uint64_t unflushed_bytes_ = 0;
+};
+
+}  // namespace ks::sink

@@ -1,0 +1,329 @@
+// Drives the sink core (no Kafka) with wire-format messages in a temporary output root.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "sha256.hpp"
+#include "../../consumer/sink.hpp"
+
+namespace fs = std::filesystem;
+using namespace ks;
+using namespace ks::sink;
+
+namespace {
+
+struct Msg {
+    wire::Headers headers;
+    std::string payload;
+};
+
+struct SourceFile {
+    std::string path;
+    std::string data;
+    std::uint32_t mode = 0640;
+};
+
+class Job {
+public:
+    Job(std::string job, std::string node, std::uint32_t nodes = 1) : nodes_(nodes) {
+        id_.cluster = "c1";
+        id_.job_id = std::move(job);
+        id_.node = std::move(node);
+        id_.user = "alice";
+        id_.transfer_id = wire::make_transfer_id(id_.cluster, id_.job_id, id_.node);
+    }
+    const wire::TransferIdentity& id() const { return id_; }
+
+    // Chunks of every file (chunk_bytes each; a 0-byte file is one empty chunk), then the manifest.
+    std::vector<Msg> messages(const std::vector<SourceFile>& files, std::size_t chunk_bytes = 4) const {
+        std::vector<Msg> out;
+        for (std::size_t i = 0; i < files.size(); ++i) {
+            const auto& f = files[i];
+            std::size_t off = 0;
+            do {
+                wire::ChunkHeader c{id_, wire::FileMeta{f.path, i, f.data.size(), f.mode, 1700000000123456789}, off};
+                out.push_back({wire::encode_chunk(c), f.data.substr(off, chunk_bytes)});
+                off += chunk_bytes;
+            } while (off < f.data.size());
+        }
+        out.push_back({wire::encode_manifest_headers(id_), manifest_json(files)});
+        return out;
+    }
+
+    std::string manifest_json(const std::vector<SourceFile>& files) const {
+        wire::Manifest m;
+        m.transfer_id = id_.transfer_id;
+        m.job = wire::JobInfo{id_.job_id, id_.user, 1000, 1000, id_.node, id_.cluster, nodes_, 0};
+        m.chunk_bytes = 4;
+        for (std::size_t i = 0; i < files.size(); ++i) {
+            const auto& f = files[i];
+            m.files.push_back(wire::FileEntry{wire::FileMeta{f.path, i, f.data.size(), f.mode, 1700000000123456789},
+                                              sha256_hex(f.data), (f.data.size() + 3) / 4});
+        }
+        return wire::manifest_to_json(m);
+    }
+
+private:
+    wire::TransferIdentity id_;
+    std::uint32_t nodes_;
+};
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Every regular file below `dir` (not the sink's own dot-directories) as "path -> content".
+std::map<std::string, std::string> tree(const fs::path& dir) {
+    std::map<std::string, std::string> out;
+    for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
+        auto rel = fs::relative(it->path(), dir).string();
+        if (rel.starts_with(".")) {
+            if (it->is_directory()) it.disable_recursion_pending();
+            continue;
+        }
+        if (it->is_regular_file()) out[rel] = slurp(it->path());
+    }
+    return out;
+}
+
+class SinkReassembly : public ::testing::Test {
+protected:
+    void SetUp() override {
+        root_ = fs::temp_directory_path() / ("ks-sink-test-" + std::to_string(::getpid()) + "-" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(root_);
+        fs::create_directories(root_);
+        open_sink();
+    }
+    void TearDown() override {
+        sink_.reset();
+        fs::remove_all(root_);
+    }
+    void open_sink() {
+        sink_.reset();
+        auto layout = Layout::parse(kDefaultLayout);
+        ASSERT_TRUE(layout);
+        SinkSettings s{root_.string(), *layout, Limits{1 << 20, 1000}, false, 3600, 3, {}};
+        s.clock = [this] { return clock_; };
+        auto sink = Sink::open(std::move(s), log_);
+        ASSERT_TRUE(sink) << sink.error().message;
+        sink_.emplace(std::move(*sink));
+    }
+    void feed(const std::vector<Msg>& msgs) {
+        for (const auto& m : msgs) {
+            IncomingMessage in{"topic", 0, offset_++, &m.headers, m.payload};
+            auto ok = sink_->handle(in);
+            ASSERT_TRUE(ok) << ok.error().message;
+        }
+        auto ok = sink_->flush();
+        ASSERT_TRUE(ok) << ok.error().message;
+    }
+    bool exists(const std::string& rel) const { return fs::exists(fs::symlink_status(root_ / rel)); }
+
+    fs::path root_;
+    Log log_{"sink-test", LogLevel::error};
+    std::optional<Sink> sink_;
+    std::int64_t offset_ = 0;
+    double clock_ = static_cast<double>(::time(nullptr));  // compared with directory mtimes
+};
+
+const std::vector<SourceFile> kFiles = {
+    {"a.csv", "hello, world\n"}, {"empty", ""}, {"d/e/f/deep.bin", std::string("\0\1\2\3\4\5\6\7\x08\x09", 10)},
+    {"ünï/日本.txt", "non-ascii name", 0600}};
+
+}  // namespace
+
+TEST_F(SinkReassembly, InOrderTransferIsPlacedWithModeAndMtime) {
+    Job job("42", "n1");
+    feed(job.messages(kFiles));
+    auto t = tree(root_);
+    EXPECT_EQ(t.size(), kFiles.size() + 2);  // + _manifests/n1.json + _SUCCESS
+    for (const auto& f : kFiles) EXPECT_EQ(t["alice/42/n1/" + f.path], f.data) << f.path;
+    EXPECT_TRUE(exists("alice/42/_SUCCESS"));
+    EXPECT_TRUE(exists("alice/42/_manifests/n1.json"));
+    struct stat st {};
+    ASSERT_EQ(::stat((root_ / "alice/42/n1/ünï/日本.txt").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(st.st_mtim.tv_sec, 1700000000);
+    EXPECT_EQ(st.st_mtim.tv_nsec, 123456789);
+    EXPECT_TRUE(fs::is_empty(root_ / ".staging"));
+    EXPECT_TRUE(exists(".done/" + job.id().transfer_id));
+    EXPECT_EQ(sink_->stats().finalized_transfers, 1u);
+}
+
+TEST_F(SinkReassembly, ShuffledAndDuplicatedChunksGiveTheSameFiles) {
+    Job job("43", "n1");
+    auto msgs = job.messages(kFiles);
+    Msg manifest = msgs.back();
+    msgs.pop_back();
+    auto dup = msgs;
+    msgs.insert(msgs.end(), dup.begin(), dup.end());
+    std::mt19937 rng(7);
+    std::shuffle(msgs.begin(), msgs.end(), rng);
+    msgs.push_back(manifest);
+    msgs.push_back(manifest);  // a producer retry of the manifest
+    feed(msgs);
+    auto t = tree(root_);
+    for (const auto& f : kFiles) EXPECT_EQ(t["alice/43/n1/" + f.path], f.data) << f.path;
+    EXPECT_EQ(sink_->stats().quarantined, 0u);
+}
+
+TEST_F(SinkReassembly, MissingChunkWaitsForTheSpoolReplay) {
+    Job job("44", "n1");
+    auto msgs = job.messages(kFiles);
+    auto lost = msgs[1];  // second chunk of a.csv
+    msgs.erase(msgs.begin() + 1);
+    feed(msgs);
+    EXPECT_FALSE(exists("alice/44/n1/a.csv"));
+    EXPECT_FALSE(exists("alice/44/_SUCCESS"));
+    EXPECT_TRUE(exists(".staging/" + job.id().transfer_id + "/manifest.json"));
+    // The replay resends what was not confirmed, then the manifest again.
+    feed({lost, job.messages(kFiles).back()});
+    EXPECT_EQ(tree(root_)["alice/44/n1/a.csv"], kFiles[0].data);
+    EXPECT_TRUE(exists("alice/44/_SUCCESS"));
+}
+
+TEST_F(SinkReassembly, ResentFileLastWriteWins) {
+    Job job("45", "n1");
+    std::vector<SourceFile> before = {{"f", "old content that is longer"}};
+    std::vector<SourceFile> after = {{"f", "new content"}};
+    auto first = job.messages(before);
+    first.pop_back();
+    auto second = job.messages(after);
+    first.insert(first.end(), second.begin(), second.end());
+    feed(first);
+    EXPECT_EQ(tree(root_)["alice/45/n1/f"], "new content");
+}
+
+TEST_F(SinkReassembly, SuccessOnlyWhenAllNodesAreIn) {
+    Job n1("46", "n1", 2), n2("46", "n2", 2);
+    feed(n1.messages(kFiles));
+    EXPECT_FALSE(exists("alice/46/_SUCCESS"));
+    feed(n2.messages({{"x", "y"}}));
+    EXPECT_TRUE(exists("alice/46/_SUCCESS"));
+    EXPECT_TRUE(exists("alice/46/_manifests/n1.json"));
+    EXPECT_TRUE(exists("alice/46/_manifests/n2.json"));
+}
+
+TEST_F(SinkReassembly, ReplayOfAFinishedTransferChangesNothing) {
+    Job job("47", "n1");
+    feed(job.messages(kFiles));
+    auto before = tree(root_);
+    feed(job.messages(kFiles));
+    EXPECT_EQ(tree(root_), before);
+    EXPECT_EQ(sink_->stats().finalized_transfers, 1u);
+    EXPECT_EQ(sink_->stats().quarantined, 0u);
+    // The same transfer id with other content is refused and logged; the first version stays.
+    feed(job.messages({{"a.csv", "something else"}}));
+    EXPECT_EQ(tree(root_), before);
+    EXPECT_EQ(sink_->stats().quarantined, 1u);
+}
+
+TEST_F(SinkReassembly, RestartFinalizesAStagedManifest) {
+    Job job("48", "n1");
+    auto msgs = job.messages(kFiles);
+    // Everything staged, then "crash" before the final rename: simulate by placing half and dropping the sink.
+    auto manifest = msgs.back();
+    msgs.pop_back();
+    feed(msgs);
+    // Stage the manifest by hand as a crashed sink would have left it, then restart.
+    auto dir = root_ / ".staging" / job.id().transfer_id;
+    std::ofstream(dir / "topic") << "topic";
+    std::ofstream(dir / "manifest.json") << manifest.payload;
+    // One file already moved into place before the crash.
+    fs::create_directories(root_ / "alice/48/n1");
+    fs::rename(dir / "f0", root_ / "alice/48/n1/a.csv");
+    open_sink();
+    auto ok = sink_->recover();
+    ASSERT_TRUE(ok) << ok.error().message;
+    auto t = tree(root_);
+    for (const auto& f : kFiles) EXPECT_EQ(t["alice/48/n1/" + f.path], f.data) << f.path;
+    EXPECT_TRUE(exists("alice/48/_SUCCESS"));
+}
+
+TEST_F(SinkReassembly, HostileChunksAreQuarantinedAndNothingEscapes) {
+    Job job("49", "n1");
+    auto make = [&](std::string path, std::uint64_t size, std::uint64_t offset, std::string payload) {
+        wire::ChunkHeader c{job.id(), wire::FileMeta{std::move(path), 0, size, 0644, 0}, offset};
+        return Msg{wire::encode_chunk(c), std::move(payload)};
+    };
+    std::vector<Msg> bad = {make("../escape", 3, 0, "abc")};
+    feed(bad);
+    EXPECT_TRUE(exists(".quarantine/" + job.id().transfer_id + "/reason"));
+    EXPECT_FALSE(fs::exists(root_.parent_path() / "escape"));
+    // Later messages of a quarantined transfer are dropped.
+    feed(job.messages(kFiles));
+    EXPECT_FALSE(exists("alice"));
+
+    Job j2("50", "n1");
+    auto past = [&](const Job& j) {
+        wire::ChunkHeader c{j.id(), wire::FileMeta{"f", 0, 4, 0644, 0}, 2};
+        return Msg{wire::encode_chunk(c), "too long"};
+    };
+    feed({past(j2)});
+    EXPECT_TRUE(exists(".quarantine/" + j2.id().transfer_id));
+
+    Job j3("51", "n1");
+    wire::ChunkHeader huge{j3.id(), wire::FileMeta{"f", 0, 1ull << 62, 0644, 0}, (1ull << 62) - 1};
+    feed({Msg{wire::encode_chunk(huge), "x"}});
+    EXPECT_TRUE(exists(".quarantine/" + j3.id().transfer_id));
+}
+
+TEST_F(SinkReassembly, MalformedMessagesAreLogged) {
+    Job job("52", "n1");
+    wire::Headers no_version = {{"ks.type", "chunk"}};
+    wire::Headers bad_version = wire::encode_manifest_headers(job.id());
+    bad_version[0].second = "9";
+    wire::Headers forged = wire::encode_manifest_headers(job.id());
+    for (auto& [k, v] : forged)
+        if (k == "ks.transfer") v = std::string(32, 'a');
+    feed({Msg{no_version, "x"}, Msg{bad_version, "{}"}, Msg{forged, "{}"}, Msg{{}, "no headers"}});
+    EXPECT_EQ(sink_->stats().quarantined, 4u);
+    auto log = slurp(root_ / ".quarantine/messages.log");
+    EXPECT_NE(log.find("topic/0@0"), std::string::npos) << log;
+    EXPECT_NE(log.find("version"), std::string::npos) << log;
+    EXPECT_NE(log.find("transfer id does not match"), std::string::npos) << log;
+
+    Job j2("53", "n1");
+    auto msgs = j2.messages({{"a", "b"}});
+    msgs.back().payload = "{not json";
+    feed(msgs);
+    EXPECT_TRUE(exists(".quarantine/" + j2.id().transfer_id + "/f0"));
+}
+
+TEST_F(SinkReassembly, SymlinkInsideRootIsNeverFollowed) {
+    auto outside = root_.string() + "-outside";
+    fs::create_directories(outside);
+    fs::create_directories(root_ / "alice");
+    fs::create_directory_symlink(outside, root_ / "alice/54");
+    Job job("54", "n1");
+    feed(job.messages({{"a", "data"}}));
+    EXPECT_TRUE(fs::is_empty(outside));
+    EXPECT_TRUE(exists(".quarantine/" + job.id().transfer_id + "/reason"));
+    fs::remove_all(outside);
+}
+
+TEST_F(SinkReassembly, StaleTransfersAreMovedAside) {
+    Job job("55", "n1");
+    auto msgs = job.messages(kFiles);
+    msgs.pop_back();
+    feed(msgs);
+    clock_ += 100;  // less than stale_seconds
+    ASSERT_TRUE(sink_->sweep_stale());
+    EXPECT_TRUE(exists(".staging/" + job.id().transfer_id));
+    clock_ += 10000;
+    ASSERT_TRUE(sink_->sweep_stale());
+    EXPECT_FALSE(exists(".staging/" + job.id().transfer_id));
+    EXPECT_FALSE(fs::is_empty(root_ / ".stale"));
+}
