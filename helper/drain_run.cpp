@@ -1,0 +1,253 @@
+// --drain-spool: resend spooled transfers (see spool.hpp for the layout).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+
+#include "exit_codes.hpp"
+#include "privileges.hpp"
+#include "push_run.hpp"
+#include "safe_walk.hpp"
+#include "sha256.hpp"
+#include "spool.hpp"
+
+namespace ks::push {
+namespace {
+
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+bool has_entry_file(int dir_fd) {
+    struct stat st {};
+    return ::fstatat(dir_fd, kSpoolEntryFile, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+std::vector<std::string> subdirectories(int dir_fd) {
+    std::vector<std::string> out;
+    int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0) return out;
+    DIR* d = ::fdopendir(dup_fd);
+    if (!d) {
+        ::close(dup_fd);
+        return out;
+    }
+    ::rewinddir(d);
+    while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        struct stat st {};
+        if (n.front() == '.') continue;  // ".", "..", partial and superseded entries
+        if (::fstatat(dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) out.push_back(n);
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+Result<std::string> read_small_file(int dir_fd, const char* name) {
+    UniqueFd fd(::openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) return fail(std::string(name) + ": " + std::strerror(errno));
+    std::string text;
+    char buf[65536];
+    while (true) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(std::string(name) + ": " + std::strerror(errno));
+        if (n == 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+        if (text.size() > (256u << 20)) return fail(std::string(name) + ": too large");
+    }
+    return text;
+}
+
+const wire::FileEntry* manifest_file(const wire::Manifest& m, std::uint64_t index) {
+    for (const auto& f : m.files)
+        if (f.meta.index == index) return &f;
+    return nullptr;
+}
+
+// The spooled copy must be exactly what the manifest says before anything of it is sent.
+Result<void> verify_spooled(int entry_fd, const wire::FileEntry& f) {
+    auto opened = open_regular_beneath(entry_fd, "data/" + std::to_string(f.meta.index));
+    if (!opened) return fail("data/" + std::to_string(f.meta.index) + ": " + opened.error().message);
+    Sha256 sha;
+    std::string buf(1 << 20, '\0');
+    std::uint64_t total = 0;
+    while (true) {
+        ssize_t n = ::read(opened->fd.get(), buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(std::string("read: ") + std::strerror(errno));
+        if (n == 0) break;
+        sha.update(buf.data(), static_cast<std::size_t>(n));
+        total += static_cast<std::uint64_t>(n);
+    }
+    if (total != f.meta.size || sha.finish_hex() != f.sha256)
+        return fail("data/" + std::to_string(f.meta.index) + " does not match the manifest (size or SHA-256)");
+    return {};
+}
+
+struct DrainCounts {
+    int drained = 0;
+    int kept = 0;
+};
+
+// Drains one entry; true when it was delivered and removed.
+bool drain_entry(int parent_fd, const std::string& name, const std::string& shown, const rd_kafka_conf_t* conf,
+                 const Settings& s, Clock::time_point deadline, const Log& log) {
+    UniqueFd entry_fd(::openat(parent_fd, name.c_str(), kDirFlags));
+    if (!entry_fd) return log.error(shown + ": " + std::strerror(errno)), false;
+    auto text = read_small_file(entry_fd.get(), kSpoolEntryFile);
+    if (!text) return log.error(shown + ": " + text.error().message), false;
+    auto entry = parse_spool_entry(*text);
+    if (!entry) return log.error(shown + ": " + entry.error().message + " (entry kept)"), false;
+    std::vector<SourceFile> sources;
+    for (auto index : entry->resend) {
+        const wire::FileEntry* f = manifest_file(entry->manifest, index);
+        if (auto ok = verify_spooled(entry_fd.get(), *f); !ok)
+            return log.error(shown + ": " + ok.error().message + " (entry kept)"), false;
+        int fd = entry_fd.get();
+        std::string data = "data/" + std::to_string(index);
+        sources.push_back({f->meta.path, index, [fd, data] { return open_regular_beneath(fd, data); }});
+    }
+    auto producer = Producer::create(conf, entry->topic, message_timeout_for(deadline), log);
+    if (!producer) return log.error(shown + ": " + producer.error().message), false;
+    SenderSettings ss{entry->manifest.chunk_bytes, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts,
+                      deadline};
+    std::string topic = entry->topic;
+    TransferSender sender(std::move(*producer), [conf, topic, &log](int ms) { return Producer::create(conf, topic, ms, log); },
+                          entry->id, ss, log);
+    auto results = sender.send_files(std::move(sources));
+    for (const auto& r : results) {
+        const wire::FileEntry* f = manifest_file(entry->manifest, r.entry.meta.index);
+        if (r.status != FileStatus::confirmed)
+            return log.warning(shown + ": not delivered: " +
+                               (sender.failure().empty() ? r.skip_reason : sender.failure()) + " (entry kept)"),
+                   false;
+        if (r.entry.sha256 != f->sha256 || r.entry.meta.size != f->meta.size)
+            return log.error(shown + ": " + f->meta.path + " changed in the spool while it was sent (entry kept)"), false;
+    }
+    if (!sender.send_manifest(wire::manifest_to_json(entry->manifest)))
+        return log.warning(shown + ": manifest not delivered: " + sender.failure() + " (entry kept)"), false;
+    entry_fd.reset();
+    if (auto rm = remove_entry(parent_fd, name); !rm)
+        log.warning(shown + ": delivered, but removing it failed: " + rm.error().message);
+    log.info(shown + ": delivered " + std::to_string(entry->resend.size()) + " spooled files and the manifest of " +
+             "transfer " + entry->id.transfer_id + " to " + entry->topic);
+    return true;
+}
+
+// Drains every complete entry in a SPOOL/<uid> directory (or the single entry `only`).
+DrainCounts drain_user_dir(int dir_fd, const std::string& shown, const std::optional<std::string>& only,
+                           const rd_kafka_conf_t* conf, const Settings& s, Clock::time_point deadline, const Log& log) {
+    DrainCounts c;
+    std::vector<std::string> names = only ? std::vector<std::string>{*only} : subdirectories(dir_fd);
+    for (const auto& name : names) {
+        UniqueFd e(::openat(dir_fd, name.c_str(), kDirFlags));
+        if (!e || !has_entry_file(e.get())) continue;  // not a complete entry
+        e.reset();
+        if (Clock::now() >= deadline) {
+            ++c.kept;
+            continue;
+        }
+        if (drain_entry(dir_fd, name, shown + "/" + name, conf, s, deadline, log))
+            ++c.drained;
+        else
+            ++c.kept;
+    }
+    return c;
+}
+
+int code_for(const DrainCounts& c) { return c.kept ? exit_code::spooled : exit_code::delivered; }
+
+// As root: drain one user's directory in a child that runs as the directory's owner.
+int drain_as_owner(int parent_fd, const std::string& name, const std::string& shown,
+                   const std::optional<std::string>& only, const rd_kafka_conf_t* conf, const Settings& s,
+                   Clock::time_point deadline, const Log& log) {
+    UniqueFd dir(::openat(parent_fd, name.c_str(), kDirFlags));
+    if (!dir) return log.error(shown + ": " + std::strerror(errno)), exit_code::spooled;
+    struct stat st {};
+    if (::fstat(dir.get(), &st) != 0) return log.error(shown + ": " + std::strerror(errno)), exit_code::spooled;
+    if (st.st_uid == 0) return code_for(drain_user_dir(dir.get(), shown, only, conf, s, deadline, log));
+    pid_t pid = ::fork();
+    if (pid < 0) return log.error(std::string("fork: ") + std::strerror(errno)), exit_code::spooled;
+    if (pid == 0) {
+        if (auto d = drop_privileges({st.st_uid, st.st_gid}); !d) {
+            log.error(shown + ": cannot drop privileges: " + d.error().message);
+            ::_exit(exit_code::spooled);
+        }
+        ::_exit(code_for(drain_user_dir(dir.get(), shown, only, conf, s, deadline, log)));
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    log.error(shown + ": drain child died");
+    return exit_code::spooled;
+}
+
+}  // namespace
+
+int run_drain(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* conf, const Log& log) {
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::milliseconds(static_cast<long long>(s.timeout_seconds * 1000));
+    const std::string path = *cl.drain_spool;
+    UniqueFd target(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!target) return log.error(path + ": " + std::strerror(errno)), exit_code::usage;
+    const bool root = ::geteuid() == 0;
+
+    // One entry, one SPOOL/<uid> directory, or the spool root: each level is handled by the one below.
+    std::string parent_path = path.substr(0, path.find_last_not_of('/') + 1);
+    auto slash = parent_path.rfind('/');
+    std::string base = slash == std::string::npos ? parent_path : parent_path.substr(slash + 1);
+    std::string dirname = slash == std::string::npos ? "." : slash == 0 ? "/" : parent_path.substr(0, slash);
+
+    int worst = exit_code::delivered;
+    auto merge = [&worst](int code) { worst = std::max(worst, code); };
+    if (has_entry_file(target.get())) {
+        // A single entry: its parent is the user's directory.
+        UniqueFd user_dir(::open(dirname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!user_dir) return log.error(dirname + ": " + std::strerror(errno)), exit_code::usage;
+        auto up = dirname.rfind('/');
+        UniqueFd spool_root(::open(up == std::string::npos ? "." : up == 0 ? "/" : dirname.substr(0, up).c_str(),
+                                   O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        std::string user_name = up == std::string::npos ? dirname : dirname.substr(up + 1);
+        if (root && spool_root)
+            merge(drain_as_owner(spool_root.get(), user_name, dirname, base, conf, s, deadline, log));
+        else
+            merge(code_for(drain_user_dir(user_dir.get(), dirname, base, conf, s, deadline, log)));
+    } else {
+        bool user_level = false;
+        for (const auto& n : subdirectories(target.get())) {
+            UniqueFd sub(::openat(target.get(), n.c_str(), kDirFlags));
+            user_level = user_level || (sub && has_entry_file(sub.get()));
+        }
+        if (user_level) {
+            UniqueFd parent(::open(dirname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            if (root && parent)
+                merge(drain_as_owner(parent.get(), base, path, std::nullopt, conf, s, deadline, log));
+            else
+                merge(code_for(drain_user_dir(target.get(), path, std::nullopt, conf, s, deadline, log)));
+        } else {
+            for (const auto& n : subdirectories(target.get())) {
+                std::string shown = path + "/" + n;
+                if (root) {
+                    merge(drain_as_owner(target.get(), n, shown, std::nullopt, conf, s, deadline, log));
+                } else {
+                    UniqueFd sub(::openat(target.get(), n.c_str(), kDirFlags));
+                    if (sub) merge(code_for(drain_user_dir(sub.get(), shown, std::nullopt, conf, s, deadline, log)));
+                }
+            }
+        }
+    }
+    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f", secs);
+    log.info(std::string(worst == exit_code::delivered ? "spool drained" : "some spool entries remain") + " (" + buf +
+             " s): " + path);
+    return worst;
+}
+
+}  // namespace ks::push

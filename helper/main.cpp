@@ -1,0 +1,80 @@
+// kafka-stream-push: sends a job's files to Kafka (see usage_text() and kafka-stream-push(1)).
+// main() only parses arguments, builds the configuration and turns errors into messages and exit codes.
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "exit_codes.hpp"
+#include "kafka.hpp"
+#include "log.hpp"
+#include "push_options.hpp"
+#include "push_run.hpp"
+
+namespace {
+
+using namespace ks;
+using namespace ks::push;
+
+// Site file (explicit, else the default one if present) followed by -X overrides.
+Result<std::vector<ConfigEntry>> config_entries(const CommandLine& cl) {
+    std::vector<ConfigEntry> entries;
+    std::string path = cl.config_path.value_or(kDefaultConfigPath);
+    if (cl.config_path || ::access(path.c_str(), F_OK) == 0) {
+        auto file = read_config_file(path);
+        if (!file) return std::unexpected(file.error());
+        entries = std::move(*file);
+    }
+    entries.insert(entries.end(), cl.overrides.begin(), cl.overrides.end());
+    return entries;
+}
+
+std::string conf_value(const rd_kafka_conf_t* conf, const char* key) {
+    char buf[1024];
+    size_t size = sizeof buf;
+    if (rd_kafka_conf_get(conf, key, buf, &size) != RD_KAFKA_CONF_OK) return {};
+    return buf;
+}
+
+int run(int argc, char** argv, Log& log) {
+    auto cl = parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+    if (!cl) return log.error(cl.error().message + " (see --help)"), exit_code::usage;
+    if (cl->help) return std::fputs(usage_text().c_str(), stdout), exit_code::delivered;
+    if (cl->version) {
+        std::printf("kafka-stream-push (slurm-kafka-stream), wire format %d, librdkafka %s\n", wire::kVersion,
+                    rd_kafka_version_str());
+        return exit_code::delivered;
+    }
+    if (cl->verbose) log.set_threshold(LogLevel::debug);
+    auto entries = config_entries(*cl);
+    if (!entries) return log.error(entries.error().message), exit_code::usage;
+    auto settings = resolve_settings(*entries, *cl);
+    if (!settings) return log.error(settings.error().message), exit_code::usage;
+    auto conf = kafka::make_conf(default_kafka_properties(*settings), settings->kafka, forced_kafka_properties());
+    if (!conf) return log.error(conf.error().message), exit_code::usage;
+    if (conf_value(conf->get(), "bootstrap.servers").empty())
+        return log.error("no Kafka brokers: set bootstrap.servers in the config file or with -X"), exit_code::usage;
+    auto max_bytes = wire::parse_u64(conf_value(conf->get(), "message.max.bytes"));
+    if (!max_bytes) return log.error("cannot read message.max.bytes back from librdkafka"), exit_code::usage;
+    if (auto fits = check_chunk_fits(settings->chunk_bytes, *max_bytes); !fits)
+        return log.error(fits.error().message), exit_code::usage;
+    if (cl->drain_spool) return run_drain(*cl, *settings, conf->get(), log);
+    return run_push(*cl, *settings, conf->get(), log);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ks::Log log("kafka-stream-push");
+    try {
+        return run(argc, argv, log);
+    } catch (const std::exception& e) {
+        log.error(std::string("internal error: ") + e.what());
+    } catch (...) {
+        log.error("internal error");
+    }
+    return ks::push::exit_code::internal;
+}

@@ -1,0 +1,97 @@
+#include "producer.hpp"
+
+#include <cstring>
+
+namespace ks::push {
+
+struct Producer::Callbacks {
+    const Log* log = nullptr;
+    std::vector<DeliveryReport> reports;
+};
+
+namespace {
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+    auto* cb = static_cast<Producer::Callbacks*>(opaque);
+    cb->reports.push_back({reinterpret_cast<std::uintptr_t>(msg->_private), msg->err});
+}
+
+void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    auto* cb = static_cast<Producer::Callbacks*>(opaque);
+    // Transient broker errors are retried by librdkafka; they are worth a line, not an abort.
+    std::string text = std::string("kafka: ") + rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)) + ": " + reason;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_fatal_error(rk, buf, sizeof buf);
+        cb->log->warning(text + " (" + buf + ")");
+    } else {
+        cb->log->debug(text);
+    }
+}
+
+void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+    auto* cb = static_cast<Producer::Callbacks*>(rd_kafka_opaque(rk));
+    if (!cb) return;
+    std::string text = std::string("kafka ") + fac + ": " + buf;
+    cb->log->write(level <= 2 ? LogLevel::warning : LogLevel::debug, text);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Producer>> Producer::create(const rd_kafka_conf_t* conf, const std::string& topic,
+                                                   int message_timeout_ms, const Log& log) {
+    std::unique_ptr<Producer> p(new Producer());
+    p->callbacks_ = std::make_unique<Callbacks>();
+    p->callbacks_->log = &log;
+    kafka::ConfPtr c(rd_kafka_conf_dup(conf));
+    char err[512];
+    std::string timeout = std::to_string(message_timeout_ms > 0 ? message_timeout_ms : 1);
+    if (rd_kafka_conf_set(c.get(), "message.timeout.ms", timeout.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
+        return fail(std::string("message.timeout.ms: ") + err);
+    rd_kafka_conf_set_opaque(c.get(), p->callbacks_.get());
+    rd_kafka_conf_set_dr_msg_cb(c.get(), on_delivery);
+    rd_kafka_conf_set_error_cb(c.get(), on_error);
+    rd_kafka_conf_set_log_cb(c.get(), on_log);
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, c.get(), err, sizeof err);
+    if (!rk) return fail(std::string("cannot create the Kafka producer: ") + err);
+    c.release();  // owned by rk now
+    p->rk_.reset(rk);
+    p->topic_.reset(rd_kafka_topic_new(rk, topic.c_str(), nullptr));
+    if (!p->topic_) return fail("topic " + topic + ": " + rd_kafka_err2str(rd_kafka_last_error()));
+    return p;
+}
+
+Producer::~Producer() {
+    // The topic handle must go before the producer handle; the callbacks after it (destroy may still call them).
+    topic_.reset();
+    rk_.reset();
+}
+
+rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, std::string_view payload,
+                                      const wire::Headers& headers) {
+    kafka::HeadersPtr h = kafka::to_kafka_headers(headers);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_.get(), RD_KAFKA_V_RKT(topic_.get()), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
+        RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_HEADERS(h.get()),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(id))), RD_KAFKA_V_END);
+    if (!err) h.release();  // librdkafka owns the headers once the message is accepted
+    return err;
+}
+
+std::vector<DeliveryReport> Producer::poll(int timeout_ms) {
+    rd_kafka_poll(rk_.get(), timeout_ms);
+    return std::exchange(callbacks_->reports, {});
+}
+
+std::string Producer::fatal_error() const {
+    char buf[512];
+    rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_.get(), buf, sizeof buf);
+    if (!err) return {};
+    return std::string(rd_kafka_err2name(err)) + ": " + buf;
+}
+
+void Producer::purge() { rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT); }
+
+}  // namespace ks::push

@@ -1,0 +1,56 @@
+// One librdkafka idempotent producer session, reduced to what the transfer needs: produce a message tagged with our
+// own id, collect delivery reports, notice a fatal error. Rebuilding after a fatal error is the sender's decision;
+// this class only makes a fresh session from the same configuration.
+#pragma once
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kafka.hpp"
+#include "log.hpp"
+#include "result.hpp"
+#include "wire_format.hpp"
+
+namespace ks::push {
+
+struct DeliveryReport {
+    std::uint64_t id = 0;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+};
+
+class Producer {
+public:
+    // `conf` is duplicated, so the caller can keep it to build the next session (after dropping privileges the
+    // site's config file may no longer be readable). message.timeout.ms is set to `message_timeout_ms`.
+    static Result<std::unique_ptr<Producer>> create(const rd_kafka_conf_t* conf, const std::string& topic,
+                                                    int message_timeout_ms, const Log& log);
+    ~Producer();
+    Producer(const Producer&) = delete;
+    Producer& operator=(const Producer&) = delete;
+
+    // Queues one message (payload copied). Returns librdkafka's error, e.g. RD_KAFKA_RESP_ERR__QUEUE_FULL.
+    rd_kafka_resp_err_t produce(std::uint64_t id, std::string_view key, std::string_view payload,
+                                const wire::Headers& headers);
+    // Serves callbacks for up to timeout_ms and hands over the reports collected so far.
+    std::vector<DeliveryReport> poll(int timeout_ms);
+    // Non-empty once librdkafka raised a fatal error (the session can no longer deliver anything).
+    std::string fatal_error() const;
+    // Fails everything queued or in flight (reports arrive with __PURGE_* errors on the next poll).
+    void purge();
+    int outstanding() const { return rd_kafka_outq_len(rk_.get()); }
+    rd_kafka_t* handle() const { return rk_.get(); }
+
+    struct Callbacks;  // receives librdkafka's callbacks; must outlive the handle
+
+private:
+    Producer() = default;
+    std::unique_ptr<Callbacks> callbacks_;
+    kafka::HandlePtr rk_;
+    kafka::TopicPtr topic_;
+};
+
+}  // namespace ks::push

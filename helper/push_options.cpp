@@ -1,0 +1,301 @@
+#include "push_options.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+namespace ks::push {
+namespace {
+
+const char* const kKeyChunk = "stream.chunk.bytes";
+const char* const kKeyTimeout = "stream.timeout";
+const char* const kKeySpool = "stream.spool";
+const char* const kKeyCluster = "stream.cluster";
+const char* const kKeyOpenFiles = "stream.max.open.files";
+const char* const kKeyRebuilds = "stream.max.producer.rebuilds";
+const char* const kKeyAttempts = "stream.max.file.attempts";
+
+// Room librdkafka needs next to a chunk's payload: key, headers (path up to 4 KiB) and record overhead.
+constexpr std::uint64_t kHeaderRoom = 16 * 1024;
+
+Result<double> parse_seconds(std::string_view opt, const std::string& v) {
+    char* end = nullptr;
+    double d = std::strtod(v.c_str(), &end);
+    if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(d) || d <= 0 || d > 7 * 24 * 3600)
+        return fail(std::string(opt) + ": expected a positive number of seconds, got \"" + v + "\"");
+    return d;
+}
+
+Result<std::int64_t> parse_int(std::string_view opt, const std::string& v, std::int64_t min, std::int64_t max) {
+    auto n = wire::parse_i64(v);
+    if (!n || *n < min || *n > max)
+        return fail(std::string(opt) + ": expected an integer between " + std::to_string(min) + " and " +
+                    std::to_string(max) + ", got \"" + v + "\"");
+    return *n;
+}
+
+// Cluster, job id, node and user become Kafka headers and the "cluster/job/node" key: keep them printable.
+Result<void> check_name(std::string_view what, const std::string& v) {
+    if (v.empty() || v.size() > 255) return fail(std::string(what) + " must be 1 to 255 bytes long");
+    for (unsigned char c : v)
+        if (c < 0x20 || c == 0x7f || c == '/')
+            return fail(std::string(what) + " \"" + v + "\" contains '/' or a control character");
+    return {};
+}
+
+std::optional<std::string> non_empty(const EnvLookup& env, const char* name) {
+    auto v = env(name);
+    if (v && v->empty()) return std::nullopt;
+    return v;
+}
+
+}  // namespace
+
+Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
+    CommandLine cl;
+    std::vector<std::string> positional;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string arg = args[i];
+        if (arg == "--") {
+            positional.insert(positional.end(), args.begin() + static_cast<long>(i) + 1, args.end());
+            break;
+        }
+        if (arg == "-h" || arg == "--help") { cl.help = true; continue; }
+        if (arg == "--version") { cl.version = true; continue; }
+        if (arg == "-v" || arg == "--verbose") { cl.verbose = true; continue; }
+        if (arg.size() < 2 || arg[0] != '-') { positional.push_back(arg); continue; }
+        std::string name = arg, value;
+        bool inline_value = false;
+        if (arg.starts_with("--")) {
+            auto eq = arg.find('=');
+            if (eq != std::string::npos) {
+                name = arg.substr(0, eq);
+                value = arg.substr(eq + 1);
+                inline_value = true;
+            }
+        } else if (arg.starts_with("-X") && arg.size() > 2) {
+            name = "-X";
+            value = arg.substr(2);
+            inline_value = true;
+        }
+        static const std::vector<std::string> kWithValue = {
+            "-X", "--config", "--topic", "--cluster", "--job-id", "--node", "--user", "--nodes", "--exit-code",
+            "--include", "--exclude", "--timeout", "--spool", "--run-as", "--drain-spool"};
+        bool known = false;
+        for (const auto& k : kWithValue) known = known || k == name;
+        if (!known) return fail("unknown option " + arg + " (see --help)");
+        if (!inline_value) {
+            if (i + 1 >= args.size()) return fail(name + " needs a value");
+            value = args[++i];
+        }
+        if (name == "-X") {
+            auto e = parse_override(value);
+            if (!e) return std::unexpected(e.error());
+            cl.overrides.push_back(std::move(*e));
+        } else if (name == "--config") cl.config_path = value;
+        else if (name == "--topic") cl.topic = value;
+        else if (name == "--cluster") cl.cluster = value;
+        else if (name == "--job-id") cl.job_id = value;
+        else if (name == "--node") cl.node = value;
+        else if (name == "--user") cl.user = value;
+        else if (name == "--spool") cl.spool = value;
+        else if (name == "--run-as") cl.run_as = value;
+        else if (name == "--drain-spool") cl.drain_spool = value;
+        else if (name == "--include") cl.includes.push_back(value);
+        else if (name == "--exclude") cl.excludes.push_back(value);
+        else if (name == "--nodes") {
+            auto n = parse_int(name, value, 1, 1'000'000);
+            if (!n) return std::unexpected(n.error());
+            cl.nodes = static_cast<std::uint32_t>(*n);
+        } else if (name == "--exit-code") {
+            auto n = parse_int(name, value, -2147483648LL, 2147483647LL);
+            if (!n) return std::unexpected(n.error());
+            cl.exit_code = static_cast<std::int32_t>(*n);
+        } else if (name == "--timeout") {
+            auto t = parse_seconds(name, value);
+            if (!t) return std::unexpected(t.error());
+            cl.timeout = *t;
+        }
+    }
+    if (cl.help || cl.version) return cl;
+    if (cl.drain_spool) {
+        if (!positional.empty()) return fail("--drain-spool takes no DIR argument (got \"" + positional[0] + "\")");
+        if (cl.drain_spool->empty()) return fail("--drain-spool needs a directory");
+        for (const auto* o : {&cl.job_id, &cl.node, &cl.user, &cl.cluster})
+            if (*o) return fail("--drain-spool resends spooled transfers as they were: --job-id, --node, --user and "
+                                "--cluster do not apply");
+        if (!cl.topic.empty()) return fail("--drain-spool resends to the topic each spooled transfer names; drop --topic");
+        return cl;
+    }
+    if (positional.size() != 1) return fail("expected exactly one DIR argument (see --help)");
+    cl.dir = positional[0];
+    if (cl.dir.empty()) return fail("DIR is empty");
+    if (cl.topic.empty()) return fail("--topic is required");
+    if (!kafka::valid_topic_name(cl.topic))
+        return fail("--topic \"" + cl.topic + "\": Kafka topic names are 1-249 characters of [A-Za-z0-9._-]");
+    return cl;
+}
+
+const std::vector<std::string>& own_config_keys() {
+    static const std::vector<std::string> keys = {kKeyChunk,     kKeyTimeout,  kKeySpool,   kKeyCluster,
+                                                  kKeyOpenFiles, kKeyRebuilds, kKeyAttempts};
+    return keys;
+}
+
+Result<Settings> resolve_settings(const std::vector<ConfigEntry>& entries, const CommandLine& cl) {
+    auto split = split_config(entries, own_config_keys());
+    if (!split) return std::unexpected(split.error());
+    Settings s;
+    s.kafka = split->kafka;
+    auto chunk = get_u64(*split, kKeyChunk, 1024, wire::kMaxChunkBytes);
+    if (!chunk) return std::unexpected(chunk.error());
+    if (*chunk) s.chunk_bytes = **chunk;
+    auto timeout = get_seconds(*split, kKeyTimeout);
+    if (!timeout) return std::unexpected(timeout.error());
+    if (*timeout) {
+        if (**timeout <= 0) return fail(split->own.at(kKeyTimeout).origin + ": " + kKeyTimeout + " must be positive");
+        s.timeout_seconds = **timeout;
+    }
+    if (cl.timeout) s.timeout_seconds = *cl.timeout;
+    if (auto spool = get_string(*split, kKeySpool)) {
+        if (spool->empty() || spool->front() != '/')
+            return fail(split->own.at(kKeySpool).origin + ": " + kKeySpool + " must be an absolute path");
+        s.spool_dir = *spool;
+    }
+    if (cl.spool) s.spool_dir = *cl.spool;
+    s.cluster = get_string(*split, kKeyCluster);
+    auto open_files = get_u64(*split, kKeyOpenFiles, 1, 100000);
+    if (!open_files) return std::unexpected(open_files.error());
+    if (*open_files) s.max_open_files = **open_files;
+    auto rebuilds = get_u64(*split, kKeyRebuilds, 0, 100);
+    if (!rebuilds) return std::unexpected(rebuilds.error());
+    if (*rebuilds) s.max_producer_rebuilds = static_cast<int>(**rebuilds);
+    auto attempts = get_u64(*split, kKeyAttempts, 1, 100);
+    if (!attempts) return std::unexpected(attempts.error());
+    if (*attempts) s.max_file_attempts = static_cast<int>(**attempts);
+    return s;
+}
+
+std::vector<kafka::Property> default_kafka_properties(const Settings& s) {
+    // Socket and metadata timeouts below the run's budget so a dead broker is noticed within --timeout.
+    auto budget_ms = static_cast<long long>(s.timeout_seconds * 1000);
+    auto socket_ms = std::to_string(std::clamp<long long>(budget_ms / 2, 1000, 60000));
+    return {{"linger.ms", "20"},
+            {"compression.type", "none"},
+            {"queue.buffering.max.kbytes", "32768"},
+            {"socket.timeout.ms", socket_ms},
+            {"socket.connection.setup.timeout.ms", socket_ms},
+            {"reconnect.backoff.max.ms", "2000"},
+            {"client.id", "kafka-stream-push"}};
+}
+
+std::vector<kafka::Property> forced_kafka_properties() {
+    return {{"enable.idempotence", "true"}, {"acks", "all"}};
+}
+
+Result<void> check_chunk_fits(std::uint64_t chunk_bytes, std::uint64_t message_max_bytes) {
+    if (chunk_bytes + kHeaderRoom > message_max_bytes)
+        return fail("stream.chunk.bytes=" + std::to_string(chunk_bytes) + " does not fit librdkafka's message.max.bytes=" +
+                    std::to_string(message_max_bytes) + " with room for headers; lower the chunk size or raise " +
+                    "message.max.bytes (and the topic's max.message.bytes)");
+    return {};
+}
+
+Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, const EnvLookup& env,
+                                  const JobDefaults& d) {
+    wire::JobInfo j;
+    j.cluster = cl.cluster ? *cl.cluster : s.cluster ? *s.cluster : non_empty(env, "SLURM_CLUSTER_NAME").value_or("default");
+    j.job_id = cl.job_id ? *cl.job_id : non_empty(env, "SLURM_JOB_ID").value_or(d.adhoc_job_id);
+    j.node = cl.node ? *cl.node : non_empty(env, "SLURMD_NODENAME").value_or(d.hostname);
+    j.user = cl.user ? *cl.user : d.user_name;
+    j.uid = d.uid;
+    j.gid = d.gid;
+    for (auto [what, v] : {std::pair{"cluster", &j.cluster}, std::pair{"job id", &j.job_id},
+                           std::pair{"node", &j.node}, std::pair{"user", &j.user}}) {
+        auto ok = check_name(what, *v);
+        if (!ok) return std::unexpected(ok.error());
+    }
+    if (cl.nodes) {
+        j.nodes = *cl.nodes;
+    } else if (auto n = non_empty(env, "SLURM_JOB_NUM_NODES")) {
+        auto v = wire::parse_u64(*n);
+        if (!v || *v == 0 || *v > 1'000'000) return fail("SLURM_JOB_NUM_NODES=\"" + *n + "\" is not a node count");
+        j.nodes = static_cast<std::uint32_t>(*v);
+    }
+    j.exit_code = cl.exit_code ? cl.exit_code : exit_code_from_slurm(env);
+    return j;
+}
+
+wire::TransferIdentity identity_of(const wire::JobInfo& job) {
+    return {job.cluster, job.job_id, job.node, job.user, wire::make_transfer_id(job.cluster, job.job_id, job.node)};
+}
+
+std::optional<std::int32_t> exit_code_from_slurm(const EnvLookup& env) {
+    if (auto two = non_empty(env, "SLURM_JOB_EXIT_CODE2")) {
+        auto colon = two->find(':');
+        if (colon != std::string::npos) {
+            auto code = wire::parse_u64(two->substr(0, colon));
+            auto sig = wire::parse_u64(two->substr(colon + 1));
+            if (code && sig && *code < 256 && *sig < 128)
+                return static_cast<std::int32_t>(*sig ? 128 + *sig : *code);
+        }
+    }
+    if (auto raw = non_empty(env, "SLURM_JOB_EXIT_CODE")) {
+        auto status = wire::parse_u64(*raw);
+        if (status && *status <= 0xffff) {
+            if ((*status & 0x7f) == 0) return static_cast<std::int32_t>((*status >> 8) & 0xff);
+            return static_cast<std::int32_t>(128 + (*status & 0x7f));
+        }
+    }
+    return std::nullopt;
+}
+
+std::string usage_text() {
+    return R"(Usage: kafka-stream-push [OPTION]... --topic TOPIC DIR
+       kafka-stream-push [--config FILE] [-X key=value]... [--timeout SECONDS] --drain-spool SPOOLDIR
+
+Sends the regular files under DIR to the Kafka topic TOPIC (chunks with headers, then a JSON manifest listing every
+file with its size and SHA-256 and every skipped entry with the reason), so kafka-stream-sink can rebuild them bit
+for bit. Symlinks are never followed, FIFOs, sockets and devices are skipped and recorded.
+
+Options:
+  --config FILE        site configuration (key=value lines; default /etc/kafka-stream.conf if it exists)
+  -X key=value         set a configuration key (a librdkafka property or a stream.* key); overrides FILE
+  --topic TOPIC        Kafka topic to send to (required, except with --drain-spool)
+  --cluster NAME       cluster name (default: stream.cluster, $SLURM_CLUSTER_NAME, "default")
+  --job-id ID          job id (default: $SLURM_JOB_ID, else "adhoc-<epoch>-<pid>")
+  --node NAME          node name (default: $SLURMD_NODENAME, else the short host name)
+  --user NAME          user name recorded in the transfer (default: the name of the uid the files are read as)
+  --nodes N            number of nodes of the job, for the manifest (default: $SLURM_JOB_NUM_NODES, else 1)
+  --exit-code N        the job's exit code, for the manifest (default: from $SLURM_JOB_EXIT_CODE2 or
+                       $SLURM_JOB_EXIT_CODE; absent if unknown)
+  --include GLOB       send only files matching GLOB (repeatable; any match is enough)
+  --exclude GLOB       never send files or walk directories matching GLOB (repeatable; wins over --include)
+                       GLOB without '/' matches the file name at any depth; with '/', the path relative to DIR,
+                       where '*' stays within one component and a "**" component spans any number of them
+  --timeout SECONDS    cap on the time spent sending (default: stream.timeout, else 300); what is not confirmed
+                       by then is spooled
+  --spool DIR          spool directory (default: stream.spool, else /var/spool/kafka-stream); entries go to
+                       DIR/<uid>/<transfer id>/
+  --run-as UID:GID     (root only) read the configuration and connect as root, then drop to UID:GID for good
+                       before anything under DIR is opened
+  --drain-spool DIR    resend spooled transfers: DIR is the spool root, one DIR/<uid> directory or one entry;
+                       an entry is removed only after all its messages are confirmed
+  -v, --verbose        log librdkafka's and our debug messages
+  -h, --help           show this help
+  --version            show the version and wire format version
+
+Exit status:
+  0  every message was confirmed by Kafka (with --drain-spool: every entry drained)
+  1  internal error
+  2  usage or configuration error; nothing was read or sent
+  3  not (fully) delivered, but what was not confirmed is saved in the spool: run --drain-spool later
+  4  not delivered and NOT spooled (e.g. the spool is not writable, or privileges could not be dropped)
+
+At the end one summary line is printed on stderr:
+  kafka-stream-push: sent N files, B bytes, S skipped in T s (X MB/s), transfer ID to TOPIC
+See kafka-stream-push(1) for the configuration keys.
+)";
+}
+
+}  // namespace ks::push

@@ -1,0 +1,84 @@
+// Command line and site configuration of kafka-stream-push, resolved into plain values (no I/O except what the
+// caller passes in), so every rule is unit-tested.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.hpp"
+#include "kafka.hpp"
+#include "result.hpp"
+#include "wire_format.hpp"
+
+namespace ks::push {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/kafka-stream.conf";
+inline constexpr const char* kDefaultSpoolDir = "/var/spool/kafka-stream";
+inline constexpr double kDefaultTimeoutSeconds = 300;
+
+struct CommandLine {
+    bool help = false;
+    bool version = false;
+    bool verbose = false;
+    std::optional<std::string> config_path;
+    std::vector<ConfigEntry> overrides;  // -X key=value, in order
+    std::string topic;
+    std::optional<std::string> cluster, job_id, node, user, spool, run_as, drain_spool;
+    std::optional<std::uint32_t> nodes;
+    std::optional<std::int32_t> exit_code;
+    std::optional<double> timeout;
+    std::vector<std::string> includes, excludes;
+    std::string dir;
+};
+
+// Parses argv[1..]. "--opt value" and "--opt=value" both work; "--" ends options. Checks presence and shape only.
+Result<CommandLine> parse_command_line(const std::vector<std::string>& args);
+
+std::string usage_text();
+
+// The tool's own configuration keys (all start with "stream.").
+const std::vector<std::string>& own_config_keys();
+
+struct Settings {
+    std::uint64_t chunk_bytes = wire::kDefaultChunkBytes;
+    double timeout_seconds = kDefaultTimeoutSeconds;
+    std::string spool_dir = kDefaultSpoolDir;
+    std::optional<std::string> cluster;
+    std::size_t max_open_files = 64;
+    int max_producer_rebuilds = 5;
+    int max_file_attempts = 3;
+    std::vector<ConfigEntry> kafka;  // librdkafka properties from the file and -X, in order
+};
+
+// Config entries (file, then -X) plus the command line's own options, which win over the file.
+Result<Settings> resolve_settings(const std::vector<ConfigEntry>& entries, const CommandLine& cl);
+
+// librdkafka properties: ours by default (the site may override), and those correctness depends on (forced).
+std::vector<kafka::Property> default_kafka_properties(const Settings& s);
+std::vector<kafka::Property> forced_kafka_properties();
+// Fails when librdkafka's message.max.bytes leaves no room for a chunk plus its headers.
+Result<void> check_chunk_fits(std::uint64_t chunk_bytes, std::uint64_t message_max_bytes);
+
+// Reads an environment variable; a function so tests can supply their own environment.
+using EnvLookup = std::function<std::optional<std::string>(const char*)>;
+
+struct JobDefaults {
+    std::string hostname;   // short host name
+    std::string user_name;  // of the uid the files are read as
+    std::int64_t uid = -1;
+    std::int64_t gid = -1;
+    std::string adhoc_job_id;  // "adhoc-<epoch>-<pid>", used when no job id is known
+};
+
+// Who and what this transfer is: options, then Slurm's environment, then `defaults`.
+Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, const EnvLookup& env,
+                                  const JobDefaults& defaults);
+wire::TransferIdentity identity_of(const wire::JobInfo& job);
+
+// Slurm's SLURM_JOB_EXIT_CODE2 ("exit:signal") or SLURM_JOB_EXIT_CODE (a wait status) as an exit code.
+std::optional<std::int32_t> exit_code_from_slurm(const EnvLookup& env);
+
+}  // namespace ks::push

@@ -1,0 +1,212 @@
+#include "push_run.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include "exit_codes.hpp"
+#include "glob_filter.hpp"
+#include "privileges.hpp"
+#include "safe_walk.hpp"
+#include "spool.hpp"
+
+namespace ks::push {
+namespace {
+
+std::optional<std::string> real_env(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v) return std::nullopt;
+    return std::string(v);
+}
+
+std::string short_hostname() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    std::string h = buf;
+    return h.substr(0, h.find('.'));
+}
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::uint64_t chunk_count(std::uint64_t size, std::uint64_t chunk) { return size == 0 ? 1 : (size + chunk - 1) / chunk; }
+
+void print_line(const std::string& line) {
+    std::string l = line + "\n";
+    std::fputs(l.c_str(), stderr);
+    std::fflush(stderr);
+}
+
+// What a push ended with, before the manifest is sent or the spool written.
+struct Tally {
+    std::vector<wire::FileEntry> confirmed;
+    std::vector<wire::SkipEntry> skipped;
+    std::vector<std::size_t> pending;  // positions in the results that still need delivery
+    std::uint64_t bytes = 0;
+};
+
+Tally tally(std::vector<FileResult>& results, std::vector<wire::SkipEntry> walk_skips) {
+    Tally t;
+    t.skipped = std::move(walk_skips);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        auto& r = results[i];
+        switch (r.status) {
+        case FileStatus::confirmed:
+            t.bytes += r.entry.meta.size;
+            t.confirmed.push_back(r.entry);
+            break;
+        case FileStatus::skipped:
+            t.skipped.push_back({r.entry.meta.path, r.skip_reason});
+            break;
+        case FileStatus::unconfirmed:
+        case FileStatus::not_started:
+            t.pending.push_back(i);
+            break;
+        }
+    }
+    return t;
+}
+
+// Copies every file that is not confirmed into a new spool entry; the manifest is completed with what was copied.
+Result<std::string> spool_pending(const Settings& s, const std::string& topic, const wire::TransferIdentity& id,
+                                  wire::Manifest manifest, std::vector<FileResult>& results,
+                                  const std::vector<std::size_t>& pending, int root_fd, std::uint64_t& spooled_files) {
+    auto writer = SpoolWriter::begin(s.spool_dir, ::geteuid(), id.transfer_id);
+    if (!writer) return std::unexpected(writer.error());
+    SpoolEntry entry;
+    entry.topic = topic;
+    entry.id = id;
+    for (std::size_t pos : pending) {
+        FileResult& r = results[pos];
+        OpenedFile opened;
+        if (r.fd) {
+            opened.fd = std::move(r.fd);
+            if (::fstat(opened.fd.get(), &opened.st) != 0) return fail("fstat " + r.entry.meta.path + " for the spool");
+        } else {
+            auto o = open_regular_beneath(root_fd, r.entry.meta.path);
+            if (!o) {
+                manifest.skipped.push_back({r.entry.meta.path, o.error().message});
+                continue;
+            }
+            opened = std::move(*o);
+        }
+        auto copy = writer->add_file(r.entry.meta.index, opened.fd.get());
+        if (!copy) return fail(copy.error().message);
+        wire::FileEntry f;
+        f.meta = r.entry.meta;
+        f.meta.size = copy->size;
+        f.meta.mode = opened.st.st_mode & 07777;
+        f.meta.mtime_ns = static_cast<std::int64_t>(opened.st.st_mtim.tv_sec) * 1'000'000'000 + opened.st.st_mtim.tv_nsec;
+        f.sha256 = copy->sha256;
+        f.chunks = chunk_count(copy->size, manifest.chunk_bytes);
+        manifest.files.push_back(std::move(f));
+        entry.resend.push_back(r.entry.meta.index);
+        ++spooled_files;
+    }
+    std::sort(manifest.files.begin(), manifest.files.end(),
+              [](const auto& a, const auto& b) { return a.meta.index < b.meta.index; });
+    entry.manifest = std::move(manifest);
+    return writer->commit(entry);
+}
+
+}  // namespace
+
+int message_timeout_for(Clock::time_point deadline) { return std::max(1000, remaining_ms(deadline) - 500); }
+
+std::string summary_counts(std::uint64_t files, std::uint64_t bytes, std::uint64_t skipped, double seconds) {
+    char buf[256];
+    double mbps = seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0.0;
+    std::snprintf(buf, sizeof buf, "sent %llu files, %llu bytes, %llu skipped in %.2f s (%.1f MB/s)",
+                  static_cast<unsigned long long>(files), static_cast<unsigned long long>(bytes),
+                  static_cast<unsigned long long>(skipped), seconds, mbps);
+    return buf;
+}
+
+int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* conf, const Log& log) {
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::milliseconds(static_cast<long long>(s.timeout_seconds * 1000));
+
+    auto filter = GlobFilter::create(cl.includes, cl.excludes);
+    if (!filter) return log.error(filter.error().message), exit_code::usage;
+    std::optional<RunAs> run_as;
+    if (cl.run_as) {
+        if (::geteuid() != 0) return log.error("--run-as is only allowed when running as root"), exit_code::usage;
+        auto r = parse_run_as(*cl.run_as);
+        if (!r) return log.error(r.error().message), exit_code::usage;
+        run_as = *r;
+    }
+    const uid_t uid = run_as ? run_as->uid : ::getuid();
+    const gid_t gid = run_as ? run_as->gid : ::getgid();
+    JobDefaults defaults{short_hostname(), user_name_of(uid), uid, gid,
+                         "adhoc-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(::getpid())};
+    auto job = resolve_job(cl, s, real_env, defaults);
+    if (!job) return log.error(job.error().message), exit_code::usage;
+    const wire::TransferIdentity id = identity_of(*job);
+
+    // Credentials and connection first, while we may still be root; nothing under DIR has been touched yet.
+    auto producer = Producer::create(conf, cl.topic, message_timeout_for(deadline), log);
+    if (!producer) return log.error(producer.error().message), exit_code::usage;
+    if (run_as) {
+        if (auto p = prepare_user_spool(s.spool_dir, uid, gid); !p)
+            log.warning("spool not ready (" + p.error().message + "); if delivery fails nothing can be spooled");
+        if (auto d = drop_privileges(*run_as); !d)
+            return log.error("cannot drop privileges to " + *cl.run_as + ": " + d.error().message +
+                             "; nothing was read or sent"),
+                   exit_code::lost;
+    }
+
+    auto root = open_root_directory(cl.dir);
+    if (!root) return log.error(root.error().message), exit_code::usage;
+    auto walked = walk_tree(root->get(), *filter);
+    if (!walked) return log.error(cl.dir + ": " + walked.error().message), exit_code::usage;
+    log.debug("transfer " + id.transfer_id + ": " + std::to_string(walked->files.size()) + " files, " +
+              std::to_string(walked->skipped.size()) + " skipped entries");
+
+    std::vector<SourceFile> sources;
+    sources.reserve(walked->files.size());
+    const int root_fd = root->get();
+    for (std::size_t i = 0; i < walked->files.size(); ++i) {
+        std::string path = walked->files[i].path;
+        sources.push_back({path, i, [root_fd, path] { return open_regular_beneath(root_fd, path); }});
+    }
+    SenderSettings ss{s.chunk_bytes, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline};
+    ProducerFactory rebuild = [conf, &cl, &log](int timeout_ms) {
+        return Producer::create(conf, cl.topic, timeout_ms, log);
+    };
+    TransferSender sender(std::move(*producer), rebuild, id, ss, log);
+    auto results = sender.send_files(std::move(sources));
+    Tally t = tally(results, std::move(walked->skipped));
+
+    wire::Manifest manifest;
+    manifest.transfer_id = id.transfer_id;
+    manifest.job = *job;
+    manifest.chunk_bytes = s.chunk_bytes;
+    manifest.files = t.confirmed;
+    manifest.skipped = t.skipped;
+    const std::string tail = ", transfer " + id.transfer_id + " to " + cl.topic;
+    if (t.pending.empty() && sender.send_manifest(wire::manifest_to_json(manifest))) {
+        print_line("kafka-stream-push: " + summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(),
+                                                          seconds_since(start)) + tail);
+        return exit_code::delivered;
+    }
+
+    std::string why = sender.failure().empty() ? "not every message was confirmed" : sender.failure();
+    log.warning("not delivered: " + why + "; spooling what is not confirmed");
+    std::uint64_t spooled = 0;
+    auto where = spool_pending(s, cl.topic, id, std::move(manifest), results, t.pending, root_fd, spooled);
+    std::string counts = summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(), seconds_since(start));
+    if (!where) {
+        log.error("cannot spool: " + where.error().message);
+        print_line("kafka-stream-push: NOT delivered and NOT spooled: " + counts + tail);
+        return exit_code::lost;
+    }
+    print_line("kafka-stream-push: NOT delivered, spooled " + std::to_string(spooled) + " files to " + *where + ": " +
+               counts + tail);
+    return exit_code::spooled;
+}
+
+}  // namespace ks::push

@@ -1,0 +1,74 @@
+// The spool: what a run could not get confirmed, saved on the node so --drain-spool can resend the same transfer.
+//
+// Layout: SPOOL/<uid>/<transfer id>/
+//   transfer.json   topic, key, identity, the complete manifest, the indexes of the files to resend, written LAST
+//   data/<index>    a copy of each file that was not fully confirmed (fsync'ed before transfer.json exists)
+// An entry is built in SPOOL/<uid>/.<transfer id>.partial-<pid> and renamed into place only when complete, so a
+// crash never leaves something that looks like a complete entry. Names starting with '.' are never drained.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "result.hpp"
+#include "unique_fd.hpp"
+#include "wire_format.hpp"
+
+namespace ks::push {
+
+inline constexpr const char* kSpoolEntryFile = "transfer.json";
+inline constexpr int kSpoolFormat = 1;
+
+struct SpoolEntry {
+    std::string topic;
+    wire::TransferIdentity id;
+    wire::Manifest manifest;            // complete: every file (sent or to resend) and every skip
+    std::vector<std::uint64_t> resend;  // file indexes whose data is in data/<index>
+};
+
+std::string spool_entry_to_json(const SpoolEntry& entry);
+// Strict: unknown format, missing fields, a resend index the manifest does not list, a transfer id that does not
+// match the identity are errors.
+Result<SpoolEntry> parse_spool_entry(std::string_view json);
+
+// As root, before dropping privileges: makes SPOOL (0755, root) and SPOOL/<uid> (0700, owned by uid:gid) exist.
+// Refuses a SPOOL/<uid> that is a symlink or belongs to another uid.
+Result<void> prepare_user_spool(const std::string& spool_root, uid_t uid, gid_t gid);
+
+struct SpooledCopy {
+    std::uint64_t size = 0;
+    std::string sha256;
+};
+
+// Builds one entry; commit() makes it visible. Destroying an uncommitted writer removes the partial directory.
+class SpoolWriter {
+public:
+    // Creates SPOOL/<uid>/ if it does not exist yet (running as that user) and the partial entry directory.
+    static Result<SpoolWriter> begin(const std::string& spool_root, uid_t uid, const std::string& transfer_id);
+    SpoolWriter(SpoolWriter&&) noexcept;
+    SpoolWriter& operator=(SpoolWriter&&) = delete;
+    ~SpoolWriter();
+
+    // Copies the whole content of `fd` (from offset 0 to EOF) to data/<index>, fsyncs it and returns what was copied.
+    Result<SpooledCopy> add_file(std::uint64_t index, int fd);
+    // Writes transfer.json (temp file, fsync, rename), then renames the entry into place, replacing an older entry
+    // of the same transfer. Returns the entry's final path.
+    Result<std::string> commit(const SpoolEntry& entry);
+
+private:
+    SpoolWriter() = default;
+    std::string user_dir_;
+    std::string partial_name_;
+    std::string final_name_;
+    UniqueFd user_fd_;
+    UniqueFd entry_fd_;
+    UniqueFd data_fd_;
+    bool committed_ = false;
+};
+
+// Removes a spool entry directory (its data/ files, transfer.json, then itself) relative to `parent_fd`.
+Result<void> remove_entry(int parent_fd, const std::string& name);
+
+}  // namespace ks::push

@@ -1,0 +1,362 @@
+#include "transfer_sender.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "sha256.hpp"
+
+namespace ks::push {
+namespace {
+
+constexpr std::size_t kManifestSlot = static_cast<std::size_t>(-1);
+
+std::int64_t mtime_ns(const struct stat& st) {
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+bool same_content_stamp(const struct stat& a, const struct stat& b) {
+    return a.st_size == b.st_size && mtime_ns(a) == mtime_ns(b);
+}
+
+// Reads exactly `len` bytes unless the file ends first; returns the count, or -1 with errno set.
+ssize_t pread_full(int fd, char* buf, std::size_t len, std::uint64_t offset) {
+    std::size_t done = 0;
+    while (done < len) {
+        ssize_t n = ::pread(fd, buf + done, len - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    return static_cast<ssize_t>(done);
+}
+
+bool is_purge_or_fatal(rd_kafka_resp_err_t err) {
+    return err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT ||
+           err == RD_KAFKA_RESP_ERR__FATAL;
+}
+
+}  // namespace
+
+struct TransferSender::Message {
+    std::size_t file = kManifestSlot;  // slot in files_, or the manifest
+    std::uint64_t offset = 0;
+    std::uint32_t len = 0;
+    bool delivered = false;
+    bool superseded = false;  // belongs to an earlier read of a file that changed: its outcome no longer matters
+    int generation = -1;      // producer session that last accepted it; -1 = never produced
+};
+
+struct TransferSender::FileState {
+    std::size_t slot = 0;  // position in files_
+    SourceFile src;
+    OpenedFile opened;
+    wire::FileMeta meta;
+    std::string sha256;
+    std::uint64_t chunks = 0;
+    std::vector<std::uint64_t> messages;  // of the current read
+    std::size_t outstanding = 0;
+    bool read_done = false;
+    FileStatus status = FileStatus::not_started;
+    std::string skip_reason;
+};
+
+int remaining_ms(Clock::time_point deadline) {
+    if (deadline == Clock::time_point::max()) return 24 * 3600 * 1000;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    return static_cast<int>(std::clamp<std::int64_t>(ms, 1, 24 * 3600 * 1000));
+}
+
+TransferSender::TransferSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
+                               SenderSettings settings, const Log& log)
+    : producer_(std::move(first)), rebuild_(std::move(rebuild)), id_(std::move(id)), key_(wire::message_key(id_)),
+      settings_(settings), log_(log) {}
+
+TransferSender::~TransferSender() {
+    if (producer_ && producer_->outstanding() > 0) abandon_outstanding();
+}
+
+bool TransferSender::stopping() const { return !failure_.empty() || Clock::now() >= settings_.deadline; }
+
+void TransferSender::stop(std::string why) {
+    if (failure_.empty()) failure_ = std::move(why);
+}
+
+std::vector<FileResult> TransferSender::send_files(std::vector<SourceFile> files) {
+    files_.clear();
+    for (auto& s : files) {
+        auto f = std::make_unique<FileState>();
+        f->meta.path = s.path;
+        f->meta.index = s.index;
+        f->slot = files_.size();
+        f->src = std::move(s);
+        files_.push_back(std::move(f));
+    }
+    buffer_.resize(settings_.chunk_bytes);
+    for (auto& f : files_) {
+        while (open_files_ >= settings_.max_open_files && !stopping()) service(50);
+        if (stopping()) break;
+        send_one(*f);
+        service(0);
+    }
+    wait_all_confirmed();
+
+    std::vector<FileResult> results;
+    results.reserve(files_.size());
+    for (auto& f : files_) {
+        FileResult r;
+        r.status = f->status;
+        r.entry.meta = f->meta;
+        r.entry.sha256 = f->sha256;
+        r.entry.chunks = f->chunks;
+        r.skip_reason = f->skip_reason;
+        if (f->status == FileStatus::unconfirmed) r.fd = std::move(f->opened.fd);
+        results.push_back(std::move(r));
+    }
+    return results;
+}
+
+bool TransferSender::send_manifest(const std::string& json) {
+    if (stopping()) return false;
+    manifest_ = json;
+    std::uint64_t id = messages_.size();
+    messages_.push_back(Message{});
+    if (produce_message(id, manifest_))
+        while (!stopping() && !messages_[id].delivered) service(100);
+    if (messages_[id].delivered) return true;
+    stop("timed out waiting for the manifest's delivery report");
+    abandon_outstanding();
+    return false;
+}
+
+void TransferSender::wait_all_confirmed() {
+    while (open_files_ > 0 && !stopping()) service(100);
+    if (open_files_ > 0) {
+        stop("timed out before every chunk was confirmed");
+        abandon_outstanding();
+    }
+}
+
+void TransferSender::abandon_outstanding() {
+    if (!producer_) return;
+    // Fail what is queued or in flight now: waiting longer would break the time bound, and the caller spools it.
+    producer_->purge();
+    handle_reports(producer_->poll(0));
+}
+
+void TransferSender::send_one(FileState& f) {
+    auto opened = f.src.open();
+    if (!opened) return skip_file(f, opened.error().message);
+    f.opened = std::move(*opened);
+    f.status = FileStatus::unconfirmed;
+    ++open_files_;
+    for (int attempt = 1; attempt <= settings_.max_file_attempts; ++attempt) {
+        f.meta.size = static_cast<std::uint64_t>(f.opened.st.st_size);
+        f.meta.mode = f.opened.st.st_mode & 07777;
+        f.meta.mtime_ns = mtime_ns(f.opened.st);
+        switch (read_and_produce(f)) {
+        case ReadOutcome::sent:
+            f.read_done = true;
+            finish_file_if_confirmed(f);
+            return;
+        case ReadOutcome::io_error:
+        case ReadOutcome::stopped:
+            return;
+        case ReadOutcome::changed:
+            log_.info(f.meta.path + " changed while it was read; sending it again");
+            supersede(f);
+            if (::fstat(f.opened.fd.get(), &f.opened.st) != 0)
+                return skip_file(f, std::string(skip_reason::unreadable_prefix) + std::strerror(errno));
+            continue;
+        }
+    }
+    skip_file(f, skip_reason::changed);
+}
+
+TransferSender::ReadOutcome TransferSender::read_and_produce(FileState& f) {
+    Sha256 sha;
+    const std::uint64_t size = f.meta.size;
+    std::uint64_t offset = 0;
+    std::uint64_t chunks = 0;
+    do {
+        auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(settings_.chunk_bytes, size - offset));
+        ssize_t n = pread_full(f.opened.fd.get(), buffer_.data(), len, offset);
+        if (n < 0) {
+            skip_file(f, std::string(skip_reason::unreadable_prefix) + std::strerror(errno));
+            return ReadOutcome::io_error;
+        }
+        if (static_cast<std::uint32_t>(n) < len) return ReadOutcome::changed;  // shrank under us
+        sha.update(buffer_.data(), len);
+        std::uint64_t id = messages_.size();
+        Message m;
+        m.file = f.slot;
+        m.offset = offset;
+        m.len = len;
+        messages_.push_back(m);
+        f.messages.push_back(id);
+        ++f.outstanding;
+        if (!produce_message(id, std::string_view(buffer_.data(), len))) return ReadOutcome::stopped;
+        if (f.status != FileStatus::unconfirmed) return ReadOutcome::io_error;
+        offset += len;
+        ++chunks;
+    } while (offset < size);
+    struct stat after {};
+    if (::fstat(f.opened.fd.get(), &after) != 0 || !same_content_stamp(after, f.opened.st)) return ReadOutcome::changed;
+    f.sha256 = sha.finish_hex();
+    f.chunks = chunks;
+    return ReadOutcome::sent;
+}
+
+bool TransferSender::produce_message(std::uint64_t id, std::string_view payload) {
+    while (!stopping()) {
+        rd_kafka_resp_err_t err = produce_raw(id, payload);
+        if (!err) {
+            messages_[id].generation = generation_;
+            ++produced_;
+            if (after_produce_) after_produce_(producer_->handle(), produced_);
+            return true;
+        }
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            service(20);  // wait for room; reports free it
+            continue;
+        }
+        if (err == RD_KAFKA_RESP_ERR__FATAL || !producer_->fatal_error().empty()) {
+            rebuild_and_resend();
+            continue;
+        }
+        stop(std::string("cannot produce to Kafka: ") + rd_kafka_err2str(err));
+    }
+    return false;
+}
+
+rd_kafka_resp_err_t TransferSender::produce_raw(std::uint64_t id, std::string_view payload) {
+    return producer_->produce(id, key_, payload, headers_for(messages_[id]));
+}
+
+wire::Headers TransferSender::headers_for(const Message& m) const {
+    if (m.file == kManifestSlot) return wire::encode_manifest_headers(id_);
+    wire::ChunkHeader h;
+    h.id = id_;
+    h.file = files_[m.file]->meta;
+    h.offset = m.offset;
+    return wire::encode_chunk(h);
+}
+
+void TransferSender::service(int timeout_ms) {
+    if (!producer_) return;  // a rebuild failed; the transfer has stopped
+    handle_reports(producer_->poll(timeout_ms));
+    if (failure_.empty() && !producer_->fatal_error().empty()) rebuild_and_resend();
+}
+
+void TransferSender::handle_reports(const std::vector<DeliveryReport>& reports) {
+    for (const auto& r : reports) {
+        if (r.id >= messages_.size()) continue;
+        Message& m = messages_[r.id];
+        if (!r.err) {
+            if (m.delivered) continue;  // a duplicate report after a resend
+            m.delivered = true;
+            ++confirmed_messages_;
+            if (m.file != kManifestSlot && !m.superseded) {
+                FileState& f = *files_[m.file];
+                --f.outstanding;
+                finish_file_if_confirmed(f);
+            }
+            continue;
+        }
+        // Purged or failed by a fatal error: not stored as far as we know; a rebuild or the spool takes care of it.
+        if (is_purge_or_fatal(r.err) || m.superseded || m.delivered) continue;
+        if (!producer_->fatal_error().empty()) continue;
+        stop(std::string("delivery failed: ") + rd_kafka_err2str(r.err));
+    }
+}
+
+void TransferSender::rebuild_and_resend() {
+    std::string why = producer_->fatal_error();
+    if (rebuilds_ >= settings_.max_producer_rebuilds) {
+        stop("fatal producer error after " + std::to_string(rebuilds_) + " rebuilds: " + why);
+        return;
+    }
+    log_.warning("fatal producer error (" + why + "); rebuilding the producer and resending what is not confirmed");
+    producer_->purge();
+    handle_reports(producer_->poll(0));
+    producer_.reset();
+    auto next = rebuild_(remaining_ms(settings_.deadline));
+    if (!next) {
+        stop("cannot rebuild the producer: " + next.error().message);
+        return;
+    }
+    producer_ = std::move(*next);
+    ++rebuilds_;
+    ++generation_;
+    // A file that changed since it was read can no longer be resent consistently with its digest.
+    for (auto& f : files_) {
+        if (f->status != FileStatus::unconfirmed || !f->read_done) continue;
+        struct stat now {};
+        if (::fstat(f->opened.fd.get(), &now) != 0 || !same_content_stamp(now, f->opened.st))
+            skip_file(*f, skip_reason::changed);
+    }
+    std::string buf;
+    for (std::uint64_t id = 0; id < messages_.size(); ++id) {
+        Message& m = messages_[id];
+        if (m.delivered || m.superseded || m.generation < 0 || m.generation == generation_) continue;
+        std::string_view payload;
+        if (m.file == kManifestSlot) {
+            payload = manifest_;
+        } else {
+            FileState& f = *files_[m.file];
+            if (f.status != FileStatus::unconfirmed) continue;
+            buf.resize(m.len);
+            ssize_t n = pread_full(f.opened.fd.get(), buf.data(), m.len, m.offset);
+            if (n != static_cast<ssize_t>(m.len)) {
+                skip_file(f, skip_reason::changed);
+                continue;
+            }
+            payload = std::string_view(buf.data(), m.len);
+        }
+        while (true) {
+            rd_kafka_resp_err_t err = produce_raw(id, payload);
+            if (!err) {
+                m.generation = generation_;
+                ++produced_;
+                break;
+            }
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                // Fatal again: the next service() rebuilds once more; anything else stops the transfer.
+                if (producer_->fatal_error().empty()) stop(std::string("cannot produce to Kafka: ") + rd_kafka_err2str(err));
+                return;
+            }
+            handle_reports(producer_->poll(20));
+            if (stopping() || !producer_->fatal_error().empty()) return;
+        }
+    }
+}
+
+void TransferSender::supersede(FileState& f) {
+    for (auto id : f.messages) messages_[id].superseded = true;
+    f.messages.clear();
+    f.outstanding = 0;
+    f.read_done = false;
+}
+
+void TransferSender::finish_file_if_confirmed(FileState& f) {
+    if (f.status != FileStatus::unconfirmed || !f.read_done || f.outstanding != 0) return;
+    f.status = FileStatus::confirmed;
+    f.opened.fd.reset();
+    --open_files_;
+}
+
+void TransferSender::skip_file(FileState& f, std::string reason) {
+    if (f.status == FileStatus::unconfirmed) --open_files_;
+    supersede(f);
+    f.status = FileStatus::skipped;
+    f.skip_reason = std::move(reason);
+    f.opened.fd.reset();
+    f.sha256.clear();
+    f.chunks = 0;
+}
+
+}  // namespace ks::push

@@ -1,0 +1,124 @@
+// Sends the chunks of a list of files and then a manifest through one transfer's idempotent producer, with every
+// message tracked until its delivery report.
+//
+//  - Files are read with pread into one chunk-sized buffer and produced with a copy, so memory is bounded by
+//    queue.buffering.max.kbytes whatever the file sizes; the digest is computed from the bytes that were sent.
+//  - A file whose size or mtime changed while it was read is sent again (bounded attempts), then reported skipped.
+//  - A file stays open until all its chunks are confirmed, so a fatal idempotence error can be survived: the producer
+//    is rebuilt and every message without a successful report is re-read (pread) and produced again.
+//  - At most `max_open_files` files are open; beyond that the sender waits for confirmations.
+//  - Any other failed delivery report, or the deadline, stops the transfer; the caller then spools what is not
+//    confirmed (FileResult::status).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "log.hpp"
+#include "producer.hpp"
+#include "result.hpp"
+#include "safe_walk.hpp"
+#include "unique_fd.hpp"
+#include "wire_format.hpp"
+
+namespace ks::push {
+
+using Clock = std::chrono::steady_clock;
+
+struct SenderSettings {
+    std::uint64_t chunk_bytes = wire::kDefaultChunkBytes;
+    std::size_t max_open_files = 64;
+    int max_producer_rebuilds = 5;
+    int max_file_attempts = 3;
+    Clock::time_point deadline = Clock::time_point::max();
+};
+
+struct SourceFile {
+    std::string path;          // relative path on the wire
+    std::uint64_t index = 0;   // file index in the transfer
+    std::function<Result<OpenedFile>()> open;  // error message = skip reason
+};
+
+enum class FileStatus {
+    confirmed,    // every chunk has a successful delivery report; `entry` is final
+    skipped,      // not sent; `skip_reason` says why
+    unconfirmed,  // started but not every chunk confirmed; `fd` may still be open for spooling
+    not_started,  // never opened (the transfer stopped first)
+};
+
+struct FileResult {
+    FileStatus status = FileStatus::not_started;
+    wire::FileEntry entry;      // meta, and sha256/chunks when the whole file was read
+    std::string skip_reason;
+    UniqueFd fd;                // open descriptor of an unconfirmed file, if it is still open
+};
+
+// Builds a fresh producer session whose messages time out after `message_timeout_ms`.
+using ProducerFactory = std::function<Result<std::unique_ptr<Producer>>(int message_timeout_ms)>;
+
+// Milliseconds left before `deadline`, at least 1.
+int remaining_ms(Clock::time_point deadline);
+
+class TransferSender {
+public:
+    TransferSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
+                   SenderSettings settings, const Log& log);
+    ~TransferSender();
+
+    // Sends all chunks of all files (in order) and waits until each is confirmed, the deadline passes or delivery
+    // fails. The results are in the same order as `files`.
+    std::vector<FileResult> send_files(std::vector<SourceFile> files);
+    // Produces the manifest and waits for its report. Call only when every file is confirmed or skipped.
+    bool send_manifest(const std::string& json);
+
+    // Why the transfer stopped (empty when it did not).
+    const std::string& failure() const { return failure_; }
+    int producer_rebuilds() const { return rebuilds_; }
+    std::uint64_t messages_confirmed() const { return confirmed_messages_; }
+    // Fault-injection seam for tests: called after each accepted produce with the running count.
+    void set_after_produce(std::function<void(rd_kafka_t*, std::uint64_t)> hook) { after_produce_ = std::move(hook); }
+
+private:
+    struct FileState;
+    struct Message;
+    enum class ReadOutcome { sent, changed, io_error, stopped };
+
+    void send_one(FileState& f);
+    ReadOutcome read_and_produce(FileState& f);
+    bool produce_message(std::uint64_t id, std::string_view payload);
+    rd_kafka_resp_err_t produce_raw(std::uint64_t id, std::string_view payload);
+    wire::Headers headers_for(const Message& m) const;
+    void service(int timeout_ms);
+    void handle_reports(const std::vector<DeliveryReport>& reports);
+    void rebuild_and_resend();
+    void supersede(FileState& f);
+    void finish_file_if_confirmed(FileState& f);
+    void skip_file(FileState& f, std::string reason);
+    bool stopping() const;
+    void stop(std::string why);
+    void wait_all_confirmed();
+    void abandon_outstanding();
+
+    std::unique_ptr<Producer> producer_;
+    ProducerFactory rebuild_;
+    wire::TransferIdentity id_;
+    std::string key_;
+    SenderSettings settings_;
+    const Log& log_;
+    std::vector<std::unique_ptr<FileState>> files_;
+    std::vector<Message> messages_;
+    std::string manifest_;
+    std::string buffer_;
+    std::size_t open_files_ = 0;
+    int generation_ = 0;
+    int rebuilds_ = 0;
+    std::uint64_t produced_ = 0;
+    std::uint64_t confirmed_messages_ = 0;
+    std::string failure_;
+    std::function<void(rd_kafka_t*, std::uint64_t)> after_produce_;
+};
+
+}  // namespace ks::push
