@@ -48,7 +48,6 @@ struct SinkStats {
     std::uint64_t finalized_files = 0;
     std::uint64_t quarantined = 0;
     std::uint64_t dropped = 0;  // messages of finished or quarantined transfers
-    std::size_t pending_transfers = 0;
 };
 
 class Sink {

@@ -1,0 +1,36 @@
+// The Kafka side of the sink: a consumer-group member that feeds messages to the Sink, flushes and commits.
+//
+// Offsets are committed manually (enable.auto.commit=false, enable.auto.offset.store=false), per partition, at the
+// OffsetWatermark's commit point, and only right after Sink::flush() has made the staged data durable: every commit
+// interval, every stream.commit.bytes staged bytes, before a partition is revoked, and before leaving the group.
+#pragma once
+#include <csignal>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "log.hpp"
+#include "result.hpp"
+#include "sink.hpp"
+
+namespace ks::sink {
+
+struct ServiceSettings {
+    std::vector<std::string> topics;
+    std::string topic_regex;
+    std::string group;
+    double commit_interval_s = 2.0;
+    std::uint64_t commit_bytes = 64ull << 20;
+    double sweep_interval_s = 60.0;
+    std::optional<double> exit_when_idle;
+    bool progress = false;
+};
+
+// Runs until `stop` becomes non-zero (a signal handler sets it) or, in one-shot mode, until idle.
+// Returns after a final flush, commit and leaving the group; an error means data may not have been committed
+// (it will be re-delivered: nothing is lost).
+Result<void> run_consumer(const ServiceSettings& settings, const std::vector<ConfigEntry>& kafka_properties, Sink& sink,
+                          const Log& log, const volatile std::sig_atomic_t& stop);
+
+}  // namespace ks::sink

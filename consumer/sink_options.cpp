@@ -1,0 +1,202 @@
+#include "sink_options.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "kafka.hpp"
+#include "layout.hpp"
+
+namespace ks::sink {
+namespace {
+
+std::vector<std::string> split_commas(std::string_view s) {
+    std::vector<std::string> out;
+    while (!s.empty()) {
+        auto c = s.find(',');
+        auto part = s.substr(0, c);
+        while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+        while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+        if (!part.empty()) out.emplace_back(part);
+        if (c == std::string_view::npos) break;
+        s.remove_prefix(c + 1);
+    }
+    return out;
+}
+
+Result<double> parse_seconds(std::string_view what, std::string_view text) {
+    std::string s(text);
+    char* end = nullptr;
+    double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0)
+        return fail(std::string(what) + ": expected a number of seconds, got \"" + s + "\"");
+    return v;
+}
+
+}  // namespace
+
+std::string sink_usage() {
+    return R"(Usage: kafka-stream-sink [--config FILE] [-X key=value]... (--topic TOPIC... | --topic-regex RE)
+                         --group GROUP --output ROOT [--layout TEMPLATE] [--exit-when-idle SECONDS] [--chown]
+
+Consumes kafka-stream transfers (written by kafka-stream-push at the end of Slurm jobs), rebuilds every file bit for
+bit and persists it under ROOT, exactly once, crash-safe. Runs as a consumer-group service; several instances (also on
+several machines sharing ROOT) split the partitions.
+
+Options:
+  --config FILE          config file ("key = value" lines; default )" + std::string(kDefaultConfigPath) + R"( if it
+                         exists). Keys stream.* are the sink's own, all others are librdkafka properties.
+  -X key=value           set one config key (overrides the file); repeatable
+  --topic TOPIC          topic to consume; repeatable, or comma-separated (config: stream.topics)
+  --topic-regex RE       consume every topic matching the POSIX regular expression RE (config: stream.topic.regex)
+  --group GROUP          consumer group id (config: stream.group)
+  --output ROOT          output root, must exist (config: stream.output)
+  --layout TEMPLATE      where files go under ROOT (config: stream.layout), default {user}/{job}/{node}/{path}
+                         variables: {user} {uid} {job} {node} {cluster} {transfer} {topic} {path};
+                         {path} (the file's path relative to the pushed directory) must be the last component.
+                         The leading components without {node} or {transfer} form the job directory, which holds
+                         _manifests/<node>.json (one per node transfer) and _SUCCESS (once all nodes are in);
+                         it must contain {job}.
+  --exit-when-idle SECS  one-shot mode: exit 0 once no message arrived for SECS seconds and everything is
+                         committed (config: stream.exit.when.idle)
+  --chown                when running as root, give files and created directories the job's uid/gid
+  -v, --verbose          debug messages
+  -h, --help             this help;  --version  the version
+
+Config keys (stream.*): stream.topics, stream.topic.regex, stream.group, stream.output, stream.layout,
+  stream.exit.when.idle, stream.chown (true/false), stream.commit.interval.ms (default 2000),
+  stream.commit.bytes (fsync+commit after this many staged bytes, default 67108864),
+  stream.stale.seconds (staged transfers without progress are moved to ROOT/.stale, default 604800),
+  stream.max.file.bytes (default 1099511627776), stream.max.files (files per transfer, default 1000000),
+  stream.max.open.files (staging descriptors kept open, default 256).
+  librdkafka defaults: auto.offset.reset=earliest; enforced: enable.auto.commit=false, enable.auto.offset.store=false.
+
+Under ROOT: .staging/ (incomplete transfers), .done/ (finished transfer ids), .quarantine/ (refused input, with a
+reason file per transfer and messages.log for single messages), .stale/ (transfers that stopped progressing).
+
+Exit status: 0 success (SIGTERM/SIGINT or idle), 1 runtime failure, 2 usage or configuration error.
+Test hook: KS_SINK_CRASH_AT=<point> makes the process _exit(137) at a named point of finalization
+(before-place, after-first-rename, after-place, after-node-manifest, after-success, after-done); for crash tests only.
+)";
+}
+
+Result<SinkArgs> parse_sink_args(const std::vector<std::string_view>& args) {
+    SinkArgs a;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view arg = args[i];
+        std::string_view value;
+        bool has_inline = false;
+        if (arg.starts_with("--") && arg.find('=') != std::string_view::npos) {
+            value = arg.substr(arg.find('=') + 1);
+            arg = arg.substr(0, arg.find('='));
+            has_inline = true;
+        }
+        auto need = [&](std::string_view name) -> Result<std::string> {
+            if (has_inline) return std::string(value);
+            if (i + 1 >= args.size()) return fail(std::string(name) + " needs a value");
+            return std::string(args[++i]);
+        };
+        if (arg == "-h" || arg == "--help") { a.help = true; continue; }
+        if (arg == "--version") { a.version = true; continue; }
+        if (arg == "-v" || arg == "--verbose") { a.verbose = true; continue; }
+        if (arg == "--chown") { a.chown = true; continue; }
+        if (arg == "-X" || (arg.starts_with("-X") && arg.size() > 2 && !has_inline)) {
+            std::string kv = arg.size() > 2 ? std::string(arg.substr(2)) : std::string();
+            if (kv.empty()) {
+                if (i + 1 >= args.size()) return fail("-X needs key=value");
+                kv = std::string(args[++i]);
+            }
+            auto e = parse_override(kv);
+            if (!e) return std::unexpected(e.error());
+            a.overrides.push_back(std::move(*e));
+            continue;
+        }
+        static constexpr std::string_view kWithValue[] = {"--config", "--topic", "--topic-regex", "--group", "--output",
+                                                          "--layout", "--exit-when-idle"};
+        if (std::find(std::begin(kWithValue), std::end(kWithValue), arg) == std::end(kWithValue))
+            return fail("unknown option \"" + std::string(args[i]) + "\"");
+        auto v = need(arg);
+        if (arg == "--config") { if (!v) return std::unexpected(v.error()); a.config_path = *v; }
+        else if (arg == "--topic") { if (!v) return std::unexpected(v.error()); for (auto& t : split_commas(*v)) a.topics.push_back(t); }
+        else if (arg == "--topic-regex") { if (!v) return std::unexpected(v.error()); a.topic_regex = *v; }
+        else if (arg == "--group") { if (!v) return std::unexpected(v.error()); a.group = *v; }
+        else if (arg == "--output") { if (!v) return std::unexpected(v.error()); a.output = *v; }
+        else if (arg == "--layout") { if (!v) return std::unexpected(v.error()); a.layout = *v; }
+        else if (arg == "--exit-when-idle") {
+            if (!v) return std::unexpected(v.error());
+            auto s = parse_seconds("--exit-when-idle", *v);
+            if (!s) return std::unexpected(s.error());
+            a.exit_when_idle = *s;
+        }
+    }
+    return a;
+}
+
+const std::vector<std::string>& sink_config_keys() {
+    static const std::vector<std::string> keys = {
+        "stream.topics", "stream.topic.regex", "stream.group", "stream.output", "stream.layout",
+        "stream.exit.when.idle", "stream.chown", "stream.commit.interval.ms", "stream.commit.bytes",
+        "stream.stale.seconds", "stream.max.file.bytes", "stream.max.files", "stream.max.open.files"};
+    return keys;
+}
+
+Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<ConfigEntry>& file_entries) {
+    std::vector<ConfigEntry> entries = file_entries;
+    entries.insert(entries.end(), args.overrides.begin(), args.overrides.end());
+    auto split = split_config(entries, sink_config_keys());
+    if (!split) return std::unexpected(split.error());
+    SinkConfig c;
+    c.kafka = split->kafka;
+    bool has_brokers = false;
+    for (const auto& e : c.kafka) has_brokers = has_brokers || e.key == "bootstrap.servers" || e.key == "metadata.broker.list";
+    if (!has_brokers) return fail("no Kafka brokers: set bootstrap.servers in the config file or with -X bootstrap.servers=HOST:PORT");
+
+    c.topics = args.topics;
+    if (c.topics.empty())
+        if (auto t = get_string(*split, "stream.topics")) c.topics = split_commas(*t);
+    std::string regex = args.topic_regex ? *args.topic_regex : get_string(*split, "stream.topic.regex").value_or("");
+    if (c.topics.empty() == regex.empty()) return fail("give either --topic or --topic-regex (exactly one of them)");
+    for (const auto& t : c.topics)
+        if (!kafka::valid_topic_name(t)) return fail("invalid topic name \"" + t + "\"");
+    if (!regex.empty()) c.topic_regex = regex.starts_with("^") ? regex : "^" + regex;
+
+    c.group = args.group ? *args.group : get_string(*split, "stream.group").value_or("");
+    if (c.group.empty()) return fail("--group is required (or stream.group in the config)");
+    c.output = args.output ? *args.output : get_string(*split, "stream.output").value_or("");
+    if (c.output.empty()) return fail("--output is required (or stream.output in the config)");
+    c.layout = args.layout ? *args.layout : get_string(*split, "stream.layout").value_or(std::string(kDefaultLayout));
+    if (auto l = Layout::parse(c.layout); !l) return std::unexpected(l.error());
+
+    if (args.exit_when_idle) {
+        c.exit_when_idle = args.exit_when_idle;
+    } else {
+        auto idle = get_seconds(*split, "stream.exit.when.idle");
+        if (!idle) return std::unexpected(idle.error());
+        c.exit_when_idle = *idle;
+    }
+    auto chown = get_bool(*split, "stream.chown");
+    if (!chown) return std::unexpected(chown.error());
+    c.chown = args.chown || chown->value_or(false);
+
+    auto interval = get_u64(*split, "stream.commit.interval.ms", 10, 3600000);
+    if (!interval) return std::unexpected(interval.error());
+    if (*interval) c.commit_interval_s = static_cast<double>(**interval) / 1000.0;
+    auto bytes = get_u64(*split, "stream.commit.bytes", 1, 1ull << 40);
+    if (!bytes) return std::unexpected(bytes.error());
+    if (*bytes) c.commit_bytes = **bytes;
+    auto stale = get_seconds(*split, "stream.stale.seconds");
+    if (!stale) return std::unexpected(stale.error());
+    if (*stale) c.stale_seconds = **stale;
+    auto max_file = get_u64(*split, "stream.max.file.bytes", 1, 1ull << 50);
+    if (!max_file) return std::unexpected(max_file.error());
+    if (*max_file) c.limits.max_file_bytes = **max_file;
+    auto max_files = get_u64(*split, "stream.max.files", 1, 100000000);
+    if (!max_files) return std::unexpected(max_files.error());
+    if (*max_files) c.limits.max_files = **max_files;
+    auto max_open = get_u64(*split, "stream.max.open.files", 1, 65536);
+    if (!max_open) return std::unexpected(max_open.error());
+    if (*max_open) c.max_open_files = static_cast<std::size_t>(**max_open);
+    return c;
+}
+
+}  // namespace ks::sink

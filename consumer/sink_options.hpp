@@ -1,0 +1,62 @@
+// Command line and configuration of kafka-stream-sink, resolved into one settings struct (pure, unit-tested).
+//
+// Precedence: command-line options > -X overrides > config file. Own keys (stream.*) are validated here;
+// every other key is a librdkafka property and passes through.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.hpp"
+#include "result.hpp"
+#include "transfer_plan.hpp"
+
+namespace ks::sink {
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/slurm-kafka-stream/kafka-stream-sink.conf";
+
+struct SinkArgs {
+    std::optional<std::string> config_path;
+    std::vector<ConfigEntry> overrides;  // -X key=value, in order
+    std::vector<std::string> topics;
+    std::optional<std::string> topic_regex;
+    std::optional<std::string> group;
+    std::optional<std::string> output;
+    std::optional<std::string> layout;
+    std::optional<double> exit_when_idle;
+    bool chown = false;
+    bool verbose = false;
+    bool help = false;
+    bool version = false;
+};
+
+// Fails with a message suitable for "usage error" (exit code 2).
+Result<SinkArgs> parse_sink_args(const std::vector<std::string_view>& args);
+
+struct SinkConfig {
+    std::vector<std::string> topics;
+    std::string topic_regex;  // librdkafka form, starting with '^'
+    std::string group;
+    std::string output;
+    std::string layout;
+    std::optional<double> exit_when_idle;
+    bool chown = false;
+    double commit_interval_s = 2.0;
+    std::uint64_t commit_bytes = 64ull << 20;
+    double stale_seconds = 7 * 24 * 3600.0;
+    std::size_t max_open_files = 256;
+    Limits limits;
+    std::vector<ConfigEntry> kafka;  // librdkafka properties
+};
+
+// The own keys this tool accepts in its config file.
+const std::vector<std::string>& sink_config_keys();
+
+// Combines parsed arguments with config-file entries (already read; `file_entries` may be empty).
+Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<ConfigEntry>& file_entries);
+
+std::string sink_usage();
+
+}  // namespace ks::sink
