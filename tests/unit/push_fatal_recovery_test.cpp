@@ -1,0 +1,223 @@
+// The fatal idempotent-producer error of librdkafka 2.0.2, survived: driven by the librdkafka mock cluster (in
+// process, no broker needed). After each injected fatal error the sender must rebuild its producer, resend every
+// message without a successful report, and end with every file complete in the topic, before the manifest.
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "../../helper/transfer_sender.hpp"
+#include "kafka.hpp"
+#include "sha256.hpp"
+
+using namespace ks;
+using namespace ks::push;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::int16_t kApiKeyProduce = 0;  // Kafka protocol ApiKey (kApiKeyProduce is not public)
+
+class MockCluster {
+public:
+    MockCluster() {
+        char err[256];
+        kafka::ConfPtr conf(rd_kafka_conf_new());
+        rd_kafka_conf_set(conf.get(), "log_level", "0", err, sizeof err);
+        rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), err, sizeof err));
+        mc_ = rd_kafka_mock_cluster_new(rk_.get(), 1);
+    }
+    ~MockCluster() {
+        if (mc_) rd_kafka_mock_cluster_destroy(mc_);
+    }
+    rd_kafka_mock_cluster_t* get() const { return mc_; }
+    std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(mc_); }
+
+private:
+    kafka::HandlePtr rk_;
+    rd_kafka_mock_cluster_t* mc_ = nullptr;
+};
+
+struct SourceTree {
+    fs::path root;
+    std::map<std::string, std::string> files;  // path -> content
+    SourceTree() {
+        std::string tmpl = (fs::temp_directory_path() / "ks-fatal-XXXXXX").string();
+        root = ::mkdtemp(tmpl.data());
+        std::mt19937 rng(42);
+        // Small enough for the mock's ~5 MiB per partition, large enough for many chunks.
+        for (int i = 0; i < 6; ++i) {
+            std::string content(static_cast<std::size_t>(i == 0 ? 0 : 150'000 * i), '\0');
+            for (auto& c : content) c = static_cast<char>(rng());
+            std::string name = "f" + std::to_string(i) + ".bin";
+            std::ofstream(root / name, std::ios::binary) << content;
+            files[name] = content;
+        }
+    }
+    ~SourceTree() {
+        std::error_code ec;
+        fs::remove_all(root, ec);
+    }
+};
+
+struct Consumed {
+    std::map<std::string, std::string> files;  // reassembled, last write of an offset wins
+    std::map<std::string, std::string> sha_in_manifest;
+    bool manifest_seen = false;
+    bool chunk_after_manifest = false;
+    int chunks = 0;
+};
+
+Consumed consume_all(const std::string& bootstraps, const std::string& topic) {
+    Consumed out;
+    char err[256];
+    kafka::ConfPtr conf(rd_kafka_conf_new());
+    rd_kafka_conf_set(conf.get(), "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf.get(), "group.id", "verify", err, sizeof err);
+    kafka::HandlePtr c(rd_kafka_new(RD_KAFKA_CONSUMER, conf.release(), err, sizeof err));
+    kafka::PartitionListPtr parts(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c.get(), parts.get());
+    for (int idle = 0; idle < 100 && !out.manifest_seen; ++idle) {
+        kafka::MessagePtr m(rd_kafka_consumer_poll(c.get(), 100));
+        if (!m || m->err) continue;
+        idle = 0;
+        rd_kafka_headers_t* h = nullptr;
+        rd_kafka_message_headers(m.get(), &h);
+        wire::Headers headers = kafka::to_wire_headers(h);
+        auto type = wire::message_type(headers);
+        if (!type) continue;
+        std::string_view value(static_cast<const char*>(m->payload), m->len);
+        if (*type == wire::MessageType::manifest) {
+            auto manifest = wire::parse_manifest(value);
+            if (!manifest) continue;
+            out.manifest_seen = true;
+            for (const auto& f : manifest->files) out.sha_in_manifest[f.meta.path] = f.sha256;
+            continue;
+        }
+        auto chunk = wire::decode_chunk(headers);
+        if (!chunk) continue;
+        if (out.manifest_seen) out.chunk_after_manifest = true;
+        ++out.chunks;
+        std::string& data = out.files[chunk->file.path];
+        data.resize(chunk->file.size);
+        std::copy(value.begin(), value.end(), data.begin() + static_cast<long>(chunk->offset));
+    }
+    rd_kafka_consumer_close(c.get());
+    return out;
+}
+
+std::vector<SourceFile> sources_of(const SourceTree& t, int root_fd) {
+    std::vector<SourceFile> out;
+    std::uint64_t i = 0;
+    for (const auto& [name, content] : t.files) {
+        std::string n = name;
+        out.push_back({n, i++, [root_fd, n] { return open_regular_beneath(root_fd, n); }});
+    }
+    return out;
+}
+
+struct RunOutcome {
+    std::vector<FileResult> results;
+    bool manifest_ok = false;
+    int rebuilds = 0;
+};
+
+RunOutcome run_transfer(const MockCluster& mock, const std::string& topic, const SourceTree& tree,
+                        std::function<void(rd_kafka_t*, std::uint64_t)> hook) {
+    char err[256];
+    kafka::ConfPtr conf(rd_kafka_conf_new());
+    for (auto [k, v] : {std::pair{"bootstrap.servers", mock.bootstraps()}, std::pair{"enable.idempotence", std::string("true")},
+                        std::pair{"linger.ms", std::string("5")}, std::pair{"log_level", std::string("0")}})
+        EXPECT_EQ(rd_kafka_conf_set(conf.get(), k, v.c_str(), err, sizeof err), RD_KAFKA_CONF_OK) << err;
+    Log log("push-fatal-test", LogLevel::error);
+    auto first = Producer::create(conf.get(), topic, 30000, log);
+    EXPECT_TRUE(first) << first.error().message;
+    ProducerFactory again = [&](int ms) { return Producer::create(conf.get(), topic, ms, log); };
+    wire::TransferIdentity id{"c", "1", "n1", "u", wire::make_transfer_id("c", "1", "n1")};
+    SenderSettings s;
+    s.chunk_bytes = 64 * 1024;
+    s.max_open_files = 2;  // files stay open until confirmed: exercise the bound too
+    s.deadline = Clock::now() + std::chrono::seconds(60);
+    TransferSender sender(std::move(*first), again, id, s, log);
+    sender.set_after_produce(std::move(hook));
+    auto root = open_root_directory(tree.root.string());
+    EXPECT_TRUE(root);
+    RunOutcome out;
+    out.results = sender.send_files(sources_of(tree, root->get()));
+    wire::Manifest m;
+    m.transfer_id = id.transfer_id;
+    m.job.job_id = "1";
+    m.job.node = "n1";
+    m.job.cluster = "c";
+    m.job.user = "u";
+    m.chunk_bytes = s.chunk_bytes;
+    for (const auto& r : out.results) m.files.push_back(r.entry);
+    out.manifest_ok = sender.send_manifest(wire::manifest_to_json(m));
+    out.rebuilds = sender.producer_rebuilds();
+    EXPECT_TRUE(sender.failure().empty()) << sender.failure();
+    return out;
+}
+
+void expect_complete(const SourceTree& tree, const RunOutcome& run, const Consumed& got) {
+    ASSERT_TRUE(run.manifest_ok);
+    for (const auto& r : run.results) EXPECT_EQ(r.status, FileStatus::confirmed) << r.entry.meta.path;
+    ASSERT_TRUE(got.manifest_seen);
+    EXPECT_FALSE(got.chunk_after_manifest);
+    ASSERT_EQ(got.files.size(), tree.files.size());
+    for (const auto& [name, content] : tree.files) {
+        ASSERT_TRUE(got.files.count(name)) << name;
+        EXPECT_EQ(got.files.at(name).size(), content.size()) << name;
+        EXPECT_TRUE(got.files.at(name) == content) << name << " differs";
+        EXPECT_EQ(got.sha_in_manifest.at(name), sha256_hex(content)) << name;
+    }
+}
+
+}  // namespace
+
+TEST(PushFatalRecovery, InjectedFatalErrorsRebuildTheProducerAndLoseNothing) {
+    MockCluster mock;
+    ASSERT_NE(mock.get(), nullptr);
+    const std::string topic = "fatal-injected";
+    ASSERT_EQ(rd_kafka_mock_topic_create(mock.get(), topic.c_str(), 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    SourceTree tree;
+    int injected = 0;
+    auto run = run_transfer(mock, topic, tree, [&](rd_kafka_t* rk, std::uint64_t produced) {
+        // Twice, in the middle of the stream: some messages are confirmed, some queued, some in flight.
+        if (produced == 8 || produced == 30) {
+            rd_kafka_test_fatal_error(rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "injected by the test");
+            ++injected;
+        }
+    });
+    EXPECT_EQ(injected, 2);
+    EXPECT_EQ(run.rebuilds, 2);
+    expect_complete(tree, run, consume_all(mock.bootstraps(), topic));
+}
+
+TEST(PushFatalRecovery, BrokerSideSequenceErrorsEndWithEverythingConfirmed) {
+    MockCluster mock;
+    ASSERT_NE(mock.get(), nullptr);
+    const std::string topic = "fatal-broker";
+    ASSERT_EQ(rd_kafka_mock_topic_create(mock.get(), topic.c_str(), 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    SourceTree tree;
+    bool pushed = false;
+    auto run = run_transfer(mock, topic, tree, [&](rd_kafka_t*, std::uint64_t produced) {
+        if (produced == 5 && !pushed) {
+            // The broker answers Produce with timeouts then OUT_OF_ORDER_SEQUENCE_NUMBER: librdkafka 2.0.2 may turn
+            // this into a fatal error; either way every message must end up confirmed.
+            rd_kafka_mock_push_request_errors(mock.get(), kApiKeyProduce, 3, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                              RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                              RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+            pushed = true;
+        }
+    });
+    EXPECT_TRUE(pushed);
+    expect_complete(tree, run, consume_all(mock.bootstraps(), topic));
+    RecordProperty("producer_rebuilds", run.rebuilds);
+}
