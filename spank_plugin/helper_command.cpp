@@ -1,0 +1,60 @@
+#include "helper_command.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace ks::plugin {
+
+unsigned helper_timeout_seconds(unsigned plugin_timeout) {
+    // A tenth of the budget, between 2 and 30 seconds, is left for spooling; a tiny timeout still gives 1 second.
+    unsigned margin = std::clamp(plugin_timeout / 10, 2u, 30u);
+    return plugin_timeout > margin ? plugin_timeout - margin : 1;
+}
+
+HelperCommand build_helper_command(const PluginConfig& config, const EpilogJob& job, const std::string& topic,
+                                   const std::vector<std::string>& includes, const std::string& dir) {
+    HelperCommand cmd;
+    auto& a = cmd.argv;
+    a.push_back(config.helper);
+    if (!config.config_file.empty()) a.insert(a.end(), {"--config", config.config_file});
+    a.insert(a.end(), {"--topic", topic, "--job-id", job.job_id, "--node", job.node});
+    if (!job.user.empty()) a.insert(a.end(), {"--user", job.user});
+    if (!job.cluster.empty()) a.insert(a.end(), {"--cluster", job.cluster});
+    if (!job.nodes.empty()) a.insert(a.end(), {"--nodes", job.nodes});
+    if (!job.exit_code.empty()) a.insert(a.end(), {"--exit-code", job.exit_code});
+    for (const auto& glob : includes) a.insert(a.end(), {"--include", glob});
+    a.insert(a.end(), {"--timeout", std::to_string(helper_timeout_seconds(config.timeout_seconds))});
+    if (!config.spool.empty()) a.insert(a.end(), {"--spool", config.spool});
+    a.insert(a.end(), {"--run-as", std::to_string(job.uid) + ":" + std::to_string(job.gid)});
+    // "--" so that a directory name starting with '-' is never taken for an option.
+    a.insert(a.end(), {"--", dir});
+    cmd.env = {kHelperPath, "LC_ALL=C"};
+    return cmd;
+}
+
+std::string job_exit_code_from_wait_status(const std::string& raw) {
+    unsigned long status = 0;
+    auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), status);
+    if (raw.empty() || ec != std::errc() || end != raw.data() + raw.size()) return "";
+    // Exited normally: the code is in bits 8-15; killed by a signal: report 128 + signal like a shell does.
+    if ((status & 0x7f) == 0) return std::to_string((status >> 8) & 0xff);
+    return std::to_string(128 + (status & 0x7f));
+}
+
+HelperOutcome judge_helper_exit(const ExitStatus& status, const std::string& dir) {
+    HelperOutcome o;
+    if (status.exited && !status.timed_out && status.code == kHelperDelivered) {
+        o.delivered = o.safe = true;
+        o.message = "delivered " + dir;
+    } else if (status.exited && status.code == kHelperSpooled) {
+        o.safe = true;
+        o.message = "NOT delivered, spooled on this node for a later --drain-spool: " + dir;
+    } else if (status.exited && status.code == kHelperUsage) {
+        o.message = "NOT delivered (helper usage or configuration error, nothing spooled): " + dir;
+    } else {
+        o.message = "NOT delivered (helper " + describe(status) + "; nothing may have been spooled): " + dir;
+    }
+    return o;
+}
+
+}  // namespace ks::plugin

@@ -1,0 +1,58 @@
+// The command line and environment of kafka-stream-push as the epilog runs it: everything passed explicitly,
+// nothing inherited from slurmstepd.
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "child_process.hpp"
+#include "plugin_config.hpp"
+
+namespace ks::plugin {
+
+// What the epilog knows about the job on this node.
+struct EpilogJob {
+    std::string job_id;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::string user;
+    std::string node;
+    std::string cluster;
+    std::string nodes;      // number of nodes of the job ("" if unknown)
+    std::string exit_code;  // the job's exit code ("" if unknown)
+};
+
+struct HelperCommand {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;
+};
+
+// The only environment the helper gets.
+inline constexpr const char* kHelperPath = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Seconds the helper is given: the plugin's timeout minus a margin in which it can still spool before the plugin
+// kills it.
+unsigned helper_timeout_seconds(unsigned plugin_timeout);
+
+HelperCommand build_helper_command(const PluginConfig& config, const EpilogJob& job, const std::string& topic,
+                                   const std::vector<std::string>& includes, const std::string& dir);
+
+// Slurm's SLURM_JOB_EXIT_CODE is a wait(2) status (256 = exit 1); the helper wants the exit code. "" if not numeric.
+std::string job_exit_code_from_wait_status(const std::string& raw);
+
+// Helper exit codes (see kafka-stream-push(1)).
+inline constexpr int kHelperDelivered = 0;
+inline constexpr int kHelperUsage = 2;
+inline constexpr int kHelperSpooled = 3;
+inline constexpr int kHelperFailed = 4;
+
+// One log line summing up the helper's run; `ok` says whether the job's data is safe (delivered or spooled).
+struct HelperOutcome {
+    bool delivered = false;
+    bool safe = false;
+    std::string message;
+};
+HelperOutcome judge_helper_exit(const ExitStatus& status, const std::string& dir);
+
+}  // namespace ks::plugin

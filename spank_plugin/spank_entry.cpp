@@ -1,0 +1,388 @@
+// kafka_stream.so: the SPANK callbacks. The only file that sees <slurm/spank.h>; all decisions are made by the
+// pure, unit-tested functions of the other files in this folder. Every callback catches everything: an exception
+// crossing into Slurm would kill sbatch, srun, slurmd or slurmstepd.
+extern "C" {
+#include <slurm/spank.h>
+}
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "child_process.hpp"
+#include "helper_command.hpp"
+#include "plugin_config.hpp"
+#include "stream_dir.hpp"
+#include "tmpdir_record.hpp"
+#include "tmpdir_template.hpp"
+#include "topic_policy.hpp"
+
+#define KS_EXPORT __attribute__((visibility("default")))
+
+// Slurm finds the plugin by these symbols. SPANK_PLUGIN() would define them `const`, which in C++ means internal
+// linkage; plugin_version must equal the running Slurm's (it is checked against major.minor).
+extern "C" {
+KS_EXPORT extern const char plugin_name[] = "kafka_stream";
+KS_EXPORT extern const char plugin_type[] = "spank";
+KS_EXPORT extern const unsigned int plugin_version = SLURM_VERSION_NUMBER;
+// Not read by Slurm (checked up to 25.x); kept for tools that look for it, and not exported.
+extern const unsigned int spank_plugin_version = 1;
+}
+
+namespace {
+
+using namespace ks::plugin;
+
+constexpr const char* kLogPrefix = "kafka_stream";
+constexpr const char* kTopicEnv = "KAFKA_STREAM_TOPIC";
+constexpr std::chrono::seconds kKillGrace{5};
+constexpr int kOptTopic = 1;
+constexpr int kOptInclude = 2;
+
+// SPANK option callbacks get no context pointer, so they read the site settings that slurm_spank_init parsed in
+// this process from here. Written only by slurm_spank_init, before Slurm processes any option.
+struct SiteSettings {
+    std::optional<PluginConfig> config;
+    std::string error;  // why config is empty
+};
+SiteSettings g_site;
+
+int option_topic_cb(int val, const char* optarg, int remote);
+int option_include_cb(int val, const char* optarg, int remote);
+
+// struct spank_option has non-const char* fields; these arrays give them writable storage.
+char kTopicName[] = "kafka-stream";
+char kTopicArg[] = "TOPIC";
+char kTopicUsage[] =
+    "At job end, send the job's $TMPDIR on every node to the Kafka topic TOPIC (KAFKA_STREAM_TOPIC in the job).";
+char kIncludeName[] = "kafka-stream-include";
+char kIncludeArg[] = "GLOB[,GLOB...]";
+char kIncludeUsage[] = "With --kafka-stream: send only the files matching one of these globs (default: all).";
+spank_option g_topic_option{kTopicName, kTopicArg, kTopicUsage, 1, kOptTopic, option_topic_cb};
+spank_option g_include_option{kIncludeName, kIncludeArg, kIncludeUsage, 1, kOptInclude, option_include_cb};
+
+std::vector<std::string_view> args_of(int ac, char** av) {
+    std::vector<std::string_view> args;
+    for (int i = 0; i < ac; ++i) args.emplace_back(av[i]);
+    return args;
+}
+
+// Runs one callback body; anything thrown becomes a logged error and `on_exception`.
+template <class F>
+int guarded(const char* callback, int on_exception, F&& body) {
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        slurm_error("%s: %s: unexpected error: %s", kLogPrefix, callback, e.what());
+    } catch (...) {
+        slurm_error("%s: %s: unexpected error", kLogPrefix, callback);
+    }
+    return on_exception;
+}
+
+std::optional<std::string> user_name(uid_t uid) {
+    struct passwd pw {}, *found = nullptr;
+    std::vector<char> buf(16384);
+    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return std::nullopt;
+    return std::string(found->pw_name);
+}
+
+std::string env_or_empty(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+}
+
+// spank_getenv reads the job's environment (remote context); its values are the user's and are not trusted.
+std::string job_env(spank_t sp, const char* name) {
+    std::vector<char> buf(4097);
+    if (spank_getenv(sp, name, buf.data(), static_cast<int>(buf.size())) != ESPANK_SUCCESS) return "";
+    return buf.data();
+}
+
+std::optional<std::string> option_value(spank_t sp, spank_option* opt) {
+    char* value = nullptr;
+    if (spank_option_getopt(sp, opt, &value) != ESPANK_SUCCESS || value == nullptr) return std::nullopt;
+    return std::string(value);
+}
+
+template <class T>
+std::optional<T> job_item(spank_t sp, spank_item_t item) {
+    T value{};
+    if (spank_get_item(sp, item, &value) != ESPANK_SUCCESS) return std::nullopt;
+    return value;
+}
+
+// The Slurm node name: in remote context from the step's environment, in the epilog from slurmstepd's own.
+// Several nodes can share one host, so gethostname() would be wrong.
+std::string node_name(spank_t sp) {
+    std::string n = spank_remote(sp) ? job_env(sp, "SLURMD_NODENAME") : "";
+    return n.empty() ? env_or_empty("SLURMD_NODENAME") : n;
+}
+
+// ---- submission side (sbatch, salloc, srun) --------------------------------------------------------------------
+
+int option_topic_cb(int, const char* optarg, int remote) {
+    return guarded("--kafka-stream", -1, [&] {
+        if (remote) return 0;  // checked at submission already; the epilog checks the name again
+        if (!g_site.config) {
+            slurm_error("%s: --kafka-stream is not available: the plugin is misconfigured (%s); please tell your "
+                        "administrators", kLogPrefix, g_site.error.c_str());
+            return -1;
+        }
+        auto user = user_name(getuid());
+        if (!user) {
+            slurm_error("%s: cannot find the user name of uid %u", kLogPrefix, static_cast<unsigned>(getuid()));
+            return -1;
+        }
+        auto ok = check_topic(optarg ? optarg : "", g_site.config->topics, *user);
+        if (!ok) {
+            slurm_error("%s: --kafka-stream: %s", kLogPrefix, ok.error().message.c_str());
+            return -1;
+        }
+        return 0;
+    });
+}
+
+int option_include_cb(int, const char* optarg, int remote) {
+    return guarded("--kafka-stream-include", -1, [&] {
+        if (remote) return 0;
+        auto globs = parse_include_list(optarg ? optarg : "");
+        if (!globs) {
+            slurm_error("%s: %s", kLogPrefix, globs.error().message.c_str());
+            return -1;
+        }
+        return 0;
+    });
+}
+
+// ---- in the job (slurmstepd, as root, before the tasks start) -------------------------------------------------
+
+// create_tmpdir=yes: make the per-job directory on this node and give it to the job as $TMPDIR.
+int provide_job_tmpdir(spank_t sp, const PluginConfig& config) {
+    auto job_id = job_item<uint32_t>(sp, S_JOB_ID);
+    auto uid = job_item<uid_t>(sp, S_JOB_UID);
+    auto gid = job_item<gid_t>(sp, S_JOB_GID);
+    if (!job_id || !uid || !gid) {
+        slurm_error("%s: cannot get the job id/uid/gid; no TMPDIR created", kLogPrefix);
+        return -1;
+    }
+    std::string job = std::to_string(*job_id);
+    auto user = user_name(*uid);
+    TemplateValues values{job, user.value_or(""), std::to_string(*uid), node_name(sp)};
+    auto dir = expand_tmpdir_template(config.tmpdir, values);
+    if (!dir) {
+        slurm_error("%s: job %s: %s", kLogPrefix, job.c_str(), dir.error().message.c_str());
+        return -1;
+    }
+    auto created = create_job_tmpdir(*dir, *uid, *gid);
+    if (!created) {
+        slurm_error("%s: job %s: %s", kLogPrefix, job.c_str(), created.error().message.c_str());
+        return -1;
+    }
+    if (spank_setenv(sp, "TMPDIR", dir->c_str(), 1) != ESPANK_SUCCESS) {
+        slurm_error("%s: job %s: cannot set TMPDIR=%s for the job", kLogPrefix, job.c_str(), dir->c_str());
+        return -1;
+    }
+    return 0;
+}
+
+// tmpdir=job: remember the $TMPDIR the job's tasks really have, for the epilog (which cannot see it).
+int record_tmpdir(spank_t sp, const PluginConfig& config) {
+    std::string tmpdir = job_env(sp, "TMPDIR");
+    auto job_id = job_item<uint32_t>(sp, S_JOB_ID);
+    std::string node = node_name(sp);
+    if (!job_id) return 0;
+    std::string job = std::to_string(*job_id);
+    if (tmpdir.empty()) {
+        slurm_info("%s: job %s: the job has no TMPDIR on %s; nothing will be streamed from here", kLogPrefix,
+                   job.c_str(), node.c_str());
+        return 0;
+    }
+    auto ok = record_job_tmpdir(config.state_dir, job, node, tmpdir);
+    if (!ok) {
+        slurm_error("%s: job %s: %s", kLogPrefix, job.c_str(), ok.error().message.c_str());
+        return -1;
+    }
+    return 0;
+}
+
+// ---- at job end (slurmstepd spank epilog, as root) -------------------------------------------------------------
+
+std::optional<EpilogJob> epilog_job(spank_t sp) {
+    auto job_id = job_item<uint32_t>(sp, S_JOB_ID);
+    auto uid = job_item<uid_t>(sp, S_JOB_UID);
+    auto gid = job_item<gid_t>(sp, S_JOB_GID);
+    if (!job_id || !uid || !gid) return std::nullopt;
+    EpilogJob job;
+    job.job_id = std::to_string(*job_id);
+    job.uid = *uid;
+    job.gid = *gid;
+    job.user = env_or_empty("SLURM_JOB_USER");
+    if (job.user.empty()) job.user = user_name(*uid).value_or("");
+    job.node = node_name(sp);
+    job.cluster = env_or_empty("SLURM_CLUSTER_NAME");
+    job.nodes = env_or_empty("SLURM_JOB_NUM_NODES");
+    job.exit_code = job_exit_code_from_wait_status(env_or_empty("SLURM_JOB_EXIT_CODE"));
+    return job;
+}
+
+// Where this node's outputs of the job are, or an error / nullopt (nothing to stream here).
+ks::Result<std::optional<std::string>> epilog_dir(const PluginConfig& config, const EpilogJob& job) {
+    if (config.tmpdir_from_job()) {
+        auto recorded = read_recorded_tmpdir(config.state_dir, job.job_id, job.node);
+        (void)remove_recorded_tmpdir(config.state_dir, job.job_id, job.node);
+        return recorded;
+    }
+    auto dir = expand_tmpdir_template(config.tmpdir, {job.job_id, job.user, std::to_string(job.uid), job.node});
+    if (!dir) return std::unexpected(dir.error());
+    return std::optional<std::string>(*dir);
+}
+
+int run_epilog(spank_t sp, int ac, char** av) {
+    auto topic = option_value(sp, &g_topic_option);
+    if (!topic) return 0;  // the job did not ask for streaming: nothing to do, nothing logged
+
+    auto job = epilog_job(sp);
+    if (!job) {
+        slurm_error("%s: cannot get the job's id/uid/gid in the epilog; nothing streamed", kLogPrefix);
+        return -1;
+    }
+    const char* id = job->job_id.c_str();
+    auto config = parse_plugin_args(args_of(ac, av));
+    if (!config) {
+        slurm_error("%s: job %s: plugstack.conf: %s; nothing streamed", kLogPrefix, id,
+                    config.error().message.c_str());
+        return -1;
+    }
+    const int failure = config->fail_on_error ? -1 : 0;
+    // The topic was checked at submission; the name rules are checked again since the value came from the user.
+    if (auto ok = check_kafka_topic_name(*topic); !ok) {
+        slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, ok.error().message.c_str());
+        return failure;
+    }
+    std::vector<std::string> includes;
+    if (auto globs = option_value(sp, &g_include_option)) {
+        auto parsed = parse_include_list(*globs);
+        if (!parsed) {
+            slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, parsed.error().message.c_str());
+            return failure;
+        }
+        includes = std::move(*parsed);
+    }
+
+    auto dir = epilog_dir(*config, *job);
+    if (!dir) {
+        slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, dir.error().message.c_str());
+        return failure;
+    }
+    if (!*dir) {
+        slurm_info("%s: job %s: no TMPDIR was recorded on node %s; nothing to stream", kLogPrefix, id,
+                   job->node.c_str());
+        return 0;
+    }
+    auto state = check_stream_dir(**dir, job->uid, config->allow_shared);
+    if (state && *state == DirState::missing && config->create_tmpdir) {
+        // A node on which no step ran still reports (an empty transfer), so the sink can complete the job.
+        auto created = create_job_tmpdir(**dir, job->uid, job->gid);
+        state = created ? check_stream_dir(**dir, job->uid, config->allow_shared)
+                        : ks::Result<DirState>(std::unexpected(created.error()));
+    }
+    if (!state) {
+        slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, state.error().message.c_str());
+        return failure;
+    }
+    if (*state == DirState::missing) {
+        slurm_info("%s: job %s: %s does not exist on node %s; nothing to stream", kLogPrefix, id, (*dir)->c_str(),
+                   job->node.c_str());
+        return 0;
+    }
+
+    auto cmd = build_helper_command(*config, *job, *topic, includes, **dir);
+    auto child = ChildProcess::spawn(cmd.argv, cmd.env);
+    if (!child) {
+        slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, child.error().message.c_str());
+        return failure;
+    }
+    slurm_info("%s: job %s: streaming %s to topic %s (helper pid %d)", kLogPrefix, id, (*dir)->c_str(),
+               topic->c_str(), static_cast<int>(child->pid()));
+    auto status = child->wait(std::chrono::seconds(config->timeout_seconds), kKillGrace,
+                              [&](std::string_view line) {
+                                  slurm_info("%s: job %s: %.*s", kLogPrefix, id, static_cast<int>(line.size()),
+                                             line.data());
+                              });
+    if (!status) {
+        slurm_error("%s: job %s: %s", kLogPrefix, id, status.error().message.c_str());
+        return failure;
+    }
+    auto outcome = judge_helper_exit(*status, **dir);
+    if (outcome.delivered) {
+        slurm_info("%s: job %s: %s", kLogPrefix, id, outcome.message.c_str());
+        return 0;
+    }
+    slurm_error("%s: job %s: %s", kLogPrefix, id, outcome.message.c_str());
+    return failure;
+}
+
+}  // namespace
+
+extern "C" {
+
+KS_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
+    return guarded("slurm_spank_init", -1, [&] {
+        auto config = parse_plugin_args(args_of(ac, av));
+        if (config) {
+            g_site.config = std::move(*config);
+            g_site.error.clear();
+        } else {
+            g_site.config.reset();
+            g_site.error = config.error().message;
+        }
+        // The options are registered even when the settings are broken, so that --kafka-stream is refused with the
+        // reason rather than reported as an unknown option.
+        if (spank_option_register(sp, &g_topic_option) != ESPANK_SUCCESS ||
+            spank_option_register(sp, &g_include_option) != ESPANK_SUCCESS) {
+            slurm_error("%s: cannot register the --kafka-stream options", kLogPrefix);
+            return -1;
+        }
+        if (!g_site.config) {
+            slurm_error("%s: plugstack.conf: %s; the plugin is disabled", kLogPrefix, g_site.error.c_str());
+            return -1;
+        }
+        return 0;
+    });
+}
+
+KS_EXPORT int slurm_spank_init_post_opt(spank_t sp, int, char**) {
+    return guarded("slurm_spank_init_post_opt", -1, [&] {
+        if (!spank_remote(sp) || !g_site.config) return 0;
+        auto topic = option_value(sp, &g_topic_option);
+        if (!topic) return 0;
+        // The job can see where its outputs go.
+        if (spank_setenv(sp, kTopicEnv, topic->c_str(), 1) != ESPANK_SUCCESS)
+            slurm_error("%s: cannot set %s for the job", kLogPrefix, kTopicEnv);
+        if (g_site.config->create_tmpdir) return provide_job_tmpdir(sp, *g_site.config);
+        return 0;
+    });
+}
+
+KS_EXPORT int slurm_spank_task_init_privileged(spank_t sp, int, char**) {
+    return guarded("slurm_spank_task_init_privileged", -1, [&] {
+        if (!g_site.config || !g_site.config->tmpdir_from_job()) return 0;
+        if (!option_value(sp, &g_topic_option)) return 0;
+        return record_tmpdir(sp, *g_site.config);
+    });
+}
+
+KS_EXPORT int slurm_spank_job_epilog(spank_t sp, int ac, char** av) {
+    // The epilog never fails because of an exception: by default a node is not drained for a transfer problem.
+    return guarded("slurm_spank_job_epilog", 0, [&] { return run_epilog(sp, ac, av); });
+}
+
+}  // extern "C"
