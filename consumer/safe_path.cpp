@@ -44,7 +44,7 @@ std::string printable(std::string_view bytes, std::size_t max) {
     std::size_t n = bytes.size() < max ? bytes.size() : max;
     for (std::size_t i = 0; i < n; ++i) {
         auto b = static_cast<unsigned char>(bytes[i]);
-        if (b < 0x20 || b >= 0x7f || b == '\\') {
+        if (b < 0x20 || b >= 0x7f) {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\x%02x", b);
             out += buf;

@@ -24,7 +24,7 @@ Result<void> check_component(std::string_view name);
 // every component valid, at most 4096 bytes and 256 components. Returns the components.
 Result<std::vector<std::string>> split_relative_path(std::string_view path);
 
-// Printable form of untrusted bytes for log lines: control bytes, '\\' and non-ASCII bytes are escaped as \xNN,
+// Printable form of untrusted bytes for log lines: control and non-ASCII bytes are escaped as \xNN,
 // and the result is cut after `max` input bytes.
 std::string printable(std::string_view bytes, std::size_t max = 200);
 
