@@ -359,24 +359,19 @@ KS_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
     });
 }
 
-KS_EXPORT int slurm_spank_init_post_opt(spank_t sp, int, char**) {
-    return guarded("slurm_spank_init_post_opt", -1, [&] {
-        if (!spank_remote(sp) || !g_site.config) return 0;
+// Runs as root in each task's process just before it drops privileges (remote context), where options can be read
+// (spank_option_getopt does not work in slurm_spank_init_post_opt) and the task's environment can be changed.
+KS_EXPORT int slurm_spank_task_init_privileged(spank_t sp, int, char**) {
+    return guarded("slurm_spank_task_init_privileged", -1, [&] {
+        if (!g_site.config) return 0;
         auto topic = option_value(sp, &g_topic_option);
-        if (!topic) return 0;
+        if (!topic) return 0;  // the job did not ask for streaming: nothing changes
         // The job can see where its outputs go.
         if (spank_setenv(sp, kTopicEnv, topic->c_str(), 1) != ESPANK_SUCCESS)
             slurm_error("%s: cannot set %s for the job", kLogPrefix, kTopicEnv);
         if (g_site.config->create_tmpdir) return provide_job_tmpdir(sp, *g_site.config);
+        if (g_site.config->tmpdir_from_job()) return record_tmpdir(sp, *g_site.config);
         return 0;
-    });
-}
-
-KS_EXPORT int slurm_spank_task_init_privileged(spank_t sp, int, char**) {
-    return guarded("slurm_spank_task_init_privileged", -1, [&] {
-        if (!g_site.config || !g_site.config->tmpdir_from_job()) return 0;
-        if (!option_value(sp, &g_topic_option)) return 0;
-        return record_tmpdir(sp, *g_site.config);
     });
 }
 
