@@ -235,6 +235,11 @@ Result<void> Sink::recover() {
     for (const auto& n : *names) {
         if (!is_transfer_id(n)) continue;
         Transfer& t = transfer(n);
+        // Finalized, but the crash came before its staging was removed.
+        if (t.state == State::done) {
+            if (auto ok = remove_tree(staging_.dir(), n); !ok) return ok;
+            continue;
+        }
         if (t.state == State::active && t.manifest_staged)
             if (auto ok = try_finalize(n, t); !ok) return ok;
     }
