@@ -110,7 +110,7 @@ bool drain_entry(int parent_fd, const std::string& name, const std::string& show
             return log.error(shown + ": " + ok.error().message + " (entry kept)"), false;
         int fd = entry_fd.get();
         std::string data = "data/" + std::to_string(index);
-        sources.push_back({f->meta.path, index, [fd, data] { return open_regular_beneath(fd, data); }});
+        sources.push_back({f->meta.path, index, [fd, data] { return open_regular_beneath(fd, data); }, f->meta});
     }
     auto producer = Producer::create(conf, entry->topic, message_timeout_for(deadline), log);
     if (!producer) return log.error(shown + ": " + producer.error().message), false;

@@ -61,6 +61,7 @@ int run(int argc, char** argv, Log& log) {
     if (!max_bytes) return log.error("cannot read message.max.bytes back from librdkafka"), exit_code::usage;
     if (auto fits = check_chunk_fits(settings->chunk_bytes, *max_bytes); !fits)
         return log.error(fits.error().message), exit_code::usage;
+    settings->message_max_bytes = *max_bytes;
     if (cl->drain_spool) return run_drain(*cl, *settings, conf->get(), log);
     return run_push(*cl, *settings, conf->get(), log);
 }

@@ -201,6 +201,14 @@ Result<void> check_chunk_fits(std::uint64_t chunk_bytes, std::uint64_t message_m
     return {};
 }
 
+Result<void> check_manifest_fits(std::uint64_t manifest_bytes, std::size_t files, std::uint64_t message_max_bytes) {
+    if (manifest_bytes + kHeaderRoom <= message_max_bytes) return {};
+    return fail("the manifest of " + std::to_string(files) + " files needs about " + std::to_string(manifest_bytes) +
+                " bytes, more than one Kafka message may hold (message.max.bytes=" + std::to_string(message_max_bytes) +
+                "); raise the topic's max.message.bytes and message.max.bytes in the config, or send fewer files " +
+                "(--include/--exclude, or archive them in the job)");
+}
+
 Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, const EnvLookup& env,
                                   const JobDefaults& d) {
     wire::JobInfo j;

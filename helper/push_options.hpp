@@ -50,6 +50,7 @@ struct Settings {
     std::size_t max_open_files = 64;
     int max_producer_rebuilds = 5;
     int max_file_attempts = 3;
+    std::uint64_t message_max_bytes = 1'000'000;  // librdkafka's message.max.bytes, read back from the conf
     std::vector<ConfigEntry> kafka;  // librdkafka properties from the file and -X, in order
 };
 
@@ -61,6 +62,8 @@ std::vector<kafka::Property> default_kafka_properties(const Settings& s);
 std::vector<kafka::Property> forced_kafka_properties();
 // Fails when librdkafka's message.max.bytes leaves no room for a chunk plus its headers.
 Result<void> check_chunk_fits(std::uint64_t chunk_bytes, std::uint64_t message_max_bytes);
+// The manifest is one message: fails, saying how to fix it, when `manifest_bytes` (plus headers) cannot fit.
+Result<void> check_manifest_fits(std::uint64_t manifest_bytes, std::size_t files, std::uint64_t message_max_bytes);
 
 // Reads an environment variable; a function so tests can supply their own environment.
 using EnvLookup = std::function<std::optional<std::string>(const char*)>;

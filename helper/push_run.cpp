@@ -113,6 +113,18 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
     return writer->commit(entry);
 }
 
+// An upper bound of the manifest's size, known before any file is read: digests and mtimes have fixed widths.
+std::uint64_t manifest_size_bound(const wire::Manifest& base, const WalkResult& walked, std::uint64_t chunk_bytes) {
+    wire::Manifest m = base;
+    m.skipped = walked.skipped;
+    for (std::size_t i = 0; i < walked.files.size(); ++i) {
+        const auto& f = walked.files[i];
+        m.files.push_back({{f.path, i, f.size, 07777, 1'000'000'000'000'000'000}, std::string(64, 'f'),
+                           chunk_count(f.size, chunk_bytes)});
+    }
+    return wire::manifest_to_json(m).size();
+}
+
 }  // namespace
 
 int message_timeout_for(Clock::time_point deadline) { return std::max(1000, remaining_ms(deadline) - 500); }
@@ -166,12 +178,43 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     log.debug("transfer " + id.transfer_id + ": " + std::to_string(walked->files.size()) + " files, " +
               std::to_string(walked->skipped.size()) + " skipped entries");
 
+    wire::Manifest manifest;
+    manifest.transfer_id = id.transfer_id;
+    manifest.job = *job;
+    manifest.chunk_bytes = s.chunk_bytes;
+    const std::string tail = ", transfer " + id.transfer_id + " to " + cl.topic;
+    if (auto fits = check_manifest_fits(manifest_size_bound(manifest, *walked, s.chunk_bytes), walked->files.size(),
+                                        s.message_max_bytes);
+        !fits) {
+        // Sending chunks whose manifest can never follow would only fill the topic: keep everything for later.
+        log.error(fits.error().message + "; spooling every file instead of sending");
+        std::vector<FileResult> all(walked->files.size());
+        std::vector<std::size_t> pending;
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            all[i].entry.meta.path = walked->files[i].path;
+            all[i].entry.meta.index = i;
+            pending.push_back(i);
+        }
+        manifest.skipped = walked->skipped;
+        std::uint64_t spooled = 0;
+        auto where = spool_pending(s, cl.topic, id, std::move(manifest), all, pending, root->get(), spooled);
+        std::string counts = summary_counts(0, 0, walked->skipped.size(), seconds_since(start));
+        if (!where) {
+            log.error("cannot spool: " + where.error().message);
+            print_line("kafka-stream-push: NOT delivered and NOT spooled: " + counts + tail);
+            return exit_code::lost;
+        }
+        print_line("kafka-stream-push: NOT delivered, spooled " + std::to_string(spooled) + " files to " + *where +
+                   ": " + counts + tail);
+        return exit_code::spooled;
+    }
+
     std::vector<SourceFile> sources;
     sources.reserve(walked->files.size());
     const int root_fd = root->get();
     for (std::size_t i = 0; i < walked->files.size(); ++i) {
         std::string path = walked->files[i].path;
-        sources.push_back({path, i, [root_fd, path] { return open_regular_beneath(root_fd, path); }});
+        sources.push_back({path, i, [root_fd, path] { return open_regular_beneath(root_fd, path); }, std::nullopt});
     }
     SenderSettings ss{s.chunk_bytes, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline};
     ProducerFactory rebuild = [conf, &cl, &log](int timeout_ms) {
@@ -181,13 +224,8 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     auto results = sender.send_files(std::move(sources));
     Tally t = tally(results, std::move(walked->skipped));
 
-    wire::Manifest manifest;
-    manifest.transfer_id = id.transfer_id;
-    manifest.job = *job;
-    manifest.chunk_bytes = s.chunk_bytes;
     manifest.files = t.confirmed;
     manifest.skipped = t.skipped;
-    const std::string tail = ", transfer " + id.transfer_id + " to " + cl.topic;
     if (t.pending.empty() && sender.send_manifest(wire::manifest_to_json(manifest))) {
         print_line("kafka-stream-push: " + summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(),
                                                           seconds_since(start)) + tail);

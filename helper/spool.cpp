@@ -190,12 +190,13 @@ Result<SpooledCopy> SpoolWriter::add_file(std::uint64_t index, int fd) {
         sha.update(buf.data(), static_cast<std::size_t>(n));
         copy.size += static_cast<std::uint64_t>(n);
     }
-    if (::fsync(out.get()) != 0) return fail(errno_text("fsync " + shown));
-    copy.sha256 = sha.finish_hex();
+    copy.sha256 = sha.finish_hex();  // durability: commit() syncs the whole file system once, before transfer.json
     return copy;
 }
 
 Result<std::string> SpoolWriter::commit(const SpoolEntry& entry) {
+    // One syncfs for all data files (an fsync per file made spooling 10,000 small files take tens of seconds).
+    if (::syncfs(data_fd_.get()) != 0) return fail(errno_text("syncfs " + user_dir_));
     std::string text = spool_entry_to_json(entry);
     const std::string tmp = std::string(kSpoolEntryFile) + ".tmp";
     UniqueFd out(::openat(entry_fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));

@@ -2,7 +2,7 @@
 //
 // Layout: SPOOL/<uid>/<transfer id>/
 //   transfer.json   topic, key, identity, the complete manifest, the indexes of the files to resend, written LAST
-//   data/<index>    a copy of each file that was not fully confirmed (fsync'ed before transfer.json exists)
+//   data/<index>    a copy of each file that was not fully confirmed (synced to disk before transfer.json exists)
 // An entry is built in SPOOL/<uid>/.<transfer id>.partial-<pid> and renamed into place only when complete, so a
 // crash never leaves something that looks like a complete entry. Names starting with '.' are never drained.
 #pragma once
@@ -51,7 +51,8 @@ public:
     SpoolWriter& operator=(SpoolWriter&&) = delete;
     ~SpoolWriter();
 
-    // Copies the whole content of `fd` (from offset 0 to EOF) to data/<index>, fsyncs it and returns what was copied.
+    // Copies the whole content of `fd` (from offset 0 to EOF) to data/<index> and returns what was copied;
+    // commit() makes the copies durable before the entry exists.
     Result<SpooledCopy> add_file(std::uint64_t index, int fd);
     // Writes transfer.json (temp file, fsync, rename), then renames the entry into place, replacing an older entry
     // of the same transfer. Returns the entry's final path.

@@ -156,8 +156,8 @@ void TransferSender::send_one(FileState& f) {
     ++open_files_;
     for (int attempt = 1; attempt <= settings_.max_file_attempts; ++attempt) {
         f.meta.size = static_cast<std::uint64_t>(f.opened.st.st_size);
-        f.meta.mode = f.opened.st.st_mode & 07777;
-        f.meta.mtime_ns = mtime_ns(f.opened.st);
+        f.meta.mode = f.src.recorded ? f.src.recorded->mode : f.opened.st.st_mode & 07777;
+        f.meta.mtime_ns = f.src.recorded ? f.src.recorded->mtime_ns : mtime_ns(f.opened.st);
         switch (read_and_produce(f)) {
         case ReadOutcome::sent:
             f.read_done = true;

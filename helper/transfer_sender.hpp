@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@ struct SourceFile {
     std::string path;          // relative path on the wire
     std::uint64_t index = 0;   // file index in the transfer
     std::function<Result<OpenedFile>()> open;  // error message = skip reason
+    // Mode and mtime recorded earlier (a spooled copy has its own): sent instead of the opened file's.
+    std::optional<wire::FileMeta> recorded;
 };
 
 enum class FileStatus {

@@ -118,7 +118,7 @@ std::vector<SourceFile> sources_of(const SourceTree& t, int root_fd) {
     std::uint64_t i = 0;
     for (const auto& [name, content] : t.files) {
         std::string n = name;
-        out.push_back({n, i++, [root_fd, n] { return open_regular_beneath(root_fd, n); }});
+        out.push_back({n, i++, [root_fd, n] { return open_regular_beneath(root_fd, n); }, std::nullopt});
     }
     return out;
 }
