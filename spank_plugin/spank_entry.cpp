@@ -18,6 +18,7 @@ extern "C" {
 
 #include "child_process.hpp"
 #include "helper_command.hpp"
+#include "hostlist.hpp"
 #include "plugin_config.hpp"
 #include "stream_dir.hpp"
 #include "tmpdir_record.hpp"
@@ -119,11 +120,20 @@ std::optional<T> job_item(spank_t sp, spank_item_t item) {
     return value;
 }
 
-// The Slurm node name: in remote context from the step's environment, in the epilog from slurmstepd's own.
-// Several nodes can share one host, so gethostname() would be wrong.
+// The Slurm node name (several nodes can share one host, so gethostname() would be wrong). In the epilog it is in
+// slurmstepd's environment. In a step, the task environment's SLURMD_NODENAME may still be the batch node's
+// (inherited by an srun inside the batch script) when this runs: the step's node list at this node's index is right.
 std::string node_name(spank_t sp) {
-    std::string n = spank_remote(sp) ? job_env(sp, "SLURMD_NODENAME") : "";
-    return n.empty() ? env_or_empty("SLURMD_NODENAME") : n;
+    if (spank_remote(sp)) {
+        std::string step_nodes = job_env(sp, "SLURM_STEP_NODELIST");
+        auto index = job_item<uint32_t>(sp, S_JOB_NODEID);
+        if (!step_nodes.empty() && index) {
+            auto names = expand_hostlist(step_nodes);
+            if (names && *index < names->size()) return (*names)[*index];
+        }
+    }
+    std::string n = env_or_empty("SLURMD_NODENAME");
+    return n.empty() && spank_remote(sp) ? job_env(sp, "SLURMD_NODENAME") : n;
 }
 
 // ---- submission side (sbatch, salloc, srun) --------------------------------------------------------------------
@@ -163,6 +173,15 @@ int option_include_cb(int, const char* optarg, int remote) {
 }
 
 // ---- in the job (slurmstepd, as root, before the tasks start) -------------------------------------------------
+
+// The job's topic in a step. The batch step and an `srun --kafka-stream` see the option itself; an srun inside a
+// batch job does not, but inherits Slurm's record of the job's options in its environment.
+std::optional<std::string> streaming_topic_in_step(spank_t sp) {
+    if (auto topic = option_value(sp, &g_topic_option)) return topic;
+    std::string inherited = job_env(sp, "SLURM_SPANK__SLURM_SPANK_OPTION_kafka_stream_kafka_stream");
+    if (inherited.empty()) return std::nullopt;
+    return inherited;
+}
 
 // create_tmpdir=yes: make the per-job directory on this node and give it to the job as $TMPDIR.
 int provide_job_tmpdir(spank_t sp, const PluginConfig& config) {
@@ -364,7 +383,7 @@ KS_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
 KS_EXPORT int slurm_spank_task_init_privileged(spank_t sp, int, char**) {
     return guarded("slurm_spank_task_init_privileged", -1, [&] {
         if (!g_site.config) return 0;
-        auto topic = option_value(sp, &g_topic_option);
+        auto topic = streaming_topic_in_step(sp);
         if (!topic) return 0;  // the job did not ask for streaming: nothing changes
         // The job can see where its outputs go.
         if (spank_setenv(sp, kTopicEnv, topic->c_str(), 1) != ESPANK_SUCCESS)
