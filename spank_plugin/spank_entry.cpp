@@ -44,6 +44,9 @@ using namespace ks::plugin;
 constexpr const char* kLogPrefix = "kafka_stream";
 constexpr const char* kTopicEnv = "KAFKA_STREAM_TOPIC";
 constexpr std::chrono::seconds kKillGrace{5};
+// How Slurm hands the job's --kafka-stream value to the job's environment: SLURM_SPANK_ + _SLURM_SPANK_OPTION_
+// + plugin name + option name with '-' as '_'.
+constexpr const char* kJobOptionEnv = "SLURM_SPANK__SLURM_SPANK_OPTION_kafka_stream_kafka_stream";
 constexpr int kOptTopic = 1;
 constexpr int kOptInclude = 2;
 
@@ -151,7 +154,12 @@ int option_topic_cb(int, const char* optarg, int remote) {
             slurm_error("%s: cannot find the user name of uid %u", kLogPrefix, static_cast<unsigned>(getuid()));
             return -1;
         }
-        auto ok = check_topic(optarg ? optarg : "", g_site.config->topics, *user);
+        const std::string topic = optarg ? optarg : "";
+        auto ok = check_topic(topic, g_site.config->topics, *user);
+        // srun inside an allocation (SLURM_JOB_ID set): only the job's own option leads to a transfer at its end.
+        std::string job_id = env_or_empty("SLURM_JOB_ID");
+        if (ok && spank_context() == S_CTX_LOCAL && !job_id.empty())
+            ok = check_step_topic(topic, job_id, env_or_empty(kJobOptionEnv));
         if (!ok) {
             slurm_error("%s: --kafka-stream: %s", kLogPrefix, ok.error().message.c_str());
             return -1;
@@ -178,7 +186,7 @@ int option_include_cb(int, const char* optarg, int remote) {
 // batch job does not, but inherits Slurm's record of the job's options in its environment.
 std::optional<std::string> streaming_topic_in_step(spank_t sp) {
     if (auto topic = option_value(sp, &g_topic_option)) return topic;
-    std::string inherited = job_env(sp, "SLURM_SPANK__SLURM_SPANK_OPTION_kafka_stream_kafka_stream");
+    std::string inherited = job_env(sp, kJobOptionEnv);
     if (inherited.empty()) return std::nullopt;
     return inherited;
 }

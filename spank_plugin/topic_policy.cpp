@@ -87,6 +87,16 @@ Result<void> check_topic(std::string_view topic, std::string_view policy, std::s
     return {};
 }
 
+Result<void> check_step_topic(std::string_view topic, std::string_view job_id, std::string_view job_topic) {
+    if (job_topic == topic) return {};
+    if (job_topic.empty())
+        return fail("this srun runs inside job " + std::string(job_id) +
+                    ", which was not submitted with --kafka-stream; outputs are sent when the job ends, so give "
+                    "--kafka-stream to sbatch or salloc");
+    return fail("this srun runs inside job " + std::string(job_id) + ", which streams to topic " +
+                quoted(job_topic) + "; a step cannot choose another topic");
+}
+
 Result<std::vector<std::string>> parse_include_list(std::string_view list) {
     std::vector<std::string> globs;
     std::size_t start = 0;

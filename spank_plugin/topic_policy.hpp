@@ -22,6 +22,10 @@ Result<std::string> expand_topic_policy(std::string_view policy, std::string_vie
 // regular expression.
 Result<void> check_topic(std::string_view topic, std::string_view policy, std::string_view user);
 
+// srun --kafka-stream inside an existing allocation: the transfer happens when the job ends, so only the job's own
+// option counts. `job_topic` is the job's (empty if the job did not ask); fails unless it equals `topic`.
+Result<void> check_step_topic(std::string_view topic, std::string_view job_id, std::string_view job_topic);
+
 // --kafka-stream-include=GLOB[,GLOB...]: the comma-separated globs, none empty.
 Result<std::vector<std::string>> parse_include_list(std::string_view list);
 

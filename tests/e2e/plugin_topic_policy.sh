@@ -7,7 +7,7 @@
 as_user() { (cd "$T" && runuser -u "$KS_TEST_USER" -- env SLURM_CONF="$SLURM_CONF" "$@"); }
 name=ks-topic-policy-$$
 # Accepted jobs are held for an hour: if the plugin let a bad topic through, squeue would show it.
-on_exit "env SLURM_CONF=$SLURM_CONF scancel --name=$name >/dev/null 2>&1"
+on_exit "env SLURM_CONF=$SLURM_CONF scancel --name=$name,$name-alloc >/dev/null 2>&1"
 queued() { env SLURM_CONF="$SLURM_CONF" squeue -h --name="$name" -o %i | wc -l; }
 
 for cmd in sbatch srun salloc; do
@@ -50,6 +50,21 @@ expect_refused "srun, disallowed" "not allowed on this cluster" \
     srun --job-name="$name" --kafka-stream=forbidden.results true
 expect_refused "salloc, invalid" "Kafka does not allow" \
     salloc --job-name="$name" --kafka-stream='a b' true
+
+# Streaming happens at job end: an srun inside an allocation that did not ask for it (or asked for another topic)
+# would create a TMPDIR nobody sends. It is refused inside the allocation, and the allocation itself is fine.
+as_user timeout 120 salloc --job-name="$name-alloc" -N1 bash -c \
+    "srun --kafka-stream=$KS_TEST_USER.step true; echo srun-exit=\$?" >"$T/out" 2>&1 || true
+cat "$T/out"
+grep -q "srun-exit=0" "$T/out" && fail "srun --kafka-stream inside an allocation without it was accepted"
+grep -q "kafka_stream: .*give --kafka-stream to sbatch or salloc" "$T/out" || fail "no explanation for the srun refusal"
+as_user timeout 120 salloc --job-name="$name-alloc" -N1 --kafka-stream="$KS_TEST_USER.job" bash -c \
+    "srun --kafka-stream=$KS_TEST_USER.job true; echo same=\$?; srun --kafka-stream=$KS_TEST_USER.other true; echo other=\$?" \
+    >"$T/out" 2>&1 || true
+cat "$T/out"
+grep -q "same=0" "$T/out" || fail "srun with the job's own topic was refused"
+grep -q "other=0" "$T/out" && fail "srun with another topic than the job's was accepted"
+note "srun inside allocations: checked against the job's topic"
 
 note "a valid topic is accepted (control)"
 as_user sbatch "${hold[@]}" --kafka-stream="$KS_TEST_USER.results" --kafka-stream-include='*.csv' --wrap true ||

@@ -73,3 +73,14 @@ TEST(PluginTopicPolicy, IncludeList) {
     EXPECT_FALSE(parse_include_list("a,,b"));
     EXPECT_FALSE(parse_include_list("a,"));
 }
+
+TEST(PluginTopicPolicy, StepInsideAnAllocationUsesTheJobsTopic) {
+    EXPECT_TRUE(check_step_topic("alice.out", "42", "alice.out"));
+    auto none = check_step_topic("alice.out", "42", "");
+    ASSERT_FALSE(none);
+    EXPECT_NE(none.error().message.find("give --kafka-stream to sbatch or salloc"), std::string::npos);
+    EXPECT_NE(none.error().message.find("job 42"), std::string::npos);
+    auto other = check_step_topic("alice.out", "42", "alice.other");
+    ASSERT_FALSE(other);
+    EXPECT_NE(other.error().message.find("'alice.other'"), std::string::npos);
+}
