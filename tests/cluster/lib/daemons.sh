@@ -31,7 +31,12 @@ start_daemon() {
     # and $! is the daemon's own pid.
     # fd 9 holds the harness's command lock: a daemon must not inherit it.
     setsid env KS_HARNESS="$KS_STATE" "$@" >>"$log" 2>&1 </dev/null 9>&- &
-    echo $! >"$(pid_file "$name")"
+    local pid=$!
+    echo "$pid" >"$(pid_file "$name")"
+    # Until env has exec'd, the new process does not carry the marker yet: wait for that (or for its early death),
+    # so that nobody takes a daemon that is still starting for one that has died.
+    local deadline=$((SECONDS + 10))
+    until carries_marker "$pid" || ! alive "$pid" || [ $SECONDS -ge $deadline ]; do sleep 0.01; done
 }
 
 # stop_daemons GRACE_SECONDS NAME...: SIGTERM, wait up to GRACE, then SIGKILL; returns once all have exited.
