@@ -1,6 +1,8 @@
-// The fatal idempotent-producer error of librdkafka 2.0.2, survived: driven by the librdkafka mock cluster (in
-// process, no broker needed). After each injected fatal error the sender must rebuild its producer, resend every
-// message without a successful report, and end with every file complete in the topic, before the manifest.
+// TransferSender against the librdkafka mock cluster (in process, no broker needed):
+//  - librdkafka 2.0.2's fatal idempotent-producer error, survived: after each injected fatal error the sender must
+//    rebuild its producer, resend every message without a successful report, and end with every file complete in the
+//    topic, before the manifest;
+//  - a file that changes while it is sent is sent again, or reported skipped if it never stops changing.
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -168,6 +170,10 @@ RunOutcome run_transfer(const MockCluster& mock, const std::string& topic, const
 void expect_complete(const SourceTree& tree, const RunOutcome& run, const Consumed& got) {
     ASSERT_TRUE(run.manifest_ok);
     for (const auto& r : run.results) EXPECT_EQ(r.status, FileStatus::confirmed) << r.entry.meta.path;
+    for (const auto& r : run.results) {
+        ASSERT_TRUE(tree.files.count(r.entry.meta.path));
+        EXPECT_EQ(r.entry.sha256, sha256_hex(tree.files.at(r.entry.meta.path))) << r.entry.meta.path;
+    }
     ASSERT_TRUE(got.manifest_seen);
     EXPECT_FALSE(got.chunk_after_manifest);
     ASSERT_EQ(got.files.size(), tree.files.size());
@@ -220,4 +226,41 @@ TEST(PushFatalRecovery, BrokerSideSequenceErrorsEndWithEverythingConfirmed) {
     EXPECT_TRUE(pushed);
     expect_complete(tree, run, consume_all(mock.bootstraps(), topic));
     RecordProperty("producer_rebuilds", run.rebuilds);
+}
+
+TEST(PushChangingFile, AFileThatChangesWhileReadIsSentAgainWithItsNewContent) {
+    MockCluster mock;
+    const std::string topic = "changed-once";
+    ASSERT_EQ(rd_kafka_mock_topic_create(mock.get(), topic.c_str(), 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    SourceTree tree;
+    // f0.bin (empty) is message 1; f1.bin's first chunk is message 2: append to it then.
+    auto run = run_transfer(mock, topic, tree, [&](rd_kafka_t*, std::uint64_t produced) {
+        if (produced == 2) {
+            std::ofstream(tree.root / "f1.bin", std::ios::binary | std::ios::app) << "appended while sending";
+            tree.files["f1.bin"] += "appended while sending";
+        }
+    });
+    expect_complete(tree, run, consume_all(mock.bootstraps(), topic));
+}
+
+TEST(PushChangingFile, AFileThatNeverStopsChangingIsReportedSkipped) {
+    MockCluster mock;
+    const std::string topic = "changed-always";
+    ASSERT_EQ(rd_kafka_mock_topic_create(mock.get(), topic.c_str(), 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    SourceTree tree;
+    bool writing = true;
+    auto run = run_transfer(mock, topic, tree, [&](rd_kafka_t*, std::uint64_t) {
+        if (writing) std::ofstream(tree.root / "f1.bin", std::ios::binary | std::ios::app) << "x";
+    });
+    writing = false;
+    ASSERT_TRUE(run.manifest_ok);
+    for (const auto& r : run.results) {
+        if (r.entry.meta.path == "f1.bin") {
+            EXPECT_EQ(r.status, FileStatus::skipped);
+            EXPECT_EQ(r.skip_reason, "changed while sending");
+            EXPECT_TRUE(r.entry.sha256.empty());
+        } else {
+            EXPECT_EQ(r.status, FileStatus::confirmed) << r.entry.meta.path;
+        }
+    }
 }
