@@ -53,7 +53,10 @@ install_kafka_jars() {
     # Resolve into a fresh directory and swap it in, so an interrupted run never leaves a half-filled libs/.
     local tmp=$KAFKA_HOME_CACHE/libs.partial
     rm -rf "$tmp"
-    mvn -q -B -Dstyle.color=never -f "$KS_KAFKA_POM" dependency:copy-dependencies -DoutputDirectory="$tmp" -DincludeScope=runtime
+    # mvn's progress goes to a log, shown only on failure (its -q mode still prints colour codes).
+    local log=$KAFKA_HOME_CACHE/mvn.log
+    mvn -B -f "$KS_KAFKA_POM" dependency:copy-dependencies -DoutputDirectory="$tmp" -DincludeScope=runtime >"$log" 2>&1 ||
+        { tail -n 40 "$log" >&2; echo "deps: mvn could not resolve the Kafka jars (full log: $log)" >&2; exit 1; }
     [ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ] && [ -f "$tmp/kafka-tools-$KAFKA_VERSION.jar" ] ||
         { echo "deps: mvn finished but the Kafka jars are not in $tmp" >&2; exit 1; }
     rm -rf "$KAFKA_LIBS"
