@@ -83,7 +83,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
             "--include", "--exclude", "--timeout", "--spool", "--run-as", "--drain-spool"};
         bool known = false;
         for (const auto& k : kWithValue) known = known || k == name;
-        if (!known) return fail("unknown option " + arg + " (see --help)");
+        if (!known) return fail("unknown option " + arg);
         if (!inline_value) {
             if (i + 1 >= args.size()) return fail(name + " needs a value");
             value = args[++i];
@@ -127,7 +127,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
         if (!cl.topic.empty()) return fail("--drain-spool resends to the topic each spooled transfer names; drop --topic");
         return cl;
     }
-    if (positional.size() != 1) return fail("expected exactly one DIR argument (see --help)");
+    if (positional.size() != 1) return fail("expected exactly one DIR argument");
     cl.dir = positional[0];
     if (cl.dir.empty()) return fail("DIR is empty");
     if (cl.topic.empty()) return fail("--topic is required");
