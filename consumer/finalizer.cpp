@@ -115,7 +115,21 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
         const PlannedFile& f = plan.files[i];
         std::string sname = staged_file_name(f.index);
         staging.release(transfer, f.index);
+        std::vector<std::string> dir(f.target.begin(), f.target.end() - 1);
+        // Another sink sharing ROOT (recovering at startup) may be finalizing the same transfer: what it moved
+        // into place counts as done.
+        auto placed_by_other = [&]() -> Result<bool> {
+            auto p = open_dir_path(target.rootfd, dir, false);
+            if (!p) return false;
+            return already_placed(p->get(), f.target.back(), f);
+        };
         UniqueFd fd(::openat(tdir->get(), sname.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd && errno == ENOENT) {
+            auto other = placed_by_other();
+            if (!other) return judge(other.error(), errno);
+            if (*other) continue;
+            return waiting("file \"" + f.path + "\" disappeared from staging");
+        }
         if (!fd) return judge(errno_error("open staged " + sname), errno);
         struct stat st {};
         if (::fstat(fd.get(), &st) != 0) return judge(errno_error("stat staged " + sname), errno);
@@ -127,7 +141,6 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
         struct timespec times[2] = {to_timespec(f.mtime_ns), to_timespec(f.mtime_ns)};
         if (::futimens(fd.get(), times) != 0) return judge(errno_error("set mtime of " + f.path), errno);
         if (auto ok = fsync_fd(fd.get(), f.path); !ok) return judge(ok.error(), errno);
-        std::vector<std::string> dir(f.target.begin(), f.target.end() - 1);
         if (!parent || dir != open_parent_path) {
             if (parent) {
                 if (auto ok = fsync_fd(parent.get(), "output directory"); !ok) return judge(ok.error(), errno);
@@ -137,8 +150,15 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
             parent = std::move(*p);
             open_parent_path = dir;
         }
-        if (::renameat(tdir->get(), sname.c_str(), parent.get(), f.target.back().c_str()) != 0)
-            return judge(errno_error("rename into place: " + f.path), errno);
+        if (::renameat(tdir->get(), sname.c_str(), parent.get(), f.target.back().c_str()) != 0) {
+            auto e = errno_error("rename into place: " + f.path);
+            int err = errno;
+            if (err == ENOENT) {
+                auto other = placed_by_other();
+                if (other && *other) continue;
+            }
+            return judge(e, err);
+        }
         if (++placed_count == 1) crash_point("after-first-rename");
     }
     if (parent) {

@@ -14,7 +14,13 @@
 
 namespace ks::sink {
 
-Error errno_error(const std::string& what) { return Error{what + ": " + std::strerror(errno)}; }
+Error errno_error(const std::string& what) {
+    // Callers classify failures by errno after building the message: keep it intact.
+    const int saved = errno;
+    Error e{what + ": " + std::strerror(saved)};
+    errno = saved;
+    return e;
+}
 
 Result<UniqueFd> open_dir(int dirfd, const std::string& name, bool create, const std::function<void(int)>& on_created) {
     bool created = false;

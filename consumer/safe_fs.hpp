@@ -16,7 +16,7 @@
 
 namespace ks::sink {
 
-// "what: strerror(errno)".
+// "what: strerror(errno)"; errno is left unchanged, so callers can still classify the failure.
 Error errno_error(const std::string& what);
 
 // Opens (and with `create`, first creates, mode 0755) the directory `name` inside `dirfd`; never follows a symlink.
