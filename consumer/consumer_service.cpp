@@ -54,7 +54,9 @@ private:
 
 Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
     auto conf = kafka::make_conf({{"auto.offset.reset", "earliest"}, {"client.id", "kafka-stream-sink"},
-                                  {"enable.partition.eof", "false"}},
+                                  {"enable.partition.eof", "false"},
+                                  // Bounds prefetched messages held by librdkafka (per partition queue).
+                                  {"queued.max.messages.kbytes", "16384"}},
                                  props,
                                  {{"group.id", settings_.group}, {"enable.auto.commit", "false"},
                                   {"enable.auto.offset.store", "false"}});
