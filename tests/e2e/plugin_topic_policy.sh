@@ -7,7 +7,7 @@
 as_user() { (cd "$T" && runuser -u "$KS_TEST_USER" -- env SLURM_CONF="$SLURM_CONF" "$@"); }
 name=ks-topic-policy-$$
 # Accepted jobs are held for an hour: if the plugin let a bad topic through, squeue would show it.
-on_exit "env SLURM_CONF=$SLURM_CONF scancel --name=$name,$name-alloc >/dev/null 2>&1"
+on_exit "env SLURM_CONF=$SLURM_CONF scancel --name=$name >/dev/null 2>&1; env SLURM_CONF=$SLURM_CONF scancel --name=$name-alloc >/dev/null 2>&1"
 queued() { env SLURM_CONF="$SLURM_CONF" squeue -h --name="$name" -o %i | wc -l; }
 
 for cmd in sbatch srun salloc; do
@@ -67,6 +67,8 @@ grep -q "other=0" "$T/out" && fail "srun with another topic than the job's was a
 note "srun inside allocations: checked against the job's topic"
 
 note "a valid topic is accepted (control)"
-as_user sbatch "${hold[@]}" --kafka-stream="$KS_TEST_USER.results" --kafka-stream-include='*.csv' --wrap true ||
-    fail "a valid topic was refused"
+control=$(as_user sbatch --parsable "${hold[@]}" --kafka-stream="$KS_TEST_USER.results" --kafka-stream-include='*.csv' \
+    --wrap true) || fail "a valid topic was refused"
+on_exit "env SLURM_CONF=$SLURM_CONF scancel $control"
 [ "$(queued)" = 1 ] || fail "the accepted job is not queued"
+env SLURM_CONF="$SLURM_CONF" scancel "$control"
