@@ -1,0 +1,47 @@
+"""The benchmark's own instance of the test harness (tests/cluster/cluster).
+
+It runs on its own ports (BENCH_PORT_BASE, default 29500) and writes build/bench-cluster.env, so it neither disturbs
+nor is disturbed by test runs on the default instance, which stop brokers and restart slurmds on purpose."""
+import os
+import subprocess
+
+
+class Harness:
+    def __init__(self, root, port_base):
+        self.root = root
+        self.env_file = os.path.join(root, "build", "bench-cluster.env")
+        self._env = dict(os.environ, KS_PORT_BASE=str(port_base), KS_CLUSTER_ENV=self.env_file)
+        self._env.pop("KAFKA_BROKERS", None)
+        self.started = False
+        self.vars = {}
+
+    def _cluster(self, *args, check=True, **extra_env):
+        return subprocess.run([os.path.join(self.root, "tests", "cluster", "cluster"), *args],
+                              env=dict(self._env, **extra_env), check=check,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def up(self, log):
+        if self._cluster("status", check=False).returncode != 0:
+            log(f"starting the harness (KS_PORT_BASE={self._env['KS_PORT_BASE']})")
+            out = self._cluster("up", check=False)
+            if out.returncode != 0:
+                raise RuntimeError(f"cluster up failed:\n{out.stdout[-3000:]}")
+            self.started = True
+        else:
+            self._cluster("up")  # idempotent: rewrites the env file, restarts slurmd if the plugin changed
+        with open(self.env_file) as f:
+            for line in f:
+                if line.startswith("export ") and "=" in line:
+                    k, v = line[len("export "):].strip().split("=", 1)
+                    self.vars[k] = v
+        return self.vars
+
+    def restart_slurmd(self, with_plugin):
+        """plugstack.conf loads the plugin, or (KS_PLUGIN naming no file) is empty; slurmd reads it at start only."""
+        extra = {} if with_plugin else {"KS_PLUGIN": "/nonexistent/kafka_stream.so"}
+        self._cluster("restart-slurmd", **extra)
+
+    def down_if_started(self, log):
+        if self.started:
+            log("stopping the harness it started")
+            self._cluster("down", check=False)

@@ -1,0 +1,45 @@
+"""Topics for the benchmarks: one fresh topic per measurement, deleted afterwards so the broker's disk stays small."""
+import itertools
+import os
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+
+_serial = itertools.count()
+
+
+class Topics:
+    def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
+        self._admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ks-bench")
+        self._created = []
+
+    def fresh(self, what, *, max_message_bytes=None):
+        """A new single-partition topic: a node's transfer goes to one partition, so every peer gets one too."""
+        name = f"ks-bench-{what}-{os.getpid()}-{next(_serial)}-{int(time.time())}"
+        configs = {"max.message.bytes": str(max_message_bytes)} if max_message_bytes else {}
+        self._admin.create_topics([NewTopic(name, 1, 1, topic_configs=configs)])
+        self._created.append(name)
+        return name
+
+    def end_offset(self, topic):
+        c = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        try:
+            tp = TopicPartition(topic, 0)
+            return c.end_offsets([tp])[tp]
+        finally:
+            c.close()
+
+    def delete(self, topic):
+        if topic in self._created:
+            self._created.remove(topic)
+            self._admin.delete_topics([topic])
+
+    def close(self):
+        for t in list(self._created):
+            try:
+                self.delete(t)
+            except Exception:  # best effort at exit: the harness's state dir holds the rest
+                pass
+        self._admin.close()

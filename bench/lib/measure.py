@@ -1,0 +1,83 @@
+"""Running one measured command: wall time and peak RSS of the child, medians over runs."""
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import time
+
+
+class CommandFailed(RuntimeError):
+    pass
+
+
+def run_timed(argv, *, env=None, cwd=None, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True):
+    """Runs argv to completion; returns (wall seconds, peak RSS in KiB, captured stderr text).
+
+    The peak RSS comes from wait4() on that very child, so concurrent processes of other benchmarks do not mix in."""
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=stdout, stderr=stderr)
+    err = proc.stderr.read().decode(errors="replace") if stderr == subprocess.PIPE else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if check and proc.returncode != 0:
+        raise CommandFailed(f"{argv[0]} exited with {proc.returncode}: {err.strip()[-2000:]}")
+    return wall, usage.ru_maxrss, err
+
+
+class Background:
+    """A child started now and reaped later with its peak RSS (for the sink running beside a push)."""
+
+    def __init__(self, argv, *, env=None, stderr_path=None):
+        self._err = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL
+        self.start = time.monotonic()
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=self._err)
+        self.returncode = None
+        self.max_rss_kib = 0
+
+    def running(self):
+        return self.returncode is None and self.proc.poll() is None
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+                self.proc.returncode = self.returncode
+                self.max_rss_kib = usage.ru_maxrss
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise CommandFailed(f"{self.proc.args[0]} did not exit within {timeout} s")
+            time.sleep(0.02)
+        if self._err is not subprocess.DEVNULL:
+            self._err.close()
+        return self.returncode
+
+    def stop(self):
+        if self.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.wait(timeout=30)
+            except CommandFailed:
+                self.proc.kill()
+                self.wait()
+
+
+def wait_for(predicate, timeout, interval=0.01, what="condition"):
+    """Polls predicate until true; returns the monotonic time at which it was first seen true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return time.monotonic()
+        time.sleep(interval)
+    raise CommandFailed(f"timed out after {timeout} s waiting for {what}")
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def own_children_rusage():
+    return resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -1,0 +1,106 @@
+"""Our tools: kafka-stream-push alone, kafka-stream-sink alone on a pre-filled topic, and both together."""
+from dataclasses import dataclass
+import itertools
+import os
+import shutil
+import time
+
+from .context import success_marker
+from .measure import Background, CommandFailed, run_timed, wait_for
+
+BIG_MESSAGE = 16 * 1024 * 1024
+_jobs = itertools.count(1)
+
+
+@dataclass
+class Sample:
+    seconds: float
+    max_rss_kib: int = 0
+
+
+def _job_id():
+    return f"bench{os.getpid()}-{next(_jobs)}"
+
+
+def topic_for(ctx, workload, what):
+    big = ctx.big_manifest and workload.key == "c"
+    return ctx.topics.fresh(what, max_message_bytes=BIG_MESSAGE if big else None)
+
+
+def push_argv(ctx, workload, topic, job_id, spool):
+    argv = [ctx.push, "--config", ctx.empty_config, "-X", f"bootstrap.servers={ctx.bootstrap}"]
+    if ctx.big_manifest and workload.key == "c":
+        argv += ["-X", f"message.max.bytes={BIG_MESSAGE}"]
+    return argv + ["--topic", topic, "--job-id", job_id, "--cluster", "bench", "--node", "n1", "--nodes", "1",
+                   "--spool", spool, "--timeout", "3600", workload.tree]
+
+
+def sink_argv(ctx, topic, output, verbose=False):
+    return [ctx.sink, "--config", ctx.empty_config, "-X", f"bootstrap.servers={ctx.bootstrap}", "--topic", topic,
+            "--group", f"g-{topic}-{next(_jobs)}", "--output", output, "--exit-when-idle", "2"] + (["-v"] if verbose else [])
+
+
+def push(ctx, workload, topic, job_id=None):
+    """Wall time of the whole push process (start-up, walk, SHA-256, every message confirmed) and its peak RSS."""
+    spool = ctx.fresh_dir("spool")
+    wall, rss, _ = run_timed(push_argv(ctx, workload, topic, job_id or _job_id(), spool))
+    return Sample(wall, rss)
+
+
+def prefill(ctx, workload):
+    """A topic holding one pushed transfer of the workload; returns (topic, job id)."""
+    topic, job = topic_for(ctx, workload, f"sink-{workload.key}"), _job_id()
+    push(ctx, workload, topic, job)
+    return topic, job
+
+
+def sink(ctx, workload, topic, job_id):
+    """Sink start to the job's _SUCCESS (every file verified, fsynced, renamed); peak RSS of the whole run.
+
+    A fresh consumer group each time, so every run reads the pre-filled topic from the start."""
+    out = ctx.fresh_dir("sink-out")
+    proc = Background(sink_argv(ctx, topic, out), stderr_path=os.path.join(ctx.scratch, "sink.log"))
+    try:
+        done = wait_for(lambda: success_marker(out, job_id) or not proc.running(), timeout=3600,
+                        what="the sink's _SUCCESS")
+        if not success_marker(out, job_id):
+            raise CommandFailed(f"sink exited without finishing: see {ctx.scratch}/sink.log")
+        seconds = done - proc.start
+        if proc.wait(timeout=120) != 0:
+            raise CommandFailed(f"sink exited with {proc.returncode}: see {ctx.scratch}/sink.log")
+        return Sample(seconds, proc.max_rss_kib)
+    finally:
+        proc.stop()
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def end_to_end(ctx, workload, *, sink_already_running=True):
+    """Push start (the job's end) to every file durable at the sink.
+
+    With sink_already_running the sink is a service that has joined its group before the job ends (the deployment);
+    otherwise sink and push start together (how the Python pipeline is timed)."""
+    topic, job, out = topic_for(ctx, workload, f"e2e-{workload.key}"), _job_id(), ctx.fresh_dir("e2e-out")
+    log_path = os.path.join(ctx.scratch, "e2e-sink.log")
+    spool = ctx.fresh_dir("spool")
+    sink_proc = push_proc = None
+    try:
+        start = time.monotonic()
+        sink_proc = Background(sink_argv(ctx, topic, out, verbose=True), stderr_path=log_path)
+        if sink_already_running:
+            wait_for(lambda: "assigned" in open(log_path, errors="replace").read() or not sink_proc.running(),
+                     timeout=120, interval=0.02, what="the sink's partition assignment")
+            start = time.monotonic()
+        push_proc = Background(push_argv(ctx, workload, topic, job, spool))
+        done = wait_for(lambda: success_marker(out, job) or not sink_proc.running(), timeout=3600,
+                        what="the sink's _SUCCESS")
+        if not success_marker(out, job):
+            raise CommandFailed(f"sink exited without finishing: see {log_path}")
+        if push_proc.wait(timeout=600) != 0:
+            raise CommandFailed(f"push exited with {push_proc.returncode}")
+        return Sample(done - start, sink_proc.max_rss_kib)
+    finally:
+        for p in (push_proc, sink_proc):
+            if p:
+                p.stop()
+        shutil.rmtree(out, ignore_errors=True)
+        ctx.topics.delete(topic)

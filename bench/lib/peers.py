@@ -1,0 +1,109 @@
+"""The peers, measured in the same run: Apache Kafka's perf tools, kcat, the Python pipeline, cp -r."""
+from dataclasses import dataclass
+import os
+import re
+import shutil
+import subprocess
+import time
+
+from .measure import Background, CommandFailed, run_timed
+
+MIB = 1 << 20
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass
+class Rate:
+    mib_per_s: float
+    msgs_per_s: float
+
+
+def producer_performance(ctx, workload, topic):
+    """ProducerPerformance with our record size and acks=all: its own final figures (JVM start-up excluded)."""
+    records = -(-workload.bytes // workload.record_bytes)
+    argv = ctx.java("org.apache.kafka.tools.ProducerPerformance", "--topic", topic, "--num-records", str(records),
+                    "--record-size", str(workload.record_bytes), "--throughput", "-1",
+                    "--producer-props", "acks=all", f"bootstrap.servers={ctx.bootstrap}")
+    out = subprocess.run(argv, capture_output=True, text=True)
+    final = [l for l in out.stdout.splitlines() if l.startswith(f"{records} records sent")]
+    m = final and re.search(r"([\d.]+) records/sec \(([\d.]+) MB/sec\)", final[-1])
+    if out.returncode != 0 or not m:
+        raise CommandFailed(f"ProducerPerformance: {out.stderr.strip()[-1000:] or out.stdout.strip()[-1000:]}")
+    return Rate(float(m.group(2)), float(m.group(1)))
+
+
+def consumer_performance(ctx, topic, messages):
+    """ConsumerPerformance reading `messages` records with a fresh group: MB.sec (group join included, like ours)."""
+    argv = ctx.java("org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", ctx.bootstrap,
+                    "--topic", topic, "--messages", str(messages), "--group", f"g-cp-{topic}-{time.time_ns()}",
+                    "--timeout", "120000")
+    out = subprocess.run(argv, capture_output=True, text=True)
+    lines = [l for l in out.stdout.splitlines() if l and l[0].isdigit()]
+    if out.returncode != 0 or not lines:
+        raise CommandFailed(f"ConsumerPerformance: {out.stderr.strip()[-1000:] or out.stdout.strip()[-1000:]}")
+    cols = [c.strip() for c in lines[-1].split(",")]
+    # start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, ...
+    if int(cols[4]) < messages:
+        raise CommandFailed(f"ConsumerPerformance read {cols[4]} of {messages} messages")
+    return Rate(float(cols[3]), float(cols[5]))
+
+
+def kcat(ctx, workload, topic):
+    """kcat sending the workload's bytes as messages of the push's chunk size (one file argument per message)."""
+    base = os.path.commonpath(workload.pieces) if len(workload.pieces) > 1 else os.path.dirname(workload.pieces[0])
+    rel = [os.path.relpath(p, base) for p in workload.pieces]
+    argv = ["kcat", "-P", "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all", "-X", "enable.idempotence=true", *rel]
+    wall, _, err = run_timed(argv, cwd=base)
+    if "ERROR" in err:
+        raise CommandFailed(f"kcat: {err.strip()[-1000:]}")
+    delivered = ctx.topics.end_offset(topic)
+    if delivered != len(rel):
+        raise CommandFailed(f"kcat delivered {delivered} of {len(rel)} messages")
+    return Rate(workload.bytes / MIB / wall, len(rel) / wall)
+
+
+def copy_tree(ctx, workload):
+    """cp -r of the tree to the output root, then syncfs of that file system (sync -f): the floor for persisting."""
+    dest = ctx.fresh_dir("cp-out")
+    try:
+        start = time.monotonic()
+        run_timed(["cp", "-r", workload.tree, os.path.join(dest, "tree")])
+        run_timed(["sync", "-f", dest])
+        return time.monotonic() - start
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def csv_slice(path, max_bytes):
+    """(lines, bytes) of the longest prefix of whole lines within max_bytes."""
+    lines = size = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if size + len(line) > max_bytes:
+                break
+            lines += 1
+            size += len(line)
+    return lines, size
+
+
+def python_pipeline(ctx, workload, lines, topic):
+    """kafka-python producer and consumer started together; done when the consumer has written every line."""
+    out_dir = ctx.fresh_dir("py-out")
+    py = "/usr/bin/python3"
+    csv = os.path.join(workload.tree, "data.csv")
+    try:
+        start = time.monotonic()
+        consumer = Background([py, os.path.join(HERE, "python_pipeline", "consumer.py"), ctx.bootstrap, topic,
+                               f"g-py-{topic}", os.path.join(out_dir, "data.csv"), str(lines)],
+                              stderr_path=os.path.join(ctx.scratch, "py-consumer.log"))
+        run_timed([py, os.path.join(HERE, "python_pipeline", "producer.py"), ctx.bootstrap, topic, csv, str(lines)])
+        if consumer.wait(timeout=3600) != 0:
+            raise CommandFailed(f"python consumer exited with {consumer.returncode}")
+        seconds = time.monotonic() - start
+        with open(os.path.join(out_dir, "data.csv"), "rb") as f:
+            written = sum(1 for _ in f)
+        if written != lines:
+            raise CommandFailed(f"python consumer wrote {written} of {lines} lines")
+        return seconds
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
