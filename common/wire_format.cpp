@@ -1,5 +1,6 @@
 #include "wire_format.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -121,9 +122,11 @@ Headers encode_chunk(const ChunkHeader& chunk) {
     return h;
 }
 
-Headers encode_manifest_headers(const TransferIdentity& id) {
+Headers encode_manifest_headers(const TransferIdentity& id, std::uint32_t part, std::uint32_t parts) {
     Headers h;
     put_identity(h, id, "manifest");
+    h.emplace_back(header::part, std::to_string(part));
+    h.emplace_back(header::parts, std::to_string(parts));
     return h;
 }
 
@@ -196,6 +199,8 @@ std::string manifest_to_json(const Manifest& m) {
     json j;
     j["version"] = m.version;
     j["transfer_id"] = m.transfer_id;
+    j["part"] = m.part;
+    j["parts"] = m.parts;
     json job;
     job["id"] = m.job.job_id;
     job["user"] = m.job.user;
@@ -242,6 +247,15 @@ Result<Manifest> parse_manifest(std::string_view text) {
     auto tid = get_field<std::string>(j, "transfer_id");
     if (!tid || !is_hex_id(*tid)) return fail("manifest: missing or malformed \"transfer_id\"");
     m.transfer_id = *tid;
+    if (j.contains("part") || j.contains("parts")) {
+        auto part = get_field<std::uint32_t>(j, "part");
+        auto parts = get_field<std::uint32_t>(j, "parts");
+        if (!part || !parts) return fail("manifest: \"part\" and \"parts\" must both be non-negative integers");
+        if (*parts == 0 || *parts > kMaxManifestParts || *part >= *parts)
+            return fail("manifest: part " + std::to_string(*part) + " of " + std::to_string(*parts) + " is out of range");
+        m.part = *part;
+        m.parts = *parts;
+    }
     if (!j.contains("job") || !j["job"].is_object()) return fail("manifest: missing \"job\" object");
     const json& job = j["job"];
     auto id = get_field<std::string>(job, "id");
@@ -308,6 +322,82 @@ Result<Manifest> parse_manifest(std::string_view text) {
         }
     }
     return m;
+}
+
+Result<std::vector<std::string>> manifest_parts_json(const Manifest& manifest, std::size_t max_bytes) {
+    std::string whole = manifest_to_json(manifest);
+    if (whole.size() <= max_bytes) return std::vector<std::string>{std::move(whole)};
+    // Greedy packing by measured entry sizes; the part/parts numbers are rewritten once the count is known, and
+    // their width is reserved up front so the sizes stay valid.
+    Manifest empty = manifest;
+    empty.files.clear();
+    empty.skipped.clear();
+    empty.part = kMaxManifestParts - 1;
+    empty.parts = kMaxManifestParts;
+    const std::size_t base = manifest_to_json(empty).size() + 32;  // + room for a longer "total_bytes"
+    auto entry_size = [](const auto& e) {
+        Manifest one;
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, FileEntry>) one.files.push_back(e); else one.skipped.push_back(e);
+        Manifest none;
+        return manifest_to_json(one).size() - manifest_to_json(none).size() + 1;  // + the separating comma
+    };
+    std::vector<Manifest> parts;
+    std::size_t used = max_bytes;  // forces a first part
+    auto room_for = [&](std::size_t n) {
+        if (used + n > max_bytes) {
+            if (base + n > max_bytes) return false;
+            parts.push_back(empty);
+            parts.back().files.clear();
+            used = base;
+        }
+        used += n;
+        return true;
+    };
+    for (const auto& f : manifest.files) {
+        if (!room_for(entry_size(f))) return fail("a manifest entry does not fit in " + std::to_string(max_bytes) + " bytes");
+        parts.back().files.push_back(f);
+    }
+    for (const auto& s : manifest.skipped) {
+        if (!room_for(entry_size(s))) return fail("a manifest entry does not fit in " + std::to_string(max_bytes) + " bytes");
+        parts.back().skipped.push_back(s);
+    }
+    if (parts.size() > kMaxManifestParts) return fail("manifest needs more than " + std::to_string(kMaxManifestParts) + " parts");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        parts[i].part = static_cast<std::uint32_t>(i);
+        parts[i].parts = static_cast<std::uint32_t>(parts.size());
+        out.push_back(manifest_to_json(parts[i]));
+    }
+    return out;
+}
+
+Result<Manifest> merge_manifest_parts(std::vector<Manifest> parts) {
+    if (parts.empty()) return fail("no manifest parts");
+    const std::uint32_t n = parts.front().parts;
+    if (parts.size() != n) return fail("manifest has " + std::to_string(parts.size()) + " of " + std::to_string(n) + " parts");
+    std::sort(parts.begin(), parts.end(), [](const Manifest& a, const Manifest& b) { return a.part < b.part; });
+    Manifest out = parts.front();
+    out.files.clear();
+    out.skipped.clear();
+    std::set<std::uint64_t> seen;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        Manifest& p = parts[i];
+        if (p.part != i || p.parts != n) return fail("manifest parts are inconsistent (missing or repeated part)");
+        if (p.transfer_id != out.transfer_id || p.chunk_bytes != out.chunk_bytes || p.job.job_id != out.job.job_id ||
+            p.job.node != out.job.node || p.job.user != out.job.user || p.job.cluster != out.job.cluster ||
+            p.job.nodes != out.job.nodes || p.job.uid != out.job.uid)
+            return fail("manifest parts disagree on the transfer or the job");
+        for (auto& f : p.files) {
+            if (!seen.insert(f.meta.index).second)
+                return fail("manifest: duplicate file index " + std::to_string(f.meta.index));
+            out.files.push_back(std::move(f));
+        }
+        for (auto& s : p.skipped) out.skipped.push_back(std::move(s));
+    }
+    out.part = 0;
+    out.parts = 1;
+    return out;
 }
 
 bool is_valid_utf8(std::string_view s) {

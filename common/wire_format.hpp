@@ -35,7 +35,12 @@ inline constexpr std::string_view size = "ks.size";         // file size in byte
 inline constexpr std::string_view mode = "ks.mode";         // permission bits (octal, e.g. "644")
 inline constexpr std::string_view mtime = "ks.mtime";       // modification time, nanoseconds since the epoch
 inline constexpr std::string_view offset = "ks.offset";     // byte offset of this chunk in the file
+inline constexpr std::string_view part = "ks.part";         // manifest part index (0-based)
+inline constexpr std::string_view parts = "ks.parts";       // number of manifest parts of the transfer
 }  // namespace header
+
+// A manifest larger than one message is split into parts, each a complete JSON object with a subset of the entries.
+inline constexpr std::uint32_t kMaxManifestParts = 65536;
 
 // Kafka headers as an ordered list of (name, value); values are raw bytes.
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -71,7 +76,7 @@ struct ChunkHeader {
 };
 
 Headers encode_chunk(const ChunkHeader& chunk);
-Headers encode_manifest_headers(const TransferIdentity& id);
+Headers encode_manifest_headers(const TransferIdentity& id, std::uint32_t part = 0, std::uint32_t parts = 1);
 
 // Reads ks.v and ks.type; fails on a missing or unknown version or type.
 Result<MessageType> message_type(const Headers& headers);
@@ -104,6 +109,8 @@ struct JobInfo {
 struct Manifest {
     int version = kVersion;
     std::string transfer_id;
+    std::uint32_t part = 0;   // this part's index, when the manifest is split over several messages
+    std::uint32_t parts = 1;  // number of parts
     JobInfo job;
     std::uint64_t chunk_bytes = kDefaultChunkBytes;
     std::vector<FileEntry> files;
@@ -115,6 +122,13 @@ struct Manifest {
 std::string manifest_to_json(const Manifest& manifest);
 // Strict: unknown version, missing or mistyped fields, duplicate file indexes are errors.
 Result<Manifest> parse_manifest(std::string_view json);
+
+// Splits a manifest into parts whose JSON is at most `max_bytes` each (one part when it fits). Fails only when a
+// single entry cannot fit.
+Result<std::vector<std::string>> manifest_parts_json(const Manifest& manifest, std::size_t max_bytes);
+// Joins parts (in any order) into one manifest; fails unless parts 0..n-1 are all present exactly once and agree on
+// the transfer, the job and the chunk size, or when file indexes repeat across parts.
+Result<Manifest> merge_manifest_parts(std::vector<Manifest> parts);
 
 // Helpers shared with the tools.
 bool is_valid_utf8(std::string_view s);

@@ -129,7 +129,9 @@ bool drain_entry(int parent_fd, const std::string& name, const std::string& show
         if (r.entry.sha256 != f->sha256 || r.entry.meta.size != f->meta.size)
             return log.error(shown + ": " + f->meta.path + " changed in the spool while it was sent (entry kept)"), false;
     }
-    if (!sender.send_manifest(wire::manifest_to_json(entry->manifest)))
+    auto parts = manifest_messages(entry->manifest, s.message_max_bytes);
+    if (!parts) return log.error(shown + ": " + parts.error().message + " (entry kept)"), false;
+    if (!sender.send_manifest(std::move(*parts)))
         return log.warning(shown + ": manifest not delivered: " + sender.failure() + " (entry kept)"), false;
     entry_fd.reset();
     if (auto rm = remove_entry(parent_fd, name); !rm)

@@ -201,12 +201,15 @@ Result<void> check_chunk_fits(std::uint64_t chunk_bytes, std::uint64_t message_m
     return {};
 }
 
-Result<void> check_manifest_fits(std::uint64_t manifest_bytes, std::size_t files, std::uint64_t message_max_bytes) {
-    if (manifest_bytes + kHeaderRoom <= message_max_bytes) return {};
-    return fail("the manifest of " + std::to_string(files) + " files needs about " + std::to_string(manifest_bytes) +
-                " bytes, more than one Kafka message may hold (message.max.bytes=" + std::to_string(message_max_bytes) +
-                "); raise the topic's max.message.bytes and message.max.bytes in the config, or send fewer files " +
-                "(--include/--exclude, or archive them in the job)");
+std::size_t manifest_part_budget(std::uint64_t message_max_bytes) {
+    return message_max_bytes > kHeaderRoom ? static_cast<std::size_t>(message_max_bytes - kHeaderRoom) : 0;
+}
+
+Result<std::vector<std::string>> manifest_messages(const wire::Manifest& manifest, std::uint64_t message_max_bytes) {
+    auto parts = wire::manifest_parts_json(manifest, manifest_part_budget(message_max_bytes));
+    if (!parts) return fail("manifest: " + parts.error().message + " (message.max.bytes=" +
+                            std::to_string(message_max_bytes) + ")");
+    return parts;
 }
 
 Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, const EnvLookup& env,

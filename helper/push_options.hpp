@@ -62,8 +62,10 @@ std::vector<kafka::Property> default_kafka_properties(const Settings& s);
 std::vector<kafka::Property> forced_kafka_properties();
 // Fails when librdkafka's message.max.bytes leaves no room for a chunk plus its headers.
 Result<void> check_chunk_fits(std::uint64_t chunk_bytes, std::uint64_t message_max_bytes);
-// The manifest is one message: fails, saying how to fix it, when `manifest_bytes` (plus headers) cannot fit.
-Result<void> check_manifest_fits(std::uint64_t manifest_bytes, std::size_t files, std::uint64_t message_max_bytes);
+// The largest manifest part (JSON bytes) that fits one message with its headers.
+std::size_t manifest_part_budget(std::uint64_t message_max_bytes);
+// The manifest as the parts to send; fails only when a single entry cannot fit one message.
+Result<std::vector<std::string>> manifest_messages(const wire::Manifest& manifest, std::uint64_t message_max_bytes);
 
 // Reads an environment variable; a function so tests can supply their own environment.
 using EnvLookup = std::function<std::optional<std::string>(const char*)>;

@@ -113,18 +113,6 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
     return writer->commit(entry);
 }
 
-// An upper bound of the manifest's size, known before any file is read: digests and mtimes have fixed widths.
-std::uint64_t manifest_size_bound(const wire::Manifest& base, const WalkResult& walked, std::uint64_t chunk_bytes) {
-    wire::Manifest m = base;
-    m.skipped = walked.skipped;
-    for (std::size_t i = 0; i < walked.files.size(); ++i) {
-        const auto& f = walked.files[i];
-        m.files.push_back({{f.path, i, f.size, 07777, 1'000'000'000'000'000'000}, std::string(64, 'f'),
-                           chunk_count(f.size, chunk_bytes)});
-    }
-    return wire::manifest_to_json(m).size();
-}
-
 }  // namespace
 
 int message_timeout_for(Clock::time_point deadline) { return std::max(1000, remaining_ms(deadline) - 500); }
@@ -183,32 +171,6 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     manifest.job = *job;
     manifest.chunk_bytes = s.chunk_bytes;
     const std::string tail = ", transfer " + id.transfer_id + " to " + cl.topic;
-    if (auto fits = check_manifest_fits(manifest_size_bound(manifest, *walked, s.chunk_bytes), walked->files.size(),
-                                        s.message_max_bytes);
-        !fits) {
-        // Sending chunks whose manifest can never follow would only fill the topic: keep everything for later.
-        log.error(fits.error().message + "; spooling every file instead of sending");
-        std::vector<FileResult> all(walked->files.size());
-        std::vector<std::size_t> pending;
-        for (std::size_t i = 0; i < all.size(); ++i) {
-            all[i].entry.meta.path = walked->files[i].path;
-            all[i].entry.meta.index = i;
-            pending.push_back(i);
-        }
-        manifest.skipped = walked->skipped;
-        std::uint64_t spooled = 0;
-        auto where = spool_pending(s, cl.topic, id, std::move(manifest), all, pending, root->get(), spooled);
-        std::string counts = summary_counts(0, 0, walked->skipped.size(), seconds_since(start));
-        if (!where) {
-            log.error("cannot spool: " + where.error().message);
-            print_line("kafka-stream-push: NOT delivered and NOT spooled: " + counts + tail);
-            return exit_code::lost;
-        }
-        print_line("kafka-stream-push: NOT delivered, spooled " + std::to_string(spooled) + " files to " + *where +
-                   ": " + counts + tail);
-        return exit_code::spooled;
-    }
-
     std::vector<SourceFile> sources;
     sources.reserve(walked->files.size());
     const int root_fd = root->get();
@@ -226,7 +188,9 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
 
     manifest.files = t.confirmed;
     manifest.skipped = t.skipped;
-    if (t.pending.empty() && sender.send_manifest(wire::manifest_to_json(manifest))) {
+    auto parts = manifest_messages(manifest, s.message_max_bytes);
+    if (!parts) log.error(parts.error().message);
+    if (t.pending.empty() && parts && sender.send_manifest(std::move(*parts))) {
         print_line("kafka-stream-push: " + summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(),
                                                           seconds_since(start)) + tail);
         return exit_code::delivered;

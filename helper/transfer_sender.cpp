@@ -120,15 +120,25 @@ std::vector<FileResult> TransferSender::send_files(std::vector<SourceFile> files
     return results;
 }
 
-bool TransferSender::send_manifest(const std::string& json) {
-    if (stopping()) return false;
-    manifest_ = json;
-    std::uint64_t id = messages_.size();
-    messages_.push_back(Message{});
-    if (produce_message(id, manifest_))
-        while (!stopping() && !messages_[id].delivered) service(100);
-    if (messages_[id].delivered) return true;
-    stop("timed out waiting for the manifest's delivery report");
+bool TransferSender::send_manifest(std::vector<std::string> parts) {
+    if (stopping() || parts.empty()) return false;
+    manifest_parts_ = std::move(parts);
+    const std::uint64_t first = messages_.size();
+    for (std::size_t part = 0; part < manifest_parts_.size(); ++part) {
+        std::uint64_t id = messages_.size();
+        messages_.push_back(Message{});
+        messages_[id].offset = part;  // for the manifest, the part index
+        if (!produce_message(id, manifest_parts_[part])) break;
+    }
+    auto all_delivered = [&] {
+        if (messages_.size() - first != manifest_parts_.size()) return false;
+        for (std::uint64_t id = first; id < messages_.size(); ++id)
+            if (!messages_[id].delivered) return false;
+        return true;
+    };
+    while (!stopping() && !all_delivered()) service(100);
+    if (all_delivered()) return true;
+    stop("timed out waiting for the manifest's delivery reports");
     abandon_outstanding();
     return false;
 }
@@ -238,7 +248,9 @@ rd_kafka_resp_err_t TransferSender::produce_raw(std::uint64_t id, std::string_vi
 }
 
 wire::Headers TransferSender::headers_for(const Message& m) const {
-    if (m.file == kManifestSlot) return wire::encode_manifest_headers(id_);
+    if (m.file == kManifestSlot)
+        return wire::encode_manifest_headers(id_, static_cast<std::uint32_t>(m.offset),
+                                             static_cast<std::uint32_t>(manifest_parts_.size()));
     wire::ChunkHeader h;
     h.id = id_;
     h.file = files_[m.file]->meta;
@@ -305,7 +317,7 @@ void TransferSender::rebuild_and_resend() {
         if (m.delivered || m.superseded || m.generation < 0 || m.generation == generation_) continue;
         std::string_view payload;
         if (m.file == kManifestSlot) {
-            payload = manifest_;
+            payload = manifest_parts_[m.offset];
         } else {
             FileState& f = *files_[m.file];
             if (f.status != FileStatus::unconfirmed) continue;

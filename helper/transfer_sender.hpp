@@ -74,8 +74,9 @@ public:
     // Sends all chunks of all files (in order) and waits until each is confirmed, the deadline passes or delivery
     // fails. The results are in the same order as `files`.
     std::vector<FileResult> send_files(std::vector<SourceFile> files);
-    // Produces the manifest and waits for its report. Call only when every file is confirmed or skipped.
-    bool send_manifest(const std::string& json);
+    // Produces the manifest's parts (wire::manifest_parts_json) and waits for every report. Call only when every
+    // file is confirmed or skipped.
+    bool send_manifest(std::vector<std::string> parts);
 
     // Why the transfer stopped (empty when it did not).
     const std::string& failure() const { return failure_; }
@@ -113,7 +114,7 @@ private:
     const Log& log_;
     std::vector<std::unique_ptr<FileState>> files_;
     std::vector<Message> messages_;
-    std::string manifest_;
+    std::vector<std::string> manifest_parts_;
     std::string buffer_;
     std::size_t open_files_ = 0;
     int generation_ = 0;

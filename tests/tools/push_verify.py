@@ -72,6 +72,7 @@ def main():
     files = {}  # index -> state
     order = []
     manifest = None
+    parts = {}  # manifest part index -> parsed JSON (a large manifest comes in several parts)
     chunks = 0
     while manifest is None and time.time() < deadline:
         batch = c.poll(timeout_ms=500, max_records=2000)
@@ -94,11 +95,23 @@ def main():
                     fail("key %r, expected %r" % (r.key, expected_key))
                 t = h.get("ks.type")
                 if t == b"manifest":
-                    manifest = json.loads(r.value.decode())
+                    part = json.loads(r.value.decode())
+                    n = int(h["ks.parts"])
+                    if int(h["ks.part"]) != part["part"] or n != part["parts"]:
+                        fail("manifest part headers disagree with its JSON")
+                    if part["part"] != len(parts):
+                        fail("manifest part %d arrived after %d parts" % (part["part"], len(parts)))
+                    parts[part["part"]] = part
+                    if len(parts) == n:
+                        manifest = dict(parts[0])
+                        manifest["files"] = [f for i in range(n) for f in parts[i]["files"]]
+                        manifest["skipped"] = [s for i in range(n) for s in parts[i].get("skipped", [])]
+                        manifest["total_bytes"] = sum(parts[i]["total_bytes"] for i in range(n))
+                        manifest["parts_seen"] = n
                     continue
                 if t != b"chunk":
                     fail("unknown ks.type %r" % t)
-                if manifest is not None:
+                if manifest is not None or parts:
                     fail("chunk after the manifest")
                 chunks += 1
                 idx = int(h["ks.file"])
@@ -171,7 +184,7 @@ def main():
     if a.manifest_out:
         with open(a.manifest_out, "w") as f:
             json.dump(manifest, f)
-    print("OK files=%d chunks=%d bytes=%d skipped=%d" % (len(listed), chunks, total, len(skipped)))
+    print("OK files=%d chunks=%d bytes=%d skipped=%d manifest_parts=%d" % (len(listed), chunks, total, len(skipped), manifest.get("parts_seen", 1)))
 
 
 if __name__ == "__main__":

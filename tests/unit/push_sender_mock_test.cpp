@@ -161,7 +161,7 @@ RunOutcome run_transfer(const MockCluster& mock, const std::string& topic, const
     m.job.user = "u";
     m.chunk_bytes = s.chunk_bytes;
     for (const auto& r : out.results) m.files.push_back(r.entry);
-    out.manifest_ok = sender.send_manifest(wire::manifest_to_json(m));
+    out.manifest_ok = sender.send_manifest({wire::manifest_to_json(m)});
     out.rebuilds = sender.producer_rebuilds();
     EXPECT_TRUE(sender.failure().empty()) << sender.failure();
     return out;

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include "sha256.hpp"
+
 using namespace ks::wire;
+
+static std::string sha256_hex_for_test(std::size_t i) { return ks::sha256_hex(std::to_string(i)); }
 
 namespace {
 
@@ -104,4 +108,67 @@ TEST(WireFormat, Utf8AndBase64) {
     }
     EXPECT_FALSE(base64_decode("a==="));
     EXPECT_FALSE(base64_decode("ab=c"));
+}
+
+namespace {
+Manifest many_files_manifest(std::size_t n) {
+    Manifest m;
+    m.transfer_id = make_transfer_id("c", "77", "n1");
+    m.job = {"77", "carol", 1002, 1002, "n1", "c", 2, 3};
+    for (std::size_t i = 0; i < n; ++i)
+        m.files.push_back({{"dir/file-" + std::to_string(i) + ".dat", i, 4096, 0644, 1732840000000000000 + std::int64_t(i)},
+                           sha256_hex_for_test(i), 1});
+    m.skipped.push_back({"pipe", "fifo"});
+    return m;
+}
+}  // namespace
+
+TEST(WireFormat, SmallManifestIsOnePart) {
+    auto parts = manifest_parts_json(many_files_manifest(3), 1'000'000);
+    ASSERT_TRUE(parts);
+    ASSERT_EQ(parts->size(), 1u);
+    auto m = parse_manifest(parts->front());
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->parts, 1u);
+}
+
+TEST(WireFormat, LargeManifestSplitsIntoPartsThatMergeBack) {
+    const auto whole = many_files_manifest(20000);
+    const std::size_t limit = 200'000;
+    auto parts = manifest_parts_json(whole, limit);
+    ASSERT_TRUE(parts) << parts.error().message;
+    ASSERT_GT(parts->size(), 10u);
+    std::vector<Manifest> parsed;
+    for (auto it = parts->rbegin(); it != parts->rend(); ++it) {  // any order
+        EXPECT_LE(it->size(), limit);
+        auto p = parse_manifest(*it);
+        ASSERT_TRUE(p) << p.error().message;
+        EXPECT_EQ(p->parts, parts->size());
+        parsed.push_back(std::move(*p));
+    }
+    auto incomplete = parsed;
+    incomplete.pop_back();
+    EXPECT_FALSE(merge_manifest_parts(incomplete));
+    auto twice = parsed;
+    twice.back() = twice.front();
+    EXPECT_FALSE(merge_manifest_parts(twice));
+    auto merged = merge_manifest_parts(parsed);
+    ASSERT_TRUE(merged) << merged.error().message;
+    ASSERT_EQ(merged->files.size(), whole.files.size());
+    for (std::size_t i = 0; i < whole.files.size(); ++i) {
+        EXPECT_EQ(merged->files[i].meta.path, whole.files[i].meta.path);
+        EXPECT_EQ(merged->files[i].sha256, whole.files[i].sha256);
+    }
+    EXPECT_EQ(merged->skipped.size(), 1u);
+    EXPECT_EQ(merged->total_bytes(), whole.total_bytes());
+    EXPECT_FALSE(manifest_parts_json(whole, 100));  // no entry fits
+}
+
+TEST(WireFormat, ManifestPartNumbersAreChecked) {
+    EXPECT_FALSE(parse_manifest(R"({"version":1,"part":3,"parts":2})"));
+    auto parts = manifest_parts_json(many_files_manifest(1), 1'000'000);
+    ASSERT_TRUE(parts);
+    std::string bad = parts->front();
+    bad.replace(bad.find("\"parts\":1"), 9, "\"parts\":0");
+    EXPECT_FALSE(parse_manifest(bad));
 }
