@@ -97,7 +97,9 @@ kill_after_grace() {
 stray_processes() {
     local own_sid pid sid
     own_sid=$(ps -o sid= -p $$ | tr -d ' ')
-    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    local entry
+    for entry in /proc/[0-9]*; do
+        pid=${entry#/proc/}
         [ "$pid" = $$ ] && continue
         if environ_of "$pid" | grep -qxF -e "KS_HARNESS=$KS_STATE" -e "SLURM_CONF=$KS_STATE/slurm.conf"; then
             sid=$(ps -o sid= -p "$pid" 2>/dev/null | tr -d ' ')
