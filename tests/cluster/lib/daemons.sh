@@ -102,7 +102,8 @@ stray_processes() {
         pid=${entry#/proc/}
         [ "$pid" = $$ ] && continue
         if environ_of "$pid" | grep -qxF -e "KS_HARNESS=$KS_STATE" -e "SLURM_CONF=$KS_STATE/slurm.conf"; then
-            sid=$(ps -o sid= -p "$pid" 2>/dev/null | tr -d ' ')
+            # The process may have exited meanwhile (e.g. one of our own short-lived children).
+            sid=$(ps -o sid= -p "$pid" 2>/dev/null | tr -d ' ' || true)
             [ -n "$sid" ] && [ "$sid" != "$own_sid" ] && echo "$pid"
         fi
     done
