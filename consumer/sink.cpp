@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -29,6 +30,28 @@ std::string where(const IncomingMessage& msg) {
 
 double real_time() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Reads the staged parts 0..parts-1 of a manifest; nullopt while one is missing, the merged JSON once all are in.
+Result<std::optional<std::string>> merge_staged_parts(int tdir, std::uint32_t parts) {
+    std::vector<wire::Manifest> all;
+    std::size_t total = 0;
+    for (std::uint32_t i = 0; i < parts; ++i) {
+        const std::string name = std::string(kStagedManifestPartPrefix) + std::to_string(i);
+        struct stat st {};
+        if (::fstatat(tdir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::optional<std::string>{};
+        auto text = read_small_file(tdir, name, kMaxManifestBytes);
+        if (!text) return std::unexpected(text.error());
+        total += text->size();
+        if (total > kMaxManifestBytes) return fail("manifest parts exceed " + std::to_string(kMaxManifestBytes) + " bytes");
+        auto m = wire::parse_manifest(*text);
+        if (!m) return fail("staged manifest part " + std::to_string(i) + ": " + m.error().message);
+        if (m->parts != parts) return fail("manifest parts disagree on their number");
+        all.push_back(std::move(*m));
+    }
+    auto merged = wire::merge_manifest_parts(std::move(all));
+    if (!merged) return std::unexpected(merged.error());
+    return std::optional<std::string>{wire::manifest_to_json(*merged)};
 }
 
 }  // namespace
@@ -117,7 +140,20 @@ Result<void> Sink::handle_manifest(const IncomingMessage& msg, const wire::Trans
     if (!tdir) return std::unexpected(tdir.error());
     // The topic first: a staged manifest.json means everything needed to finalize after a restart is there.
     if (auto ok = write_file_atomic(tdir->get(), tdir->get(), std::string(kStagedTopicName), msg.topic); !ok) return ok;
-    if (auto ok = write_file_atomic(tdir->get(), tdir->get(), std::string(kStagedManifestName), msg.payload); !ok) return ok;
+    std::string whole;
+    if (manifest->parts > 1) {
+        // A large manifest comes in parts: stage each; once all are in, stage their merge as manifest.json. A crash
+        // in between is harmless: the offset of the last part is committed only after this message was handled.
+        const std::string part_name = std::string(kStagedManifestPartPrefix) + std::to_string(manifest->part);
+        if (auto ok = write_file_atomic(tdir->get(), tdir->get(), part_name, msg.payload); !ok) return ok;
+        t.last_progress = now();
+        auto merged = merge_staged_parts(tdir->get(), manifest->parts);
+        if (!merged) return quarantine_transfer(id.transfer_id, t, &msg, merged.error().message);
+        if (!*merged) return {};  // parts still missing
+        whole = std::move(**merged);
+    }
+    std::string_view staged = manifest->parts > 1 ? std::string_view(whole) : msg.payload;
+    if (auto ok = write_file_atomic(tdir->get(), tdir->get(), std::string(kStagedManifestName), staged); !ok) return ok;
     t.manifest_staged = true;
     t.last_progress = now();
     return try_finalize(id.transfer_id, t);
@@ -175,7 +211,12 @@ Result<void> Sink::replay_of_done(const IncomingMessage& msg, const wire::Transf
         for (const auto& f : m.files) s.emplace(f.meta.path, f.meta.size, f.sha256);
         return s;
     };
-    if (summary(*first) == summary(*incoming)) {
+    // A part of a multi-part manifest lists only some files: it matches when each of them is in the first version.
+    const auto known = summary(*first);
+    const auto seen = summary(*incoming);
+    const bool same = incoming->parts > 1 ? std::includes(known.begin(), known.end(), seen.begin(), seen.end())
+                                          : known == seen;
+    if (same) {
         log_->debug("transfer " + id.transfer_id + " already finalized; replay ignored");
         return {};
     }

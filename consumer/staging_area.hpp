@@ -22,6 +22,8 @@ namespace ks::sink {
 
 inline constexpr std::string_view kStagingDirName = ".staging";
 inline constexpr std::string_view kStagedManifestName = "manifest.json";
+// Parts of a manifest that came in several messages: "manifest.part.<index>", merged into manifest.json when complete.
+inline constexpr std::string_view kStagedManifestPartPrefix = "manifest.part.";
 inline constexpr std::string_view kStagedTopicName = "topic";
 
 std::string staged_file_name(std::uint64_t index);

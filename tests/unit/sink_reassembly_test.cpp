@@ -58,6 +58,19 @@ public:
         return out;
     }
 
+    // The same messages with the manifest split into parts of at most `part_bytes` JSON bytes each.
+    std::vector<Msg> messages_with_parts(const std::vector<SourceFile>& files, std::size_t part_bytes) const {
+        auto out = messages(files);
+        out.pop_back();
+        auto m = wire::parse_manifest(manifest_json(files));
+        auto parts = wire::manifest_parts_json(*m, part_bytes);
+        for (std::size_t i = 0; i < parts->size(); ++i)
+            out.push_back({wire::encode_manifest_headers(id_, static_cast<std::uint32_t>(i),
+                                                         static_cast<std::uint32_t>(parts->size())),
+                           (*parts)[i]});
+        return out;
+    }
+
     std::string manifest_json(const std::vector<SourceFile>& files) const {
         wire::Manifest m;
         m.transfer_id = id_.transfer_id;
@@ -228,6 +241,31 @@ TEST_F(SinkReassembly, ReplayOfAFinishedTransferChangesNothing) {
     feed(job.messages({{"a.csv", "something else"}}));
     EXPECT_EQ(tree(root_), before);
     EXPECT_EQ(sink_->stats().quarantined, 1u);
+}
+
+TEST_F(SinkReassembly, MultiPartManifestFinalizesOnlyWhenEveryPartIsIn) {
+    Job job("49", "n1");
+    auto msgs = job.messages_with_parts(kFiles, 600);
+    const std::size_t parts = msgs.size() - job.messages(kFiles).size() + 1;
+    ASSERT_GE(parts, 3u);
+    auto last = msgs.back();
+    msgs.pop_back();
+    std::swap(msgs[msgs.size() - 1], msgs[msgs.size() - 2]);  // parts out of order
+    feed(msgs);
+    EXPECT_FALSE(exists("alice/49/n1/a.csv"));
+    EXPECT_FALSE(exists("alice/49/_SUCCESS"));
+    feed({last});
+    auto t = tree(root_);
+    for (const auto& f : kFiles) EXPECT_EQ(t["alice/49/n1/" + f.path], f.data) << f.path;
+    EXPECT_TRUE(exists("alice/49/_SUCCESS"));
+    auto node_manifest = wire::parse_manifest(slurp(root_ / "alice/49/_manifests/n1.json"));
+    ASSERT_TRUE(node_manifest);
+    EXPECT_EQ(node_manifest->files.size(), kFiles.size());  // the merged manifest
+    // A replay of the parts changes nothing and is not taken for other content.
+    auto before = tree(root_);
+    feed(job.messages_with_parts(kFiles, 600));
+    EXPECT_EQ(tree(root_), before);
+    EXPECT_EQ(sink_->stats().quarantined, 0u);
 }
 
 TEST_F(SinkReassembly, RestartFinalizesAStagedManifest) {
