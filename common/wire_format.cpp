@@ -122,6 +122,13 @@ Headers encode_chunk(const ChunkHeader& chunk) {
     return h;
 }
 
+Headers encode_record(const RecordHeader& record) {
+    Headers h = encode_chunk(record.chunk);
+    h[1].second = "record";  // ks.type, put second by put_identity
+    h.emplace_back(header::eol, record.eol);
+    return h;
+}
+
 Headers encode_manifest_headers(const TransferIdentity& id, std::uint32_t part, std::uint32_t parts) {
     Headers h;
     put_identity(h, id, "manifest");
@@ -138,6 +145,7 @@ Result<MessageType> message_type(const Headers& headers) {
     if (!t) return fail("missing header ks.type");
     if (*t == "chunk") return MessageType::chunk;
     if (*t == "manifest") return MessageType::manifest;
+    if (*t == "record") return MessageType::record;
     return fail("unknown message type \"" + *t + "\"");
 }
 
@@ -154,10 +162,29 @@ Result<TransferIdentity> decode_identity(const Headers& headers) {
     return id;
 }
 
+static Result<ChunkHeader> decode_file_headers(const Headers& headers);
+
 Result<ChunkHeader> decode_chunk(const Headers& headers) {
     auto type = message_type(headers);
     if (!type) return std::unexpected(type.error());
     if (*type != MessageType::chunk) return fail("not a chunk message");
+    return decode_file_headers(headers);
+}
+
+Result<RecordHeader> decode_record(const Headers& headers) {
+    auto type = message_type(headers);
+    if (!type) return std::unexpected(type.error());
+    if (*type != MessageType::record) return fail("not a record message");
+    auto chunk = decode_file_headers(headers);
+    if (!chunk) return std::unexpected(chunk.error());
+    const std::string* eol = find(headers, header::eol);
+    if (!eol) return fail("missing header ks.eol");
+    if (*eol != "\n" && *eol != "\r\n" && !eol->empty()) return fail("header ks.eol: not \"\\n\", \"\\r\\n\" or empty");
+    return RecordHeader{std::move(*chunk), *eol};
+}
+
+// The headers chunks and records share: identity, file metadata, offset.
+static Result<ChunkHeader> decode_file_headers(const Headers& headers) {
     ChunkHeader c;
     auto id = decode_identity(headers);
     if (!id) return std::unexpected(id.error());
@@ -222,6 +249,7 @@ std::string manifest_to_json(const Manifest& m) {
         e["mtime_ns"] = f.meta.mtime_ns;
         e["sha256"] = f.sha256;
         e["chunks"] = f.chunks;
+        if (!f.format.empty()) e["format"] = f.format;
         files.push_back(std::move(e));
     }
     j["files"] = std::move(files);
@@ -308,6 +336,11 @@ Result<Manifest> parse_manifest(std::string_view text) {
         f.meta.mtime_ns = *mtime;
         f.sha256 = *sha;
         f.chunks = *chunks;
+        if (e.contains("format")) {
+            // Informational (how the file travelled); an unknown value is kept, never fatal.
+            if (!e["format"].is_string()) return fail("manifest: file: \"format\" is not a string");
+            f.format = e["format"].get<std::string>();
+        }
         m.files.push_back(std::move(f));
     }
     if (j.contains("skipped")) {

@@ -23,7 +23,7 @@ inline constexpr std::size_t kMaxPathBytes = 4096;
 
 namespace header {
 inline constexpr std::string_view version = "ks.v";         // "1"
-inline constexpr std::string_view type = "ks.type";         // "chunk" | "manifest"
+inline constexpr std::string_view type = "ks.type";         // "chunk" | "manifest" | "record"
 inline constexpr std::string_view transfer = "ks.transfer"; // transfer id, 32 lowercase hex digits
 inline constexpr std::string_view cluster = "ks.cluster";
 inline constexpr std::string_view job = "ks.job";
@@ -37,6 +37,7 @@ inline constexpr std::string_view mtime = "ks.mtime";       // modification time
 inline constexpr std::string_view offset = "ks.offset";     // byte offset of this chunk in the file
 inline constexpr std::string_view part = "ks.part";         // manifest part index (0-based)
 inline constexpr std::string_view parts = "ks.parts";       // number of manifest parts of the transfer
+inline constexpr std::string_view eol = "ks.eol";           // record: the line ending after the line ("\n", "\r\n", "")
 }  // namespace header
 
 // A manifest larger than one message is split into parts, each a complete JSON object with a subset of the entries.
@@ -45,7 +46,7 @@ inline constexpr std::uint32_t kMaxManifestParts = 65536;
 // Kafka headers as an ordered list of (name, value); values are raw bytes.
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-enum class MessageType { chunk, manifest };
+enum class MessageType { chunk, manifest, record };
 
 // What identifies one node's transfer of one job.
 struct TransferIdentity {
@@ -75,7 +76,15 @@ struct ChunkHeader {
     std::uint64_t offset = 0;
 };
 
+// A record (records mode): one line of a text file. Same headers as a chunk (ks.offset = offset of the line's first
+// byte) plus ks.eol; the value is JSON {"timestamp":..., "data":...} (helper/record_encoder.hpp).
+struct RecordHeader {
+    ChunkHeader chunk;
+    std::string eol;  // "\n", "\r\n", or "" (a last line without one)
+};
+
 Headers encode_chunk(const ChunkHeader& chunk);
+Headers encode_record(const RecordHeader& record);
 Headers encode_manifest_headers(const TransferIdentity& id, std::uint32_t part = 0, std::uint32_t parts = 1);
 
 // Reads ks.v and ks.type; fails on a missing or unknown version or type.
@@ -83,11 +92,16 @@ Result<MessageType> message_type(const Headers& headers);
 // Strict: every field present, numbers in range, offset <= size. Does not judge the path (the sink sanitizes it).
 Result<ChunkHeader> decode_chunk(const Headers& headers);
 Result<TransferIdentity> decode_identity(const Headers& headers);
+// Strict as decode_chunk, plus: ks.eol is one of "\n", "\r\n", "".
+Result<RecordHeader> decode_record(const Headers& headers);
+
+inline constexpr std::string_view kFormatRecords = "records";
 
 struct FileEntry {
     FileMeta meta;
     std::string sha256;  // lowercase hex
-    std::uint64_t chunks = 0;
+    std::uint64_t chunks = 0;   // chunk messages (for a file sent as records: its record messages)
+    std::string format = {};    // "" = chunks; "records" = sent as one record message per line
 };
 
 struct SkipEntry {

@@ -70,6 +70,11 @@ Producer::~Producer() {
 rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, std::string_view payload,
                                       const wire::Headers& headers) {
     kafka::HeadersPtr h = kafka::to_kafka_headers(headers);
+    return produce(id, key, payload, h);
+}
+
+rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, std::string_view payload,
+                                      kafka::HeadersPtr& h) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_.get(), RD_KAFKA_V_RKT(topic_.get()), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

@@ -35,6 +35,10 @@ public:
     // Queues one message (payload copied). Returns librdkafka's error, e.g. RD_KAFKA_RESP_ERR__QUEUE_FULL.
     rd_kafka_resp_err_t produce(std::uint64_t id, std::string_view key, std::string_view payload,
                                 const wire::Headers& headers);
+    // The same with librdkafka headers built by the caller (records mode copies a per-file template): they are taken
+    // over when the message is accepted and left to the caller otherwise.
+    rd_kafka_resp_err_t produce(std::uint64_t id, std::string_view key, std::string_view payload,
+                                kafka::HeadersPtr& headers);
     // Serves callbacks for up to timeout_ms and hands over the reports collected so far.
     std::vector<DeliveryReport> poll(int timeout_ms);
     // Non-empty once librdkafka raised a fatal error (the session can no longer deliver anything).

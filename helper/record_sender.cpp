@@ -1,0 +1,349 @@
+#include "record_sender.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "record_encoder.hpp"
+#include "text_lines.hpp"
+
+namespace ks::push {
+namespace {
+
+constexpr int kOffsetBits = 37;
+constexpr int kAttemptBits = 7;
+constexpr std::uint64_t kOffsetMask = (1ull << kOffsetBits) - 1;
+constexpr std::uint64_t kAttemptMask = (1ull << kAttemptBits) - 1;
+
+std::uint64_t pack_id(std::size_t slot, std::uint64_t attempt, std::uint64_t offset) {
+    return (static_cast<std::uint64_t>(slot) << (kOffsetBits + kAttemptBits)) | ((attempt & kAttemptMask) << kOffsetBits) |
+           (offset & kOffsetMask);
+}
+
+std::int64_t mtime_ns(const struct stat& st) {
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+bool same_content_stamp(const struct stat& a, const struct stat& b) {
+    return a.st_size == b.st_size && mtime_ns(a) == mtime_ns(b);
+}
+
+ssize_t pread_full(int fd, char* buf, std::size_t len, std::uint64_t offset) {
+    std::size_t done = 0;
+    while (done < len) {
+        ssize_t n = ::pread(fd, buf + done, len - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    return static_cast<ssize_t>(done);
+}
+
+bool is_purge_or_fatal(rd_kafka_resp_err_t err) {
+    return err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT ||
+           err == RD_KAFKA_RESP_ERR__FATAL;
+}
+
+double wall_seconds() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The record headers common to every line of one read of a file: all of encode_record but ks.offset and ks.eol.
+kafka::HeadersPtr header_template(const wire::TransferIdentity& id, const wire::FileMeta& meta) {
+    wire::RecordHeader r;
+    r.chunk.id = id;
+    r.chunk.file = meta;
+    wire::Headers all = wire::encode_record(r);
+    std::erase_if(all, [](const auto& h) { return h.first == wire::header::offset || h.first == wire::header::eol; });
+    return kafka::to_kafka_headers(all);
+}
+
+}  // namespace
+
+RecordSender::RecordSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
+                           RecordSettings settings, const Log& log)
+    : producer_(std::move(first)), rebuild_(std::move(rebuild)), id_(std::move(id)), key_(wire::message_key(id_)),
+      settings_(settings), log_(log) {}
+
+RecordSender::~RecordSender() {
+    if (producer_ && producer_->outstanding() > 0) {
+        producer_->purge();
+        handle_reports(producer_->poll(0));
+    }
+}
+
+bool RecordSender::stopping() const { return !failure_.empty() || Clock::now() >= settings_.deadline; }
+
+void RecordSender::stop(std::string why) {
+    if (failure_.empty()) failure_ = std::move(why);
+}
+
+RecordOutcome RecordSender::send_files(std::vector<SourceFile> files) {
+    files_.clear();
+    for (auto& s : files) {
+        auto f = std::make_unique<FileState>();
+        f->meta.path = s.path;
+        f->meta.index = s.index;
+        f->slot = files_.size();
+        f->src = std::move(s);
+        files_.push_back(std::move(f));
+    }
+    // Any line (at most max_line_bytes plus its ending) fits in a block that starts where the line starts.
+    block_.resize(std::max<std::size_t>(1 << 20, 2 * settings_.max_line_bytes + 2));
+    for (auto& f : files_) {
+        while (open_files_ >= settings_.max_open_files && !stopping()) {
+            service(50);
+            resume_rewound();
+        }
+        if (stopping()) break;
+        send_one(*f);
+        service(0);
+        resume_rewound();
+    }
+    wait_all_confirmed();
+
+    RecordOutcome out;
+    for (auto& f : files_) {
+        FileResult r;
+        r.status = f->status;
+        r.entry.meta = f->meta;
+        r.skip_reason = f->skip_reason;
+        if (f->status == FileStatus::confirmed) {
+            r.entry.sha256 = f->sha256;
+            r.entry.chunks = f->lines;
+            r.entry.format = std::string(wire::kFormatRecords);
+        }
+        if (f->status == FileStatus::unconfirmed) r.fd = std::move(f->opened.fd);
+        out.results.push_back(std::move(r));
+        out.file_mode.push_back(f->file_mode);
+    }
+    return out;
+}
+
+void RecordSender::send_one(FileState& f) {
+    auto opened = f.src.open();
+    if (!opened) return skip_file(f, opened.error().message);
+    f.opened = std::move(*opened);
+    const auto size = static_cast<std::uint64_t>(f.opened.st.st_size);
+    std::string why;
+    if (f.slot >= kRecordMaxFiles) why = "more than " + std::to_string(kRecordMaxFiles) + " files";
+    else if (size >= kRecordMaxFileBytes) why = "larger than " + std::to_string(kRecordMaxFileBytes) + " bytes";
+    if (why.empty()) {
+        auto verdict = classify_text(f.opened.fd.get(), size, settings_.max_line_bytes);
+        if (!verdict) return skip_file(f, std::string(skip_reason::unreadable_prefix) + verdict.error().message);
+        if (!verdict->records) why = verdict->reason;
+    }
+    if (!why.empty()) {
+        log_.debug(f.meta.path + ": sent in file mode (" + why + ")");
+        f.file_mode = true;
+        f.opened.fd.reset();
+        return;
+    }
+    f.status = FileStatus::unconfirmed;
+    ++open_files_;
+    prepare_attempt(f);
+    drive(f);
+}
+
+void RecordSender::prepare_attempt(FileState& f) {
+    f.meta.size = static_cast<std::uint64_t>(f.opened.st.st_size);
+    f.meta.mode = f.src.recorded ? f.src.recorded->mode : f.opened.st.st_mode & 07777;
+    f.meta.mtime_ns = f.src.recorded ? f.src.recorded->mtime_ns : mtime_ns(f.opened.st);
+    f.headers = header_template(id_, f.meta);
+    f.sha = Sha256();
+    f.sha256.clear();
+    f.hashed_upto = f.lines = f.read_pos = f.outstanding = f.failed = 0;
+    f.lowest_failed = std::numeric_limits<std::uint64_t>::max();
+    f.read_done = false;
+}
+
+void RecordSender::drive(FileState& f) {
+    while (f.status == FileStatus::unconfirmed) {
+        Pump outcome = pump(f);
+        if (outcome == Pump::stopped) return;
+        struct stat now {};
+        if (::fstat(f.opened.fd.get(), &now) != 0)
+            return skip_file(f, std::string(skip_reason::unreadable_prefix) + std::strerror(errno));
+        if (outcome == Pump::done && same_content_stamp(now, f.opened.st) && f.hashed_upto == f.meta.size) {
+            if (f.sha256.empty()) f.sha256 = f.sha.finish_hex();
+            f.read_done = true;
+            finish_file_if_confirmed(f);
+            return;
+        }
+        if (f.attempt + 1 >= static_cast<std::uint64_t>(settings_.max_file_attempts))
+            return skip_file(f, skip_reason::changed);
+        log_.info(f.meta.path + " changed while it was read; sending it again");
+        f.opened.st = now;
+        ++f.attempt;  // reports of the earlier read are ignored from now on
+        prepare_attempt(f);
+    }
+}
+
+RecordSender::Pump RecordSender::pump(FileState& f) {
+    const std::uint64_t size = f.meta.size;
+    while (f.read_pos < size) {
+        if (stopping()) return Pump::stopped;
+        const std::uint64_t base = f.read_pos;
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(block_.size(), size - base));
+        ssize_t n = pread_full(f.opened.fd.get(), block_.data(), want, base);
+        if (n < 0) {
+            skip_file(f, std::string(skip_reason::unreadable_prefix) + std::strerror(errno));
+            return Pump::stopped;
+        }
+        if (static_cast<std::size_t>(n) < want) return Pump::changed;  // shrank under us
+        const bool at_eof = base + want == size;
+        const std::string timestamp = format_timestamp(wall_seconds());
+        const std::string_view view(block_.data(), want);
+        const int generation = generation_;
+        std::size_t pos = 0;
+        while (auto line = first_line(view.substr(pos), at_eof)) {
+            if (line->text.size() + (line->eol.size() == 2 ? 1 : 0) > settings_.max_line_bytes) return Pump::changed;
+            const std::uint64_t offset = base + pos;
+            encode_record_value(line->text, timestamp, value_);
+            Produced p = produce_line(f, offset, line->eol);
+            if (p == Produced::stopped) return Pump::stopped;
+            if (p == Produced::rewound) break;  // the rebuild moved f.read_pos back: read from there
+            if (offset == f.hashed_upto) {  // first pass: the digest is of the bytes that were sent
+                f.sha.update(view.substr(pos, line->size()));
+                f.hashed_upto += line->size();
+                ++f.lines;
+            }
+            pos += line->size();
+            f.read_pos = base + pos;
+        }
+        if (pos == 0 && generation == generation_) return Pump::changed;  // no line end where the scan saw one
+    }
+    return Pump::done;
+}
+
+RecordSender::Produced RecordSender::produce_line(FileState& f, std::uint64_t offset, std::string_view eol) {
+    kafka::HeadersPtr h(rd_kafka_headers_copy(f.headers.get()));
+    char num[24];
+    auto [end, ec] = std::to_chars(num, num + sizeof num, offset);
+    (void)ec;
+    rd_kafka_header_add(h.get(), wire::header::offset.data(), static_cast<ssize_t>(wire::header::offset.size()), num,
+                        end - num);
+    rd_kafka_header_add(h.get(), wire::header::eol.data(), static_cast<ssize_t>(wire::header::eol.size()),
+                        eol.empty() ? "" : eol.data(), static_cast<ssize_t>(eol.size()));
+    const std::uint64_t id = pack_id(f.slot, f.attempt, offset);
+    const int generation = generation_;
+    while (!stopping()) {
+        rd_kafka_resp_err_t err = producer_->produce(id, key_, value_, h);
+        if (!err) {
+            ++f.outstanding;
+            ++produced_;
+            if (after_produce_) after_produce_(producer_->handle(), produced_);
+            return Produced::ok;
+        }
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            service(20);  // wait for room; reports free it
+        } else if (err == RD_KAFKA_RESP_ERR__FATAL || !producer_->fatal_error().empty()) {
+            rebuild_and_rewind();
+        } else {
+            stop(std::string("cannot produce to Kafka: ") + rd_kafka_err2str(err));
+        }
+        if (f.status != FileStatus::unconfirmed) return Produced::stopped;
+        if (generation != generation_) return Produced::rewound;
+    }
+    return Produced::stopped;
+}
+
+void RecordSender::resume_rewound() {
+    for (auto& f : files_)
+        if (!stopping() && f->status == FileStatus::unconfirmed && !f->read_done) drive(*f);
+}
+
+void RecordSender::service(int timeout_ms) {
+    if (!producer_) return;  // a rebuild failed; the transfer has stopped
+    handle_reports(producer_->poll(timeout_ms));
+    if (failure_.empty() && !producer_->fatal_error().empty()) rebuild_and_rewind();
+}
+
+void RecordSender::handle_reports(const std::vector<DeliveryReport>& reports) {
+    for (const auto& r : reports) {
+        const std::uint64_t slot = r.id >> (kOffsetBits + kAttemptBits);
+        if (slot >= files_.size()) continue;
+        FileState& f = *files_[slot];
+        if (f.status != FileStatus::unconfirmed || ((r.id >> kOffsetBits) & kAttemptMask) != (f.attempt & kAttemptMask))
+            continue;  // an earlier read of a file that changed, or a file already given up
+        if (!r.err) {
+            ++confirmed_;
+            if (f.outstanding > 0) --f.outstanding;
+            finish_file_if_confirmed(f);
+            continue;
+        }
+        ++f.failed;
+        f.lowest_failed = std::min(f.lowest_failed, r.id & kOffsetMask);
+        // Purged or failed by a fatal error: a rebuild or the spool takes care of it.
+        if (is_purge_or_fatal(r.err) || !producer_->fatal_error().empty()) continue;
+        stop(std::string("delivery failed: ") + rd_kafka_err2str(r.err));
+    }
+}
+
+void RecordSender::rebuild_and_rewind() {
+    std::string why = producer_->fatal_error();
+    if (rebuilds_ >= settings_.max_producer_rebuilds) {
+        stop("fatal producer error after " + std::to_string(rebuilds_) + " rebuilds: " + why);
+        return;
+    }
+    log_.warning("fatal producer error (" + why + "); rebuilding the producer and resending what is not confirmed");
+    producer_->purge();
+    handle_reports(producer_->poll(0));
+    producer_.reset();
+    auto next = rebuild_(remaining_ms(settings_.deadline));
+    if (!next) {
+        stop("cannot rebuild the producer: " + next.error().message);
+        return;
+    }
+    producer_ = std::move(*next);
+    ++rebuilds_;
+    ++generation_;
+    for (auto& f : files_) {
+        if (f->status != FileStatus::unconfirmed) continue;
+        if (f->outstanding > 0) {
+            // Every unconfirmed line failed with a report: resend from the lowest; a report is missing: from the start.
+            const std::uint64_t from = f->failed >= f->outstanding ? f->lowest_failed : 0;
+            f->read_pos = std::min(f->read_pos, from);
+            f->read_done = false;
+        }
+        f->outstanding = f->failed = 0;
+        f->lowest_failed = std::numeric_limits<std::uint64_t>::max();
+    }
+}
+
+void RecordSender::wait_all_confirmed() {
+    while (open_files_ > 0 && !stopping()) {
+        service(100);
+        resume_rewound();
+    }
+    if (open_files_ > 0) {
+        stop("timed out before every record was confirmed");
+        if (producer_) {
+            // Fail what is queued or in flight now: waiting longer would break the time bound; the caller spools it.
+            producer_->purge();
+            handle_reports(producer_->poll(0));
+        }
+    }
+}
+
+void RecordSender::finish_file_if_confirmed(FileState& f) {
+    if (f.status != FileStatus::unconfirmed || !f.read_done || f.outstanding != 0) return;
+    f.status = FileStatus::confirmed;
+    f.opened.fd.reset();
+    --open_files_;
+}
+
+void RecordSender::skip_file(FileState& f, std::string reason) {
+    if (f.status == FileStatus::unconfirmed) --open_files_;
+    f.status = FileStatus::skipped;
+    f.skip_reason = std::move(reason);
+    f.opened.fd.reset();
+    f.sha256.clear();
+}
+
+}  // namespace ks::push

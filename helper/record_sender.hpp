@@ -1,0 +1,125 @@
+// Records mode's sender: each text file goes as one message per line (record_encoder.hpp), in order, with the key
+// of the whole transfer (so one partition), through the transfer's idempotent producer; every message is confirmed
+// exactly as in file mode.
+//
+// Memory is bounded whatever the number of lines: nothing is kept per message. A message's id packs the file's slot,
+// the file's read attempt and the line's offset; per file we keep the count of unconfirmed messages and the lowest
+// offset whose delivery failed. After a fatal idempotence error every unconfirmed message fails with a purge error,
+// so the rebuilt producer resends the file from the lowest failed line (or from its start when a report is missing).
+// The sink writes lines at their offsets, so duplicates are harmless to it; a plain consumer may see a line twice
+// across such a rebuild (records mode is at-least-once for plain consumers).
+//
+// A file that is not text (text_lines.hpp) is left for file mode: the caller sends it with TransferSender, on the
+// producer handed back by release_producer() once every record is confirmed (so the manifest comes after them).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kafka.hpp"
+#include "log.hpp"
+#include "producer.hpp"
+#include "result.hpp"
+#include "sha256.hpp"
+#include "transfer_sender.hpp"
+#include "wire_format.hpp"
+
+namespace ks::push {
+
+struct RecordSettings {
+    std::size_t max_line_bytes = 64 * 1024;
+    std::size_t max_open_files = 64;
+    int max_producer_rebuilds = 5;
+    int max_file_attempts = 3;
+    Clock::time_point deadline = Clock::time_point::max();
+};
+
+// Limits of the message id packing: beyond them a file goes in file mode.
+inline constexpr std::uint64_t kRecordMaxFiles = 1ull << 20;
+inline constexpr std::uint64_t kRecordMaxFileBytes = 1ull << 37;  // 128 GiB
+
+struct RecordOutcome {
+    std::vector<FileResult> results;  // same order as the input; entry.format is "records" for files sent so
+    std::vector<bool> file_mode;      // true: not text, left for file mode (its result is `not_started`)
+};
+
+class RecordSender {
+public:
+    RecordSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
+                 RecordSettings settings, const Log& log);
+    ~RecordSender();
+    RecordSender(const RecordSender&) = delete;
+    RecordSender& operator=(const RecordSender&) = delete;
+
+    // Sends every text file as records and waits until each is confirmed, the deadline passes or delivery fails.
+    RecordOutcome send_files(std::vector<SourceFile> files);
+    // The producer session, for the file-mode files and the manifest (null if a rebuild failed).
+    std::unique_ptr<Producer> release_producer() { return std::move(producer_); }
+
+    const std::string& failure() const { return failure_; }
+    int producer_rebuilds() const { return rebuilds_; }
+    std::uint64_t records_confirmed() const { return confirmed_; }
+    // Fault-injection seam for tests: called after each accepted produce with the running count.
+    void set_after_produce(std::function<void(rd_kafka_t*, std::uint64_t)> hook) { after_produce_ = std::move(hook); }
+
+private:
+    struct FileState {
+        std::size_t slot = 0;
+        SourceFile src;
+        OpenedFile opened;
+        wire::FileMeta meta;
+        kafka::HeadersPtr headers;  // everything but ks.offset and ks.eol, copied for each record
+        Sha256 sha;
+        std::uint64_t hashed_upto = 0;  // the digest covers [0, hashed_upto): the first pass over the file
+        std::uint64_t lines = 0;        // lines in [0, hashed_upto)
+        std::uint64_t read_pos = 0;     // next line to send
+        std::uint64_t attempt = 0;      // bumped when the file changed and is read again
+        std::uint64_t outstanding = 0;  // produced in this session and attempt, not yet confirmed
+        std::uint64_t failed = 0;       // of those, reported failed (purged)
+        std::uint64_t lowest_failed = std::numeric_limits<std::uint64_t>::max();
+        bool read_done = false;
+        bool file_mode = false;  // not text: left for file mode
+        FileStatus status = FileStatus::not_started;
+        std::string sha256;
+        std::string skip_reason;
+    };
+    enum class Pump { done, changed, stopped };
+    enum class Produced { ok, rewound, stopped };
+
+    void send_one(FileState& f);
+    void drive(FileState& f);  // pumps until the file is read (and stable), skipped, or the transfer stops
+    Pump pump(FileState& f);
+    Produced produce_line(FileState& f, std::uint64_t offset, std::string_view eol);
+    void resume_rewound();
+    void service(int timeout_ms);
+    void handle_reports(const std::vector<DeliveryReport>& reports);
+    void rebuild_and_rewind();
+    void prepare_attempt(FileState& f);
+    void finish_file_if_confirmed(FileState& f);
+    void skip_file(FileState& f, std::string reason);
+    bool stopping() const;
+    void stop(std::string why);
+    void wait_all_confirmed();
+
+    std::unique_ptr<Producer> producer_;
+    ProducerFactory rebuild_;
+    wire::TransferIdentity id_;
+    std::string key_;
+    RecordSettings settings_;
+    const Log& log_;
+    std::vector<std::unique_ptr<FileState>> files_;
+    std::string block_;
+    std::string value_;
+    std::size_t open_files_ = 0;
+    int generation_ = 0;
+    int rebuilds_ = 0;
+    std::uint64_t produced_ = 0;
+    std::uint64_t confirmed_ = 0;
+    std::string failure_;
+    std::function<void(rd_kafka_t*, std::uint64_t)> after_produce_;
+};
+
+}  // namespace ks::push
