@@ -78,8 +78,11 @@ public:
         m.chunk_bytes = 4;
         for (std::size_t i = 0; i < files.size(); ++i) {
             const auto& f = files[i];
-            m.files.push_back(wire::FileEntry{wire::FileMeta{f.path, i, f.data.size(), f.mode, 1700000000123456789},
-                                              sha256_hex(f.data), (f.data.size() + 3) / 4});
+            wire::FileEntry e;
+            e.meta = wire::FileMeta{f.path, i, f.data.size(), f.mode, 1700000000123456789};
+            e.sha256 = sha256_hex(f.data);
+            e.chunks = (f.data.size() + 3) / 4;
+            m.files.push_back(std::move(e));
         }
         return wire::manifest_to_json(m);
     }
@@ -265,6 +268,25 @@ TEST_F(SinkReassembly, MultiPartManifestFinalizesOnlyWhenEveryPartIsIn) {
     auto before = tree(root_);
     feed(job.messages_with_parts(kFiles, 600));
     EXPECT_EQ(tree(root_), before);
+    EXPECT_EQ(sink_->stats().quarantined, 0u);
+}
+
+TEST_F(SinkReassembly, PartsOfAnEarlierSendSplitDifferentlyDoNotBlockTheResend) {
+    Job job("56", "n1");
+    // First send: split into many parts, only the first one arrives (the rest was spooled).
+    auto first = job.messages_with_parts(kFiles, 500);
+    const std::size_t chunks = job.messages(kFiles).size() - 1;
+    ASSERT_GE(first.size() - chunks, 3u);
+    first.resize(chunks + 1);
+    feed(first);
+    EXPECT_FALSE(exists("alice/56/_SUCCESS"));
+    // The resend is split into fewer parts: the stale part does not stop it, and nothing is quarantined.
+    auto second = job.messages_with_parts(kFiles, 900);
+    ASSERT_LT(second.size() - chunks, first.size() - chunks + 10);
+    feed(second);
+    auto t = tree(root_);
+    for (const auto& f : kFiles) EXPECT_EQ(t["alice/56/n1/" + f.path], f.data) << f.path;
+    EXPECT_TRUE(exists("alice/56/_SUCCESS"));
     EXPECT_EQ(sink_->stats().quarantined, 0u);
 }
 
