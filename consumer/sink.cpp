@@ -117,6 +117,7 @@ Result<void> Sink::handle(const IncomingMessage& msg) {
         return {};
     }
     if (*type == wire::MessageType::chunk) return handle_chunk(msg, *id, t);
+    if (*type == wire::MessageType::record) return handle_record(msg, *id, t);
     if (*type == wire::MessageType::manifest) return handle_manifest(msg, *id, t);
     return quarantine_message(msg, "message type not supported by this sink");
 }
@@ -128,6 +129,24 @@ Result<void> Sink::handle_chunk(const IncomingMessage& msg, const wire::Transfer
         return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
     bool input_error = false;
     auto ok = staging_.write_chunk(id.transfer_id, chunk->file.index, chunk->offset, chunk->file.size, msg.payload,
+                                   input_error);
+    if (!ok) {
+        if (input_error) return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
+        return ok;
+    }
+    t.last_progress = now();
+    if (t.manifest_staged) t.retry = true;
+    return {};
+}
+
+Result<void> Sink::handle_record(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t) {
+    if (auto ok = decode_record_message(*msg.headers, msg.payload, record_); !ok)
+        return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
+    const wire::ChunkHeader& where = record_.header.chunk;
+    if (auto ok = check_chunk(where, record_.bytes.size(), settings_.limits); !ok)
+        return quarantine_transfer(id.transfer_id, t, &msg, "record: " + ok.error().message);
+    bool input_error = false;
+    auto ok = staging_.write_chunk(id.transfer_id, where.file.index, where.offset, where.file.size, record_.bytes,
                                    input_error);
     if (!ok) {
         if (input_error) return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);

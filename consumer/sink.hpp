@@ -11,6 +11,7 @@
 
 #include "layout.hpp"
 #include "log.hpp"
+#include "record_decoder.hpp"
 #include "result.hpp"
 #include "staging_area.hpp"
 #include "transfer_plan.hpp"
@@ -85,6 +86,8 @@ private:
     double now() const { return settings_.clock(); }
     Transfer& transfer(const std::string& id);
     Result<void> handle_chunk(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t);
+    // Records mode: the line's bytes and ending are staged at its offset, exactly like a chunk's payload.
+    Result<void> handle_record(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t);
     Result<void> handle_manifest(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t);
     Result<void> replay_of_done(const IncomingMessage& msg, const wire::TransferIdentity& id);
     // Loads the staged manifest of `id` and finalizes it if complete.
@@ -104,6 +107,7 @@ private:
     bool qlog_dirty_ = false;
     std::map<std::string, Transfer> transfers_;
     SinkStats stats_;
+    DecodedRecord record_;  // reused for every record (no allocation per line once grown)
 };
 
 }  // namespace ks::sink

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "record_encoder.hpp"
+
 namespace ks::push {
 namespace {
 
@@ -14,6 +16,8 @@ const char* const kKeyCluster = "stream.cluster";
 const char* const kKeyOpenFiles = "stream.max.open.files";
 const char* const kKeyRebuilds = "stream.max.producer.rebuilds";
 const char* const kKeyAttempts = "stream.max.file.attempts";
+const char* const kKeyFormat = "stream.format";
+const char* const kKeyMaxLine = "stream.records.max.line.bytes";
 
 // Room librdkafka needs next to a chunk's payload: key, headers (path up to 4 KiB) and record overhead.
 constexpr std::uint64_t kHeaderRoom = 16 * 1024;
@@ -80,7 +84,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
         }
         static const std::vector<std::string> kWithValue = {
             "-X", "--config", "--topic", "--cluster", "--job-id", "--node", "--user", "--nodes", "--exit-code",
-            "--include", "--exclude", "--timeout", "--spool", "--run-as", "--drain-spool"};
+            "--include", "--exclude", "--timeout", "--spool", "--run-as", "--drain-spool", "--format"};
         bool known = false;
         for (const auto& k : kWithValue) known = known || k == name;
         if (!known) return fail("unknown option " + arg);
@@ -102,6 +106,11 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
         else if (name == "--run-as") cl.run_as = value;
         else if (name == "--drain-spool") cl.drain_spool = value;
         else if (name == "--include") cl.includes.push_back(value);
+        else if (name == "--format") {
+            auto f = parse_send_format(value);
+            if (!f) return fail("--format: " + f.error().message);
+            cl.format = *f;
+        }
         else if (name == "--exclude") cl.excludes.push_back(value);
         else if (name == "--nodes") {
             auto n = parse_int(name, value, 1, 1'000'000);
@@ -137,8 +146,8 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
 }
 
 const std::vector<std::string>& own_config_keys() {
-    static const std::vector<std::string> keys = {kKeyChunk,     kKeyTimeout,  kKeySpool,   kKeyCluster,
-                                                  kKeyOpenFiles, kKeyRebuilds, kKeyAttempts};
+    static const std::vector<std::string> keys = {kKeyChunk,    kKeyTimeout,  kKeySpool,    kKeyCluster, kKeyOpenFiles,
+                                                  kKeyRebuilds, kKeyAttempts, kKeyFormat, kKeyMaxLine};
     return keys;
 }
 
@@ -173,6 +182,15 @@ Result<Settings> resolve_settings(const std::vector<ConfigEntry>& entries, const
     auto attempts = get_u64(*split, kKeyAttempts, 1, 100);
     if (!attempts) return std::unexpected(attempts.error());
     if (*attempts) s.max_file_attempts = static_cast<int>(**attempts);
+    if (auto format = get_string(*split, kKeyFormat)) {
+        auto f = parse_send_format(*format);
+        if (!f) return fail(split->own.at(kKeyFormat).origin + ": " + kKeyFormat + ": " + f.error().message);
+        s.format = *f;
+    }
+    if (cl.format) s.format = *cl.format;
+    auto max_line = get_u64(*split, kKeyMaxLine, 1, wire::kMaxChunkBytes);
+    if (!max_line) return std::unexpected(max_line.error());
+    s.records_max_line_bytes = *max_line;
     return s;
 }
 
@@ -199,6 +217,32 @@ Result<void> check_chunk_fits(std::uint64_t chunk_bytes, std::uint64_t message_m
                     std::to_string(message_max_bytes) + " with room for headers; lower the chunk size or raise " +
                     "message.max.bytes (and the topic's max.message.bytes)");
     return {};
+}
+
+Result<SendFormat> parse_send_format(std::string_view text) {
+    if (text == "files") return SendFormat::files;
+    if (text == "records") return SendFormat::records;
+    return fail("expected \"files\" or \"records\", got \"" + std::string(text) + "\"");
+}
+
+Result<std::size_t> records_line_limit(const Settings& s) {
+    const std::uint64_t budget = s.message_max_bytes > kHeaderRoom ? s.message_max_bytes - kHeaderRoom : 0;
+    if (s.records_max_line_bytes) {
+        if (max_record_value_bytes(*s.records_max_line_bytes) > budget)
+            return fail(std::string(kKeyMaxLine) + "=" + std::to_string(*s.records_max_line_bytes) +
+                        ": a record of such a line may not fit librdkafka's message.max.bytes=" +
+                        std::to_string(s.message_max_bytes) + " (escaping can make it 7.4 times larger); lower it " +
+                        "or raise message.max.bytes (and the topic's max.message.bytes)");
+        return static_cast<std::size_t>(*s.records_max_line_bytes);
+    }
+    // The largest line whose worst-case record fits (max_record_value_bytes grows 22/3 bytes per line byte).
+    std::size_t lo = 0, hi = static_cast<std::size_t>(budget);
+    while (lo < hi) {
+        std::size_t mid = lo + (hi - lo + 1) / 2;
+        if (max_record_value_bytes(mid) <= budget) lo = mid; else hi = mid - 1;
+    }
+    if (lo == 0) return fail("message.max.bytes=" + std::to_string(s.message_max_bytes) + " leaves no room for records");
+    return lo;
 }
 
 std::size_t manifest_part_budget(std::uint64_t message_max_bytes) {
@@ -286,6 +330,9 @@ Options:
                        where '*' stays within one component and a "**" component spans any number of them
   --timeout SECONDS    cap on the time spent sending (default: stream.timeout, else 300); what is not confirmed
                        by then is spooled
+  --format FORMAT      "files" (default: stream.format, else files): every file as checksummed chunks; or
+                       "records": each text file as one JSON message per line, {"timestamp":<float seconds>,
+                       "data":"<the line>"}, for plain consumers (Spark, Flink, Python); other files as chunks
   --spool DIR          spool directory (default: stream.spool, else /var/spool/kafka-stream); entries go to
                        DIR/<uid>/<transfer id>/
   --run-as UID:GID     (root only) read the configuration and connect as root, then drop to UID:GID for good

@@ -19,6 +19,11 @@ inline constexpr const char* kDefaultConfigPath = "/etc/kafka-stream.conf";
 inline constexpr const char* kDefaultSpoolDir = "/var/spool/kafka-stream";
 inline constexpr double kDefaultTimeoutSeconds = 300;
 
+// How files travel: "files" (chunks, any file) or "records" (text files as one JSON message per line; others as
+// chunks). See record_sender.hpp.
+enum class SendFormat { files, records };
+Result<SendFormat> parse_send_format(std::string_view text);
+
 struct CommandLine {
     bool help = false;
     bool version = false;
@@ -31,6 +36,7 @@ struct CommandLine {
     std::optional<std::int32_t> exit_code;
     std::optional<double> timeout;
     std::vector<std::string> includes, excludes;
+    std::optional<SendFormat> format;
     std::string dir;
 };
 
@@ -51,6 +57,8 @@ struct Settings {
     int max_producer_rebuilds = 5;
     int max_file_attempts = 3;
     std::uint64_t message_max_bytes = 1'000'000;  // librdkafka's message.max.bytes, read back from the conf
+    SendFormat format = SendFormat::files;
+    std::optional<std::uint64_t> records_max_line_bytes;  // stream.records.max.line.bytes; default: what fits
     std::vector<ConfigEntry> kafka;  // librdkafka properties from the file and -X, in order
 };
 
@@ -62,6 +70,9 @@ std::vector<kafka::Property> default_kafka_properties(const Settings& s);
 std::vector<kafka::Property> forced_kafka_properties();
 // Fails when librdkafka's message.max.bytes leaves no room for a chunk plus its headers.
 Result<void> check_chunk_fits(std::uint64_t chunk_bytes, std::uint64_t message_max_bytes);
+// Records mode's line limit: the configured one, or by default the longest line whose record (in the worst case of
+// escaping) still fits one message. Fails when the configured limit cannot fit.
+Result<std::size_t> records_line_limit(const Settings& s);
 // The largest manifest part (JSON bytes) that fits one message with its headers.
 std::size_t manifest_part_budget(std::uint64_t message_max_bytes);
 // The manifest as the parts to send; fails only when a single entry cannot fit one message.

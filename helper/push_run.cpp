@@ -10,6 +10,7 @@
 #include "exit_codes.hpp"
 #include "glob_filter.hpp"
 #include "privileges.hpp"
+#include "record_sender.hpp"
 #include "safe_walk.hpp"
 #include "spool.hpp"
 
@@ -148,6 +149,8 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     const wire::TransferIdentity id = identity_of(*job);
 
     // Credentials and connection first, while we may still be root; nothing under DIR has been touched yet.
+    auto line_limit = records_line_limit(s);
+    if (s.format == SendFormat::records && !line_limit) return log.error(line_limit.error().message), exit_code::usage;
     auto producer = Producer::create(conf, cl.topic, message_timeout_for(deadline), log);
     if (!producer) return log.error(producer.error().message), exit_code::usage;
     if (run_as) {
@@ -182,21 +185,49 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     ProducerFactory rebuild = [conf, &cl, &log](int timeout_ms) {
         return Producer::create(conf, cl.topic, timeout_ms, log);
     };
-    TransferSender sender(std::move(*producer), rebuild, id, ss, log);
-    auto results = sender.send_files(std::move(sources));
+    std::unique_ptr<Producer> session = std::move(*producer);
+    std::vector<FileResult> results(sources.size());
+    std::vector<std::size_t> file_mode;  // positions of the files sent as chunks
+    std::string records_failure;
+    if (s.format == SendFormat::records) {
+        // Text files first, as records; then the rest as chunks and the manifest, on the same producer session.
+        RecordSettings rs{*line_limit, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline};
+        RecordSender records(std::move(session), rebuild, id, rs, log);
+        RecordOutcome out = records.send_files(sources);
+        records_failure = records.failure();
+        session = records.release_producer();
+        results = std::move(out.results);
+        for (std::size_t i = 0; i < sources.size(); ++i)
+            if (out.file_mode[i]) file_mode.push_back(i);
+    } else {
+        for (std::size_t i = 0; i < sources.size(); ++i) file_mode.push_back(i);
+    }
+    std::optional<TransferSender> sender;
+    if (records_failure.empty() && session) {
+        sender.emplace(std::move(session), rebuild, id, ss, log);
+        std::vector<SourceFile> chunked;
+        for (std::size_t pos : file_mode) chunked.push_back(sources[pos]);
+        auto sent = sender->send_files(std::move(chunked));
+        for (std::size_t k = 0; k < sent.size(); ++k) results[file_mode[k]] = std::move(sent[k]);
+    } else {
+        // The records did not all get through: nothing more is sent; what is not confirmed is spooled.
+        for (std::size_t pos : file_mode) results[pos].entry.meta = {sources[pos].path, sources[pos].index, 0, 0644, 0};
+    }
     Tally t = tally(results, std::move(walked->skipped));
 
     manifest.files = t.confirmed;
     manifest.skipped = t.skipped;
     auto parts = manifest_messages(manifest, s.message_max_bytes);
     if (!parts) log.error(parts.error().message);
-    if (t.pending.empty() && parts && sender.send_manifest(std::move(*parts))) {
+    if (t.pending.empty() && parts && sender && sender->send_manifest(std::move(*parts))) {
         print_line("kafka-stream-push: " + summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(),
                                                           seconds_since(start)) + tail);
         return exit_code::delivered;
     }
 
-    std::string why = sender.failure().empty() ? "not every message was confirmed" : sender.failure();
+    std::string why = !records_failure.empty()         ? records_failure
+                      : sender && !sender->failure().empty() ? sender->failure()
+                                                             : "not every message was confirmed";
     log.warning("not delivered: " + why + "; spooling what is not confirmed");
     std::uint64_t spooled = 0;
     auto where = spool_pending(s, cl.topic, id, std::move(manifest), results, t.pending, root_fd, spooled);

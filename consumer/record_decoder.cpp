@@ -1,0 +1,230 @@
+#include "record_decoder.hpp"
+
+#include <cstdint>
+
+namespace ks::sink {
+namespace {
+
+class Parser {
+public:
+    explicit Parser(std::string_view text) : s_(text) {}
+
+    void skip_ws() {
+        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+    }
+    bool eat(char c) {
+        skip_ws();
+        if (i_ < s_.size() && s_[i_] == c) {
+            ++i_;
+            return true;
+        }
+        return false;
+    }
+    bool at_end() {
+        skip_ws();
+        return i_ == s_.size();
+    }
+    char peek() {
+        skip_ws();
+        return i_ < s_.size() ? s_[i_] : '\0';
+    }
+
+    // A JSON string (the opening quote is next), decoded to UTF-8 into `out`.
+    Result<void> string(std::string& out) {
+        out.clear();
+        if (!eat('"')) return fail("expected a string");
+        while (true) {
+            std::size_t run = i_;
+            while (run < s_.size() && s_[run] != '"' && s_[run] != '\\' && static_cast<unsigned char>(s_[run]) >= 0x20)
+                ++run;
+            out.append(s_.data() + i_, run - i_);
+            i_ = run;
+            if (i_ >= s_.size()) return fail("unterminated string");
+            char c = s_[i_++];
+            if (c == '"') break;
+            if (c != '\\') return fail("control character in a string");
+            if (i_ >= s_.size()) return fail("unterminated escape");
+            char e = s_[i_++];
+            switch (e) {
+                case '"': out.push_back('"'); break;
+                case '\\': out.push_back('\\'); break;
+                case '/': out.push_back('/'); break;
+                case 'b': out.push_back('\b'); break;
+                case 'f': out.push_back('\f'); break;
+                case 'n': out.push_back('\n'); break;
+                case 'r': out.push_back('\r'); break;
+                case 't': out.push_back('\t'); break;
+                case 'u': {
+                    auto cp = hex4();
+                    if (!cp) return std::unexpected(cp.error());
+                    std::uint32_t code = *cp;
+                    if (code >= 0xD800 && code <= 0xDBFF) {
+                        if (i_ + 2 > s_.size() || s_[i_] != '\\' || s_[i_ + 1] != 'u') return fail("lone surrogate");
+                        i_ += 2;
+                        auto low = hex4();
+                        if (!low) return std::unexpected(low.error());
+                        if (*low < 0xDC00 || *low > 0xDFFF) return fail("lone surrogate");
+                        code = 0x10000 + ((code - 0xD800) << 10) + (*low - 0xDC00);
+                    } else if (code >= 0xDC00 && code <= 0xDFFF) {
+                        return fail("lone surrogate");
+                    }
+                    put_utf8(code, out);
+                    break;
+                }
+                default: return fail("invalid escape");
+            }
+        }
+        if (!wire::is_valid_utf8(out)) return fail("string is not valid UTF-8");
+        return {};
+    }
+
+    // A JSON number; its text goes to `out`.
+    Result<void> number(std::string& out) {
+        skip_ws();
+        std::size_t start = i_;
+        if (i_ < s_.size() && s_[i_] == '-') ++i_;
+        std::size_t int_start = i_;
+        while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+        if (i_ == int_start || (s_[int_start] == '0' && i_ - int_start > 1)) return fail("malformed number");
+        if (i_ < s_.size() && s_[i_] == '.') {
+            std::size_t frac = ++i_;
+            while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+            if (i_ == frac) return fail("malformed number");
+        }
+        if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+            ++i_;
+            if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+            std::size_t exp = i_;
+            while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+            if (i_ == exp) return fail("malformed number");
+        }
+        out.assign(s_.substr(start, i_ - start));
+        return {};
+    }
+
+    // Any JSON value, checked and skipped (an extra key a future producer may add).
+    Result<void> skip_value(int depth = 0) {
+        if (depth > 32) return fail("nested too deeply");
+        char c = peek();
+        std::string scratch;
+        if (c == '"') return string(scratch);
+        if (c == '-' || (c >= '0' && c <= '9')) return number(scratch);
+        for (std::string_view word : {"true", "false", "null"})
+            if (s_.substr(i_, word.size()) == word) {
+                i_ += word.size();
+                return {};
+            }
+        if (c == '[' || c == '{') {
+            const bool object = c == '{';
+            ++i_;
+            if (eat(object ? '}' : ']')) return {};
+            do {
+                if (object) {
+                    if (auto k = string(scratch); !k) return k;
+                    if (!eat(':')) return fail("expected ':'");
+                }
+                if (auto v = skip_value(depth + 1); !v) return v;
+            } while (eat(','));
+            if (!eat(object ? '}' : ']')) return fail("unterminated array or object");
+            return {};
+        }
+        return fail("unexpected character");
+    }
+
+private:
+    Result<std::uint32_t> hex4() {
+        if (i_ + 4 > s_.size()) return fail("truncated \\u escape");
+        std::uint32_t v = 0;
+        for (int k = 0; k < 4; ++k) {
+            char h = s_[i_++];
+            v <<= 4;
+            if (h >= '0' && h <= '9') v |= static_cast<std::uint32_t>(h - '0');
+            else if (h >= 'a' && h <= 'f') v |= static_cast<std::uint32_t>(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F') v |= static_cast<std::uint32_t>(h - 'A' + 10);
+            else return fail("invalid \\u escape");
+        }
+        return v;
+    }
+    static void put_utf8(std::uint32_t cp, std::string& out) {
+        if (cp < 0x80) {
+            out.push_back(static_cast<char>(cp));
+        } else if (cp < 0x800) {
+            out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else if (cp < 0x10000) {
+            out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else {
+            out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        }
+    }
+
+    std::string_view s_;
+    std::size_t i_ = 0;
+};
+
+}  // namespace
+
+Result<void> parse_record_value(std::string_view json, RecordValue& out) {
+    out.line.clear();
+    out.timestamp.clear();
+    Parser p(json);
+    auto bad = [](const std::string& why) { return fail("record value: " + why); };
+    if (!p.eat('{')) return bad("not a JSON object");
+    bool have_data = false, have_b64 = false, have_ts = false;
+    std::string key, b64;
+    if (!p.eat('}')) {
+        do {
+            if (auto k = p.string(key); !k) return bad(k.error().message);
+            if (!p.eat(':')) return bad("expected ':'");
+            bool* seen = key == "data" ? &have_data : key == "data_b64" ? &have_b64 : key == "timestamp" ? &have_ts : nullptr;
+            if (seen && *seen) return bad("duplicate key \"" + key + "\"");
+            if (seen) *seen = true;
+            Result<void> v;
+            if (key == "data") {
+                if (p.peek() != '"') return bad("\"data\" is not a string");
+                v = p.string(out.line);
+            } else if (key == "data_b64") {
+                if (p.peek() != '"') return bad("\"data_b64\" is not a string");
+                v = p.string(b64);
+            } else if (key == "timestamp") {
+                char c = p.peek();
+                if (c != '-' && (c < '0' || c > '9')) return bad("\"timestamp\" is not a number");
+                v = p.number(out.timestamp);
+            } else {
+                v = p.skip_value();
+            }
+            if (!v) return bad(v.error().message);
+        } while (p.eat(','));
+        if (!p.eat('}')) return bad("expected ',' or '}'");
+    }
+    if (!p.at_end()) return bad("trailing characters after the object");
+    if (!have_data) return bad("missing \"data\"");
+    if (have_b64) {
+        auto raw = wire::base64_decode(b64);
+        if (!raw) return bad("\"data_b64\": " + raw.error().message);
+        out.line = std::move(*raw);
+    }
+    return {};
+}
+
+Result<void> decode_record_message(const wire::Headers& headers, std::string_view value, DecodedRecord& out) {
+    auto header = wire::decode_record(headers);
+    if (!header) return std::unexpected(header.error());
+    out.header = std::move(*header);
+    if (auto ok = parse_record_value(value, out.value); !ok) return ok;
+    if (out.value.line.find('\n') != std::string::npos) return fail("record: the line contains a line feed");
+    const wire::ChunkHeader& c = out.header.chunk;
+    const std::uint64_t room = c.file.size - c.offset;  // decode_record checked offset <= size
+    if (out.header.eol.empty() && out.value.line.size() != room)
+        return fail("record: a line without an ending that is not the end of the file");
+    out.bytes.assign(out.value.line);
+    out.bytes.append(out.header.eol);
+    return {};
+}
+
+}  // namespace ks::sink
