@@ -37,7 +37,8 @@ def push_argv(ctx, workload, topic, job_id, spool):
 
 def sink_argv(ctx, topic, output, verbose=False):
     return [ctx.sink, "--config", ctx.empty_config, "-X", f"bootstrap.servers={ctx.bootstrap}", "--topic", topic,
-            "--group", f"g-{topic}-{next(_jobs)}", "--output", output, "--exit-when-idle", "2"] + (["-v"] if verbose else [])
+            "--group", f"g-{topic}-{next(_jobs)}", "--output", output, "--exit-when-idle", "2",
+            *(["-v"] if verbose else [])]
 
 
 def push(ctx, workload, topic, job_id=None):

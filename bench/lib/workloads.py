@@ -47,8 +47,9 @@ def _write_csv(path, size, seed=7):
             block = []
             for _ in range(20000):
                 i += 1
+                status = "OK" if rng.random() < .97 else "WARN"
                 block.append(f"{i},{1700000000 + i * 0.001:.3f},{rng.uniform(-100, 100):.6f},"
-                             f"{rng.gauss(0, 1):.6f},sensor-{rng.randrange(64)},{'OK' if rng.random() < .97 else 'WARN'}\n")
+                             f"{rng.gauss(0, 1):.6f},sensor-{rng.randrange(64)},{status}\n")
             text = "".join(block)
             if written + len(text) > size:  # end on a whole line, at most `size` bytes
                 text = text[:text.rfind("\n", 0, size - written) + 1]
