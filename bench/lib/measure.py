@@ -37,7 +37,10 @@ class Background:
         self.max_rss_kib = 0
 
     def running(self):
-        return self.returncode is None and self.proc.poll() is None
+        """True until the child exits; does not reap it (wait() must, to read its rusage)."""
+        if self.returncode is not None:
+            return False
+        return os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
 
     def wait(self, timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -56,12 +59,13 @@ class Background:
         return self.returncode
 
     def stop(self):
+        # os.kill, not Popen.send_signal: that one reaps the child first, and wait4() would find nothing.
         if self.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
+            os.kill(self.proc.pid, signal.SIGTERM)
             try:
                 self.wait(timeout=30)
             except CommandFailed:
-                self.proc.kill()
+                os.kill(self.proc.pid, signal.SIGKILL)
                 self.wait()
 
 

@@ -27,8 +27,8 @@ def topic_for(ctx, workload, what):
     return ctx.topics.fresh(what, max_message_bytes=BIG_MESSAGE if big else None)
 
 
-def push_argv(ctx, workload, topic, job_id, spool):
-    argv = [ctx.push, "--config", ctx.empty_config, "-X", f"bootstrap.servers={ctx.bootstrap}"]
+def push_argv(ctx, workload, topic, job_id, spool, extra=()):
+    argv = [ctx.push, "--config", ctx.empty_config, "-X", f"bootstrap.servers={ctx.bootstrap}", *extra]
     if ctx.big_manifest and workload.key == "c":
         argv += ["-X", f"message.max.bytes={BIG_MESSAGE}"]
     return argv + ["--topic", topic, "--job-id", job_id, "--cluster", "bench", "--node", "n1", "--nodes", "1",
@@ -75,7 +75,7 @@ def sink(ctx, workload, topic, job_id):
         shutil.rmtree(out, ignore_errors=True)
 
 
-def end_to_end(ctx, workload, *, sink_already_running=True):
+def end_to_end(ctx, workload, *, sink_already_running=True, push_extra=()):
     """Push start (the job's end) to every file durable at the sink.
 
     With sink_already_running the sink is a service that has joined its group before the job ends (the deployment);
@@ -91,7 +91,7 @@ def end_to_end(ctx, workload, *, sink_already_running=True):
             wait_for(lambda: "assigned" in open(log_path, errors="replace").read() or not sink_proc.running(),
                      timeout=120, interval=0.02, what="the sink's partition assignment")
             start = time.monotonic()
-        push_proc = Background(push_argv(ctx, workload, topic, job, spool))
+        push_proc = Background(push_argv(ctx, workload, topic, job, spool, push_extra))
         done = wait_for(lambda: success_marker(out, job) or not sink_proc.running(), timeout=3600,
                         what="the sink's _SUCCESS")
         if not success_marker(out, job):
