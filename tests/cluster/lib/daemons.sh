@@ -104,9 +104,10 @@ stray_processes() {
         if environ_of "$pid" | grep -qxF -e "KS_HARNESS=$KS_STATE" -e "SLURM_CONF=$KS_STATE/slurm.conf"; then
             # The process may have exited meanwhile (e.g. one of our own short-lived children).
             sid=$(ps -o sid= -p "$pid" 2>/dev/null | tr -d ' ' || true)
-            [ -n "$sid" ] && [ "$sid" != "$own_sid" ] && echo "$pid"
+            [ -z "$sid" ] || [ "$sid" = "$own_sid" ] || echo "$pid"
         fi
     done
+    return 0
 }
 
 # wait_for DESCRIPTION SECONDS CHECK [ON_FAILURE [STAYS_TRUE]]: polls CHECK (a command) until it succeeds; on
