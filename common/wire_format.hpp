@@ -72,12 +72,13 @@ struct FileMeta {
 
 struct ChunkHeader {
     TransferIdentity id;
-    FileMeta file;
+    FileMeta file;  // mode and mtime_ns are not sent with records
     std::uint64_t offset = 0;
 };
 
-// A record (records mode): one line of a text file. Same headers as a chunk (ks.offset = offset of the line's first
-// byte) plus ks.eol; the value is JSON {"timestamp":..., "data":...} (helper/record_encoder.hpp).
+// A record (records mode): one line of a text file. The headers of a chunk without ks.mode and ks.mtime (the
+// manifest has them), ks.offset = offset of the line's first byte, plus ks.eol; the value is JSON
+// {"timestamp":..., "data":...} (helper/record_encoder.hpp).
 struct RecordHeader {
     ChunkHeader chunk;
     std::string eol;  // "\n", "\r\n", or "" (a last line without one)
