@@ -12,7 +12,8 @@ unsigned helper_timeout_seconds(unsigned plugin_timeout) {
 }
 
 HelperCommand build_helper_command(const PluginConfig& config, const EpilogJob& job, const std::string& topic,
-                                   const std::vector<std::string>& includes, const std::string& dir) {
+                                   const std::vector<std::string>& includes, const std::string& dir,
+                                   const std::string& format) {
     HelperCommand cmd;
     auto& a = cmd.argv;
     a.push_back(config.helper);
@@ -23,6 +24,7 @@ HelperCommand build_helper_command(const PluginConfig& config, const EpilogJob& 
     if (!job.nodes.empty()) a.insert(a.end(), {"--nodes", job.nodes});
     if (!job.exit_code.empty()) a.insert(a.end(), {"--exit-code", job.exit_code});
     for (const auto& glob : includes) a.insert(a.end(), {"--include", glob});
+    if (!format.empty()) a.insert(a.end(), {"--format", format});
     a.insert(a.end(), {"--timeout", std::to_string(helper_timeout_seconds(config.timeout_seconds))});
     if (!config.spool.empty()) a.insert(a.end(), {"--spool", config.spool});
     a.insert(a.end(), {"--run-as", std::to_string(job.uid) + ":" + std::to_string(job.gid)});
@@ -30,6 +32,11 @@ HelperCommand build_helper_command(const PluginConfig& config, const EpilogJob& 
     a.insert(a.end(), {"--", dir});
     cmd.env = {kHelperPath, "LC_ALL=C"};
     return cmd;
+}
+
+ks::Result<std::string> check_stream_format(std::string_view value) {
+    if (value == "files" || value == "records") return std::string(value);
+    return ks::fail("--kafka-stream-format: expected \"files\" or \"records\", got \"" + std::string(value) + "\"");
 }
 
 std::string job_exit_code_from_wait_status(const std::string& raw) {

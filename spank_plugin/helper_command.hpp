@@ -4,10 +4,12 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "child_process.hpp"
 #include "plugin_config.hpp"
+#include "result.hpp"
 
 namespace ks::plugin {
 
@@ -35,8 +37,13 @@ inline constexpr const char* kHelperPath = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 // kills it.
 unsigned helper_timeout_seconds(unsigned plugin_timeout);
 
+// `format` ("files", "records" or "" = the helper's default) becomes --format.
 HelperCommand build_helper_command(const PluginConfig& config, const EpilogJob& job, const std::string& topic,
-                                   const std::vector<std::string>& includes, const std::string& dir);
+                                   const std::vector<std::string>& includes, const std::string& dir,
+                                   const std::string& format = "");
+
+// --kafka-stream-format's value: "files" or "records" (see kafka-stream-push --format).
+ks::Result<std::string> check_stream_format(std::string_view value);
 
 // Slurm's SLURM_JOB_EXIT_CODE is a wait(2) status (256 = exit 1); the helper wants the exit code. "" if not numeric.
 std::string job_exit_code_from_wait_status(const std::string& raw);

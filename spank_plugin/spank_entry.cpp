@@ -49,6 +49,7 @@ constexpr std::chrono::seconds kKillGrace{5};
 constexpr const char* kJobOptionEnv = "SLURM_SPANK__SLURM_SPANK_OPTION_kafka_stream_kafka_stream";
 constexpr int kOptTopic = 1;
 constexpr int kOptInclude = 2;
+constexpr int kOptFormat = 3;
 
 // SPANK option callbacks get no context pointer, so they read the site settings that slurm_spank_init parsed in
 // this process from here. Written only by slurm_spank_init, before Slurm processes any option.
@@ -60,6 +61,7 @@ SiteSettings g_site;
 
 int option_topic_cb(int val, const char* optarg, int remote);
 int option_include_cb(int val, const char* optarg, int remote);
+int option_format_cb(int val, const char* optarg, int remote);
 
 // struct spank_option has non-const char* fields; these arrays give them writable storage.
 char kTopicName[] = "kafka-stream";
@@ -70,7 +72,13 @@ char kIncludeName[] = "kafka-stream-include";
 char kIncludeArg[] = "GLOB[,GLOB...]";
 char kIncludeUsage[] = "With --kafka-stream: send only the files matching one of these globs (default: all).";
 spank_option g_topic_option{kTopicName, kTopicArg, kTopicUsage, 1, kOptTopic, option_topic_cb};
+char kFormatName[] = "kafka-stream-format";
+char kFormatArg[] = "records|files";
+char kFormatUsage[] =
+    "With --kafka-stream: \"records\" sends each line of a text file as a JSON message {\"timestamp\",\"data\"} "
+    "(other files as chunks); \"files\" (default) sends files as checksummed chunks.";
 spank_option g_include_option{kIncludeName, kIncludeArg, kIncludeUsage, 1, kOptInclude, option_include_cb};
+spank_option g_format_option{kFormatName, kFormatArg, kFormatUsage, 1, kOptFormat, option_format_cb};
 
 std::vector<std::string_view> args_of(int ac, char** av) {
     std::vector<std::string_view> args;
@@ -174,6 +182,17 @@ int option_include_cb(int, const char* optarg, int remote) {
         auto globs = parse_include_list(optarg ? optarg : "");
         if (!globs) {
             slurm_error("%s: %s", kLogPrefix, globs.error().message.c_str());
+            return -1;
+        }
+        return 0;
+    });
+}
+
+int option_format_cb(int, const char* optarg, int remote) {
+    return guarded("--kafka-stream-format", -1, [&] {
+        if (remote) return 0;
+        if (auto ok = check_stream_format(optarg ? optarg : ""); !ok) {
+            slurm_error("%s: %s", kLogPrefix, ok.error().message.c_str());
             return -1;
         }
         return 0;
@@ -331,7 +350,16 @@ int run_epilog(spank_t sp, int ac, char** av) {
         return 0;
     }
 
-    auto cmd = build_helper_command(*config, *job, *topic, includes, **dir);
+    std::string format;
+    if (auto value = option_value(sp, &g_format_option)) {
+        auto checked = check_stream_format(*value);  // checked at submission; the value came from the user
+        if (!checked) {
+            slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, checked.error().message.c_str());
+            return failure;
+        }
+        format = std::move(*checked);
+    }
+    auto cmd = build_helper_command(*config, *job, *topic, includes, **dir, format);
     auto child = ChildProcess::spawn(cmd.argv, cmd.env);
     if (!child) {
         slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, child.error().message.c_str());
@@ -374,7 +402,8 @@ KS_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
         // The options are registered even when the settings are broken, so that --kafka-stream is refused with the
         // reason rather than reported as an unknown option.
         if (spank_option_register(sp, &g_topic_option) != ESPANK_SUCCESS ||
-            spank_option_register(sp, &g_include_option) != ESPANK_SUCCESS) {
+            spank_option_register(sp, &g_include_option) != ESPANK_SUCCESS ||
+            spank_option_register(sp, &g_format_option) != ESPANK_SUCCESS) {
             slurm_error("%s: cannot register the --kafka-stream options", kLogPrefix);
             return -1;
         }
