@@ -18,8 +18,15 @@ munge_prepare() {
     fi
 }
 
+# munged is only useful with its socket (a removed state dir takes the socket with it).
+munge_usable() { daemon_running munged && [ -S "$(MUNGE_SOCKET)" ]; }
+
 munge_start() {
-    daemon_running munged && return 0
+    munge_usable && return 0
+    if daemon_running munged; then
+        echo "cluster: munged lost its socket: restarting it"
+        stop_daemons 10 munged
+    fi
     local d=$KS_STATE/munge
     rm -f "$d/munge.socket" "$d/munge.socket.lock"
     start_daemon munged "$KS_STATE/log/munged.out" munged --foreground --force \
