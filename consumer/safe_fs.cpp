@@ -59,6 +59,11 @@ Result<void> fsync_fd(int fd, const std::string& what) {
     return {};
 }
 
+Result<void> datasync_fd(int fd, const std::string& what) {
+    if (::fdatasync(fd) != 0) return std::unexpected(errno_error("fdatasync " + what));
+    return {};
+}
+
 static Result<void> write_all(int fd, std::string_view content, const std::string& what) {
     while (!content.empty()) {
         ssize_t n = ::write(fd, content.data(), content.size());

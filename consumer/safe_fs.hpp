@@ -28,6 +28,8 @@ Result<UniqueFd> open_dir_path(int rootfd, const std::vector<std::string>& compo
                                const std::function<void(int)>& on_created = {});
 
 Result<void> fsync_fd(int fd, const std::string& what);
+// fdatasync: the data and what is needed to read it back (the size), not timestamps; for staged chunks.
+Result<void> datasync_fd(int fd, const std::string& what);
 
 // Writes `content` to a temporary name in `tmp_dirfd`, fsyncs it, renames it to `name` in `dirfd` (replacing any
 // previous entry) and fsyncs `dirfd`. Both directories must be on the same file system.

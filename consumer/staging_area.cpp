@@ -55,7 +55,7 @@ Result<StagingArea::OpenFile*> StagingArea::open_file(const Key& key) {
 
 Result<void> StagingArea::close_file(std::map<Key, OpenFile>::iterator it, bool sync) {
     if (sync && it->second.dirty) {
-        if (auto ok = fsync_fd(it->second.fd.get(), "staged file"); !ok) return ok;
+        if (auto ok = datasync_fd(it->second.fd.get(), "staged file"); !ok) return ok;
     }
     lru_.erase(it->second.lru);
     files_.erase(it);
@@ -127,7 +127,7 @@ void StagingArea::release_transfer(const std::string& transfer) {
 Result<void> StagingArea::flush() {
     for (auto& [key, file] : files_) {
         if (!file.dirty) continue;
-        if (auto ok = fsync_fd(file.fd.get(), "staged file " + key.first + "/" + staged_file_name(key.second)); !ok)
+        if (auto ok = datasync_fd(file.fd.get(), "staged file " + key.first + "/" + staged_file_name(key.second)); !ok)
             return ok;
         file.dirty = false;
     }
