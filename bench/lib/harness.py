@@ -1,7 +1,8 @@
 """The benchmark's own instance of the test harness (tests/cluster/cluster).
 
-It runs on its own ports (BENCH_PORT_BASE, default 29500) and writes build/bench-cluster.env, so it neither disturbs
-nor is disturbed by test runs on the default instance, which stop brokers and restart slurmds on purpose."""
+It runs on its own ports (BENCH_PORT_BASE, default 28600) and writes build/bench-cluster-PORT.env, so it neither disturbs
+nor is disturbed by test runs on the default instance, which stop brokers and restart slurmds on purpose. (Not 29500:
+tests/e2e/smoke_cluster_lifecycle.sh uses KS_PORT_BASE + 200, and test runs happen on 29100 and 29300.)"""
 import os
 import subprocess
 
@@ -9,7 +10,7 @@ import subprocess
 class Harness:
     def __init__(self, root, port_base):
         self.root = root
-        self.env_file = os.path.join(root, "build", "bench-cluster.env")
+        self.env_file = os.path.join(root, "build", f"bench-cluster-{port_base}.env")
         self._env = dict(os.environ, KS_PORT_BASE=str(port_base), KS_CLUSTER_ENV=self.env_file)
         self._env.pop("KAFKA_BROKERS", None)
         self.started = False

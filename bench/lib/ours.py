@@ -55,6 +55,11 @@ def prefill(ctx, workload):
     return topic, job
 
 
+def _patience(workload):
+    """How long to wait for a transfer before calling it stuck: a minute plus 1 s per 10 MiB."""
+    return 60 + workload.bytes / (10 << 20)
+
+
 def sink(ctx, workload, topic, job_id):
     """Sink start to the job's _SUCCESS (every file verified, fsynced, renamed); peak RSS of the whole run.
 
@@ -62,12 +67,12 @@ def sink(ctx, workload, topic, job_id):
     out = ctx.fresh_dir("sink-out")
     proc = Background(sink_argv(ctx, topic, out), stderr_path=os.path.join(ctx.scratch, "sink.log"))
     try:
-        done = wait_for(lambda: success_marker(out, job_id) or not proc.running(), timeout=3600,
+        done = wait_for(lambda: success_marker(out, job_id) or not proc.running(), timeout=_patience(workload),
                         what="the sink's _SUCCESS")
         if not success_marker(out, job_id):
             raise CommandFailed(f"sink exited without finishing: see {ctx.scratch}/sink.log")
         seconds = done - proc.start
-        if proc.wait(timeout=120) != 0:
+        if proc.wait(timeout=_patience(workload)) != 0:
             raise CommandFailed(f"sink exited with {proc.returncode}: see {ctx.scratch}/sink.log")
         return Sample(seconds, proc.max_rss_kib)
     finally:
@@ -92,11 +97,11 @@ def end_to_end(ctx, workload, *, sink_already_running=True, push_extra=()):
                      timeout=120, interval=0.02, what="the sink's partition assignment")
             start = time.monotonic()
         push_proc = Background(push_argv(ctx, workload, topic, job, spool, push_extra))
-        done = wait_for(lambda: success_marker(out, job) or not sink_proc.running(), timeout=3600,
+        done = wait_for(lambda: success_marker(out, job) or not sink_proc.running(), timeout=_patience(workload),
                         what="the sink's _SUCCESS")
         if not success_marker(out, job):
             raise CommandFailed(f"sink exited without finishing: see {log_path}")
-        if push_proc.wait(timeout=600) != 0:
+        if push_proc.wait(timeout=_patience(workload)) != 0:
             raise CommandFailed(f"push exited with {push_proc.returncode}")
         return Sample(done - start, sink_proc.max_rss_kib)
     finally:
