@@ -88,13 +88,26 @@ Result<T> get_field(const json& obj, const char* name) {
 
 }  // namespace
 
-std::string make_transfer_id(std::string_view cluster, std::string_view job_id, std::string_view node) {
+std::string make_transfer_id(std::string_view cluster, std::string_view job_id, std::string_view node,
+                             std::string_view instance) {
     std::string material = "ks-transfer-v1";
     for (auto part : {cluster, job_id, node}) {
         material.push_back('\0');
         material.append(part);
     }
+    if (!instance.empty()) {  // appended only when present, so ids without an instance stay what they were
+        material.push_back('\0');
+        material.append(instance);
+    }
     return sha256_hex(material).substr(0, 32);
+}
+
+bool valid_instance(std::string_view instance) {
+    if (instance.empty() || instance.size() > 64) return false;
+    for (char c : instance)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-'))
+            return false;
+    return true;
 }
 
 std::string message_key(const TransferIdentity& id) { return id.cluster + "/" + id.job_id + "/" + id.node; }
@@ -107,6 +120,7 @@ static void put_identity(Headers& h, const TransferIdentity& id, std::string_vie
     h.emplace_back(header::job, id.job_id);
     h.emplace_back(header::node, id.node);
     h.emplace_back(header::user, id.user);
+    if (!id.instance.empty()) h.emplace_back(header::instance, id.instance);
 }
 
 Headers encode_chunk(const ChunkHeader& chunk) {
@@ -166,6 +180,10 @@ Result<TransferIdentity> decode_identity(const Headers& headers) {
         *field = std::move(*v);
     }
     if (!is_hex_id(id.transfer_id)) return fail("malformed transfer id");
+    if (const std::string* inst = find(headers, header::instance)) {
+        if (!valid_instance(*inst)) return fail("malformed header ks.instance");
+        id.instance = *inst;
+    }
     return id;
 }
 
@@ -245,6 +263,7 @@ std::string manifest_to_json(const Manifest& m) {
     job["cluster"] = m.job.cluster;
     job["nodes"] = m.job.nodes;
     job["exit_code"] = m.job.exit_code ? json(*m.job.exit_code) : json(nullptr);
+    if (!m.job.instance.empty()) job["instance"] = m.job.instance;
     j["job"] = std::move(job);
     j["chunk_bytes"] = m.chunk_bytes;
     json files = json::array();
@@ -312,6 +331,11 @@ Result<Manifest> parse_manifest(std::string_view text) {
         auto ec = get_field<std::int32_t>(job, "exit_code");
         if (!ec) return fail("manifest: job: " + ec.error().message);
         m.job.exit_code = *ec;
+    }
+    if (job.contains("instance")) {
+        auto inst = get_field<std::string>(job, "instance");
+        if (!inst || !valid_instance(*inst)) return fail("manifest: job: malformed \"instance\"");
+        m.job.instance = *inst;
     }
     auto chunk = get_field<std::uint64_t>(j, "chunk_bytes");
     if (!chunk || *chunk == 0 || *chunk > kMaxChunkBytes) return fail("manifest: missing or invalid \"chunk_bytes\"");
@@ -427,7 +451,7 @@ Result<Manifest> merge_manifest_parts(std::vector<Manifest> parts) {
         if (p.part != i || p.parts != n) return fail("manifest parts are inconsistent (missing or repeated part)");
         if (p.transfer_id != out.transfer_id || p.chunk_bytes != out.chunk_bytes || p.job.job_id != out.job.job_id ||
             p.job.node != out.job.node || p.job.user != out.job.user || p.job.cluster != out.job.cluster ||
-            p.job.nodes != out.job.nodes || p.job.uid != out.job.uid)
+            p.job.nodes != out.job.nodes || p.job.uid != out.job.uid || p.job.instance != out.job.instance)
             return fail("manifest parts disagree on the transfer or the job");
         for (auto& f : p.files) {
             if (!seen.insert(f.meta.index).second)

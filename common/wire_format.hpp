@@ -29,6 +29,7 @@ inline constexpr std::string_view cluster = "ks.cluster";
 inline constexpr std::string_view job = "ks.job";
 inline constexpr std::string_view node = "ks.node";
 inline constexpr std::string_view user = "ks.user";
+inline constexpr std::string_view instance = "ks.instance"; // optional: the job instance (see TransferIdentity)
 inline constexpr std::string_view path = "ks.path";         // relative path, raw bytes (not necessarily UTF-8)
 inline constexpr std::string_view file = "ks.file";         // file index in the transfer (decimal)
 inline constexpr std::string_view size = "ks.size";         // file size in bytes (decimal)
@@ -55,10 +56,16 @@ struct TransferIdentity {
     std::string node;
     std::string user;
     std::string transfer_id;  // stable across retries and spool replays
+    // Distinguishes two jobs with the same id (Slurm's job ids restart after a controller state loss and wrap at
+    // MaxJobId): a random value the plugin draws once per job at submission. Empty for ad-hoc runs.
+    std::string instance = {};
 };
 
 // Deterministic: the same (cluster, job, node) always gives the same id, so a replay is recognised as the same transfer.
-std::string make_transfer_id(std::string_view cluster, std::string_view job_id, std::string_view node);
+std::string make_transfer_id(std::string_view cluster, std::string_view job_id, std::string_view node,
+                             std::string_view instance = {});
+// An instance value as accepted on the wire: 1-64 characters of [A-Za-z0-9._-].
+bool valid_instance(std::string_view instance);
 // Message key: "<cluster>/<job>/<node>"; one node's messages share a partition, the nodes of a job spread out.
 std::string message_key(const TransferIdentity& id);
 
@@ -119,6 +126,7 @@ struct JobInfo {
     std::string cluster;
     std::uint32_t nodes = 1;               // number of nodes in the job
     std::optional<std::int32_t> exit_code; // when known
+    std::string instance = {};              // see TransferIdentity::instance
 };
 
 struct Manifest {

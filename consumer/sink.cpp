@@ -203,7 +203,8 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
     if (!json || !topic) return quarantine_transfer(id, t, nullptr, "staged manifest unreadable");
     auto manifest = wire::parse_manifest(*json);
     if (!manifest) return quarantine_transfer(id, t, nullptr, "staged manifest: " + manifest.error().message);
-    wire::TransferIdentity identity{manifest->job.cluster, manifest->job.job_id, manifest->job.node, manifest->job.user, id};
+    wire::TransferIdentity identity{manifest->job.cluster, manifest->job.job_id, manifest->job.node, manifest->job.user, id,
+                                    manifest->job.instance};
     auto plan = plan_transfer(*manifest, identity, *topic, settings_.layout, settings_.limits);
     if (!plan) return quarantine_transfer(id, t, nullptr, plan.error().message);
     tdir->reset();

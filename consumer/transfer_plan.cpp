@@ -11,8 +11,8 @@ LayoutVars layout_vars(const wire::JobInfo& job, const std::string& transfer_id,
 }
 
 Result<void> check_identity(const wire::TransferIdentity& id) {
-    if (wire::make_transfer_id(id.cluster, id.job_id, id.node) != id.transfer_id)
-        return fail("transfer id does not match cluster/job/node");
+    if (wire::make_transfer_id(id.cluster, id.job_id, id.node, id.instance) != id.transfer_id)
+        return fail("transfer id does not match cluster/job/node/instance");
     return {};
 }
 
@@ -32,7 +32,8 @@ Result<void> check_chunk(const wire::ChunkHeader& chunk, std::size_t payload_byt
 Result<TransferPlan> plan_transfer(const wire::Manifest& m, const wire::TransferIdentity& id, const std::string& topic,
                                    const Layout& layout, const Limits& limits) {
     if (m.transfer_id != id.transfer_id) return fail("manifest: transfer_id differs from the message header");
-    if (m.job.cluster != id.cluster || m.job.job_id != id.job_id || m.job.node != id.node || m.job.user != id.user)
+    if (m.job.cluster != id.cluster || m.job.job_id != id.job_id || m.job.node != id.node || m.job.user != id.user ||
+        m.job.instance != id.instance)
         return fail("manifest: job identity differs from the message headers");
     if (m.files.size() > limits.max_files) return fail("manifest: more files than stream.max.files");
     TransferPlan plan;

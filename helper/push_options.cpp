@@ -83,7 +83,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
             inline_value = true;
         }
         static const std::vector<std::string> kWithValue = {
-            "-X", "--config", "--topic", "--cluster", "--job-id", "--node", "--user", "--nodes", "--exit-code",
+            "-X", "--config", "--topic", "--cluster", "--job-id", "--job-instance", "--node", "--user", "--nodes", "--exit-code",
             "--include", "--exclude", "--timeout", "--spool", "--run-as", "--drain-spool", "--format"};
         bool known = false;
         for (const auto& k : kWithValue) known = known || k == name;
@@ -100,6 +100,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
         else if (name == "--topic") cl.topic = value;
         else if (name == "--cluster") cl.cluster = value;
         else if (name == "--job-id") cl.job_id = value;
+        else if (name == "--job-instance") cl.job_instance = value;
         else if (name == "--node") cl.node = value;
         else if (name == "--user") cl.user = value;
         else if (name == "--spool") cl.spool = value;
@@ -130,9 +131,9 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
     if (cl.drain_spool) {
         if (!positional.empty()) return fail("--drain-spool takes no DIR argument (got \"" + positional[0] + "\")");
         if (cl.drain_spool->empty()) return fail("--drain-spool needs a directory");
-        for (const auto* o : {&cl.job_id, &cl.node, &cl.user, &cl.cluster})
-            if (*o) return fail("--drain-spool resends spooled transfers as they were: --job-id, --node, --user and "
-                                "--cluster do not apply");
+        for (const auto* o : {&cl.job_id, &cl.job_instance, &cl.node, &cl.user, &cl.cluster})
+            if (*o) return fail("--drain-spool resends spooled transfers as they were: --job-id, --job-instance, "
+                                "--node, --user and --cluster do not apply");
         if (!cl.topic.empty()) return fail("--drain-spool resends to the topic each spooled transfer names; drop --topic");
         return cl;
     }
@@ -278,11 +279,17 @@ Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, cons
         j.nodes = static_cast<std::uint32_t>(*v);
     }
     j.exit_code = cl.exit_code ? cl.exit_code : exit_code_from_slurm(env);
+    if (cl.job_instance) {
+        if (!wire::valid_instance(*cl.job_instance))
+            return fail("--job-instance: expected 1-64 characters of A-Z a-z 0-9 . _ -, got \"" + *cl.job_instance + "\"");
+        j.instance = *cl.job_instance;
+    }
     return j;
 }
 
 wire::TransferIdentity identity_of(const wire::JobInfo& job) {
-    return {job.cluster, job.job_id, job.node, job.user, wire::make_transfer_id(job.cluster, job.job_id, job.node)};
+    return {job.cluster, job.job_id, job.node, job.user,
+            wire::make_transfer_id(job.cluster, job.job_id, job.node, job.instance), job.instance};
 }
 
 std::optional<std::int32_t> exit_code_from_slurm(const EnvLookup& env) {
@@ -319,6 +326,8 @@ Options:
   --topic TOPIC        Kafka topic to send to (required, except with --drain-spool)
   --cluster NAME       cluster name (default: stream.cluster, $SLURM_CLUSTER_NAME, "default")
   --job-id ID          job id (default: $SLURM_JOB_ID, else "adhoc-<epoch>-<pid>")
+  --job-instance STR   distinguishes this job from an earlier one with the same id (the plugin passes a value it
+                       draws once per job at submission); part of the transfer id
   --node NAME          node name (default: $SLURMD_NODENAME, else the short host name)
   --user NAME          user name recorded in the transfer (default: the name of the uid the files are read as)
   --nodes N            number of nodes of the job, for the manifest (default: $SLURM_JOB_NUM_NODES, else 1)

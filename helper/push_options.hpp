@@ -31,7 +31,7 @@ struct CommandLine {
     std::optional<std::string> config_path;
     std::vector<ConfigEntry> overrides;  // -X key=value, in order
     std::string topic;
-    std::optional<std::string> cluster, job_id, node, user, spool, run_as, drain_spool;
+    std::optional<std::string> cluster, job_id, job_instance, node, user, spool, run_as, drain_spool;
     std::optional<std::uint32_t> nodes;
     std::optional<std::int32_t> exit_code;
     std::optional<double> timeout;

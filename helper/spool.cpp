@@ -65,8 +65,10 @@ std::vector<std::string> names_in(int dir_fd) {
 }
 
 json identity_json(const wire::TransferIdentity& id) {
-    return {{"cluster", id.cluster}, {"job", id.job_id}, {"node", id.node}, {"user", id.user},
-            {"transfer_id", id.transfer_id}};
+    json j = {{"cluster", id.cluster}, {"job", id.job_id}, {"node", id.node}, {"user", id.user},
+              {"transfer_id", id.transfer_id}};
+    if (!id.instance.empty()) j["instance"] = id.instance;
+    return j;
 }
 
 }  // namespace
@@ -99,8 +101,13 @@ Result<SpoolEntry> parse_spool_entry(std::string_view text) {
             return fail(std::string("transfer.json: identity: missing \"") + name + "\"");
         *field = id[name].get<std::string>();
     }
-    if (e.id.transfer_id != wire::make_transfer_id(e.id.cluster, e.id.job_id, e.id.node))
-        return fail("transfer.json: transfer id does not match cluster/job/node");
+    if (id.contains("instance")) {
+        if (!id["instance"].is_string() || !wire::valid_instance(id["instance"].get<std::string>()))
+            return fail("transfer.json: identity: malformed \"instance\"");
+        e.id.instance = id["instance"].get<std::string>();
+    }
+    if (e.id.transfer_id != wire::make_transfer_id(e.id.cluster, e.id.job_id, e.id.node, e.id.instance))
+        return fail("transfer.json: transfer id does not match cluster/job/node/instance");
     if (!j.contains("manifest") || !j["manifest"].is_object()) return fail("transfer.json: missing \"manifest\"");
     auto m = wire::parse_manifest(j["manifest"].dump());
     if (!m) return fail("transfer.json: " + m.error().message);

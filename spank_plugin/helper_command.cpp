@@ -1,5 +1,7 @@
 #include "helper_command.hpp"
 
+#include <sys/random.h>
+
 #include <algorithm>
 #include <charconv>
 
@@ -23,6 +25,7 @@ HelperCommand build_helper_command(const PluginConfig& config, const EpilogJob& 
     if (!job.cluster.empty()) a.insert(a.end(), {"--cluster", job.cluster});
     if (!job.nodes.empty()) a.insert(a.end(), {"--nodes", job.nodes});
     if (!job.exit_code.empty()) a.insert(a.end(), {"--exit-code", job.exit_code});
+    if (!job.instance.empty()) a.insert(a.end(), {"--job-instance", job.instance});
     for (const auto& glob : includes) a.insert(a.end(), {"--include", glob});
     if (!format.empty()) a.insert(a.end(), {"--format", format});
     a.insert(a.end(), {"--timeout", std::to_string(helper_timeout_seconds(config.timeout_seconds))});
@@ -32,6 +35,26 @@ HelperCommand build_helper_command(const PluginConfig& config, const EpilogJob& 
     a.insert(a.end(), {"--", dir});
     cmd.env = {kHelperPath, "LC_ALL=C"};
     return cmd;
+}
+
+std::optional<std::string> new_job_instance() {
+    unsigned char raw[8];
+    if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) return std::nullopt;
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : raw) {
+        out.push_back(kHex[b >> 4]);
+        out.push_back(kHex[b & 15]);
+    }
+    return out;
+}
+
+bool valid_job_instance(std::string_view value) {
+    if (value.empty() || value.size() > 64) return false;
+    for (char c : value)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-'))
+            return false;
+    return true;
 }
 
 ks::Result<std::string> check_stream_format(std::string_view value) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,7 +24,16 @@ struct EpilogJob {
     std::string cluster;
     std::string nodes;      // number of nodes of the job ("" if unknown)
     std::string exit_code;  // the job's exit code ("" if unknown)
+    std::string instance;   // the job instance drawn at submission ("" if none)
 };
+
+// The job instance: set with spank_job_control_setenv at submission, seen by the epilog with Slurm's "SPANK_" prefix.
+inline constexpr const char* kInstanceVar = "KAFKA_STREAM_INSTANCE";
+inline constexpr const char* kInstanceEpilogEnv = "SPANK_KAFKA_STREAM_INSTANCE";
+// 16 random hex digits (getrandom); nullopt if no randomness is available.
+std::optional<std::string> new_job_instance();
+// What the helper accepts for --job-instance: 1-64 characters of [A-Za-z0-9._-].
+bool valid_job_instance(std::string_view value);
 
 struct HelperCommand {
     std::vector<std::string> argv;

@@ -56,6 +56,7 @@ constexpr int kOptFormat = 3;
 struct SiteSettings {
     std::optional<PluginConfig> config;
     std::string error;  // why config is empty
+    bool new_job_streams = false;  // sbatch/salloc/srun creating a job was given an accepted --kafka-stream
 };
 SiteSettings g_site;
 
@@ -172,6 +173,7 @@ int option_topic_cb(int, const char* optarg, int remote) {
             slurm_error("%s: --kafka-stream: %s", kLogPrefix, ok.error().message.c_str());
             return -1;
         }
+        if (job_id.empty()) g_site.new_job_streams = true;
         return 0;
     });
 }
@@ -276,6 +278,9 @@ std::optional<EpilogJob> epilog_job(spank_t sp) {
     job.cluster = env_or_empty("SLURM_CLUSTER_NAME");
     job.nodes = env_or_empty("SLURM_JOB_NUM_NODES");
     job.exit_code = job_exit_code_from_wait_status(env_or_empty("SLURM_JOB_EXIT_CODE"));
+    // Set at submission (slurm_spank_init_post_opt); the submitting user's value, so checked before use.
+    std::string instance = env_or_empty(kInstanceEpilogEnv);
+    if (valid_job_instance(instance)) job.instance = instance;
     return job;
 }
 
@@ -417,6 +422,20 @@ KS_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
 
 // Runs as root in each task's process just before it drops privileges (remote context), where options can be read
 // (spank_option_getopt does not work in slurm_spank_init_post_opt) and the task's environment can be changed.
+// At submission of a job that streams: a random instance value, the same on every node of the job, that tells this
+// job from an earlier one with the same id (Slurm's ids restart after a state loss and wrap at MaxJobId). It reaches
+// the epilog as SPANK_KAFKA_STREAM_INSTANCE and becomes part of the transfer id.
+KS_EXPORT int slurm_spank_init_post_opt(spank_t sp, int, char**) {
+    return guarded("slurm_spank_init_post_opt", 0, [&] {
+        if (spank_remote(sp) || !g_site.new_job_streams) return 0;
+        auto instance = new_job_instance();
+        if (!instance || spank_job_control_setenv(sp, kInstanceVar, instance->c_str(), 1) != ESPANK_SUCCESS)
+            slurm_info("%s: could not set a job instance; a later job with the same id would be taken for this one",
+                       kLogPrefix);
+        return 0;
+    });
+}
+
 KS_EXPORT int slurm_spank_task_init_privileged(spank_t sp, int, char**) {
     return guarded("slurm_spank_task_init_privileged", -1, [&] {
         if (!g_site.config) return 0;

@@ -80,6 +80,10 @@ for n in n1 n2; do
     [ -f "$root/$b/_manifests/$n.json" ] || fail "job $b: no manifest for $n"
 done
 [ "$(find "$root/$b" -name _SUCCESS | wc -l)" = 1 ] || fail "job $b: not exactly one _SUCCESS"
+# Both nodes carry the job instance drawn once at submission (it tells this job from a later one with the same id).
+inst=$("$PY" -c 'import json,sys; print(" ".join(sorted({json.load(open(p))["job"].get("instance","-") for p in sys.argv[1:]})))' \
+    "$root/$b/_manifests/"*.json)
+[[ $inst =~ ^[0-9a-f]{16}$ ]] || fail "job $b: expected one 16-hex-digit instance on all nodes, got '$inst'"
 
 note "C: srun --kafka-stream"
 [ "$(cat "$root/$c"/n[12]/srun.txt 2>/dev/null)" = "from srun" ] || fail "job $c's file did not arrive"

@@ -104,3 +104,21 @@ TEST(PluginHelperCommand, JudgesTheHelpersExit) {
     // Exit 0 after the plugin's SIGTERM is not proof of delivery.
     EXPECT_FALSE(judge_helper_exit({true, true, 0, 0}, "/d").delivered);
 }
+
+TEST(PluginHelperCommand, JobInstanceIsDrawnAndPassed) {
+    auto a = new_job_instance();
+    auto b = new_job_instance();
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->size(), 16u);
+    EXPECT_NE(*a, *b);
+    EXPECT_TRUE(valid_job_instance(*a));
+    EXPECT_FALSE(valid_job_instance(""));
+    EXPECT_FALSE(valid_job_instance("a b"));
+    EXPECT_TRUE(valid_job_instance("--run-as"));  // harmless: passed as the value of --job-instance, one argv element
+    PluginConfig c;
+    c.helper = "/bin/push";
+    auto j = job();
+    EXPECT_EQ(after(build_helper_command(c, j, "t", {}, "/d").argv, "--job-instance"), "");
+    j.instance = *a;
+    EXPECT_EQ(after(build_helper_command(c, j, "t", {}, "/d").argv, "--job-instance"), *a);
+}

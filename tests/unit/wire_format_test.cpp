@@ -172,3 +172,28 @@ TEST(WireFormat, ManifestPartNumbersAreChecked) {
     bad.replace(bad.find("\"parts\":1"), 9, "\"parts\":0");
     EXPECT_FALSE(parse_manifest(bad));
 }
+
+TEST(WireFormat, JobInstanceSeparatesReusedJobIds) {
+    // Without an instance the id is what it always was; with one, a reused job id gives another transfer.
+    EXPECT_EQ(make_transfer_id("c", "6", "n1", ""), make_transfer_id("c", "6", "n1"));
+    EXPECT_NE(make_transfer_id("c", "6", "n1", "a1b2"), make_transfer_id("c", "6", "n1", "c3d4"));
+    EXPECT_NE(make_transfer_id("c", "6", "n1", "a1b2"), make_transfer_id("c", "6", "n1"));
+    auto c = sample_chunk();
+    c.id.instance = "0123456789abcdef";
+    c.id.transfer_id = make_transfer_id(c.id.cluster, c.id.job_id, c.id.node, c.id.instance);
+    auto decoded = decode_chunk(encode_chunk(c));
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    EXPECT_EQ(decoded->id.instance, c.id.instance);
+    auto headers = encode_chunk(c);
+    for (auto& [k, v] : headers)
+        if (k == header::instance) v = "bad/instance";
+    EXPECT_FALSE(decode_chunk(headers));
+    Manifest m;
+    m.transfer_id = c.id.transfer_id;
+    m.job = {"6", "bob", 1001, 1001, "n1", "c", 1, 0, "0123456789abcdef"};
+    auto parsed = parse_manifest(manifest_to_json(m));
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->job.instance, "0123456789abcdef");
+    EXPECT_FALSE(valid_instance(""));
+    EXPECT_FALSE(valid_instance(std::string(65, 'a')));
+}
