@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 #include "record_encoder.hpp"
 
@@ -18,6 +19,7 @@ const char* const kKeyRebuilds = "stream.max.producer.rebuilds";
 const char* const kKeyAttempts = "stream.max.file.attempts";
 const char* const kKeyFormat = "stream.format";
 const char* const kKeyMaxLine = "stream.records.max.line.bytes";
+const char* const kKeyMaxFile = "stream.max.file.bytes";
 
 // Room librdkafka needs next to a chunk's payload: key, headers (path up to 4 KiB) and record overhead.
 constexpr std::uint64_t kHeaderRoom = 16 * 1024;
@@ -148,7 +150,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
 
 const std::vector<std::string>& own_config_keys() {
     static const std::vector<std::string> keys = {kKeyChunk,    kKeyTimeout,  kKeySpool,    kKeyCluster, kKeyOpenFiles,
-                                                  kKeyRebuilds, kKeyAttempts, kKeyFormat, kKeyMaxLine};
+                                                  kKeyRebuilds, kKeyAttempts, kKeyFormat, kKeyMaxLine, kKeyMaxFile};
     return keys;
 }
 
@@ -192,6 +194,9 @@ Result<Settings> resolve_settings(const std::vector<ConfigEntry>& entries, const
     auto max_line = get_u64(*split, kKeyMaxLine, 1, wire::kMaxChunkBytes);
     if (!max_line) return std::unexpected(max_line.error());
     s.records_max_line_bytes = *max_line;
+    auto max_file = get_u64(*split, kKeyMaxFile, 1, std::numeric_limits<std::uint64_t>::max());
+    if (!max_file) return std::unexpected(max_file.error());
+    s.max_file_bytes = *max_file;
     return s;
 }
 

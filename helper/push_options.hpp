@@ -59,6 +59,7 @@ struct Settings {
     std::uint64_t message_max_bytes = 1'000'000;  // librdkafka's message.max.bytes, read back from the conf
     SendFormat format = SendFormat::files;
     std::optional<std::uint64_t> records_max_line_bytes;  // stream.records.max.line.bytes; default: what fits
+    std::optional<std::uint64_t> max_file_bytes;  // stream.max.file.bytes: larger files are skipped; default: no limit
     std::vector<ConfigEntry> kafka;  // librdkafka properties from the file and -X, in order
 };
 

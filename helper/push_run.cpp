@@ -12,6 +12,7 @@
 #include "privileges.hpp"
 #include "record_sender.hpp"
 #include "safe_walk.hpp"
+#include "size_limit.hpp"
 #include "spool.hpp"
 
 namespace ks::push {
@@ -166,6 +167,7 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     if (!root) return log.error(root.error().message), exit_code::usage;
     auto walked = walk_tree(root->get(), *filter);
     if (!walked) return log.error(cl.dir + ": " + walked.error().message), exit_code::usage;
+    apply_size_limit(*walked, s.max_file_bytes);
     log.debug("transfer " + id.transfer_id + ": " + std::to_string(walked->files.size()) + " files, " +
               std::to_string(walked->skipped.size()) + " skipped entries");
 
