@@ -75,6 +75,7 @@ private:
 
     void visit(int dir_fd, const std::string& name, const std::string& path, int depth) {
         struct stat st {};
+        if (has_control_character(name)) return skip(path, skip_reason::control_character);
         if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return skip(path, unreadable(errno));
         if (S_ISDIR(st.st_mode)) {
             if (filter_.excludes_directory(path)) return;
@@ -95,6 +96,13 @@ private:
 };
 
 }  // namespace
+
+bool has_control_character(std::string_view name) {
+    return std::any_of(name.begin(), name.end(), [](char c) {
+        auto b = static_cast<unsigned char>(c);
+        return b < 0x20 || b == 0x7f;
+    });
+}
 
 const char* reason_for_type(mode_t mode) {
     switch (mode & S_IFMT) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "glob_filter.hpp"
@@ -28,6 +29,7 @@ inline constexpr const char* device = "device";
 inline constexpr const char* other = "not a regular file";
 inline constexpr const char* too_deep = "too deep";
 inline constexpr const char* path_too_long = "path too long";
+inline constexpr const char* control_character = "control character in the name";
 inline constexpr const char* changed = "changed while sending";
 inline constexpr const char* unreadable_prefix = "unreadable: ";  // followed by strerror(errno)
 }  // namespace skip_reason
@@ -43,6 +45,10 @@ struct WalkResult {
 };
 
 inline constexpr int kDefaultMaxDepth = 256;
+
+// True if the name has a control character (0x01-0x1f, 0x7f): the sink refuses such names, so they are skipped here
+// (and recorded) rather than sent.
+bool has_control_character(std::string_view name);
 
 // Opens DIR itself, component by component from "/" (or from the working directory for a relative path), refusing
 // a symlink anywhere in it. The error names the offending component.

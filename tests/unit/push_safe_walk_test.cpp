@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <cstring>
@@ -191,3 +192,28 @@ TEST(PushSafeWalk, DepthIsBoundedAndExcludedDirectoriesAreNotWalked) {
     EXPECT_EQ(sk["d1/d2/d3"], "too deep");
     EXPECT_EQ(sk.count("cache"), 0u);  // exclusions are deliberate, not recorded
 }
+
+namespace {
+
+// Regression: the sink refuses names with control characters and the whole transfer was quarantined with them.
+TEST(PushSafeWalk, NamesWithControlCharactersAreSkippedNotSent) {
+    TempTree t;
+    t.file("name\nwith newline");
+    t.file("tab\tdir/inside.txt");
+    t.file("caf\xe9.txt");  // invalid UTF-8 is fine: it travels as path_b64
+    t.file("ok.txt");
+    auto root = open_root_directory(t.root());
+    ASSERT_TRUE(root);
+    auto filter = GlobFilter::create({}, {});
+    ASSERT_TRUE(filter);
+    auto r = walk_tree(root->get(), *filter);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(paths(*r), (std::vector<std::string>{"caf\xe9.txt", "ok.txt"}));
+    auto sk = skips(*r);
+    EXPECT_EQ(sk["name\nwith newline"], "control character in the name");
+    EXPECT_EQ(sk["tab\tdir"], "control character in the name");
+    EXPECT_TRUE(has_control_character(std::string("a\x7f", 2)));
+    EXPECT_FALSE(has_control_character("caf\xc3\xa9 x"));
+}
+
+}  // namespace
