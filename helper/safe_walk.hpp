@@ -44,7 +44,9 @@ struct WalkResult {
     std::vector<wire::SkipEntry> skipped;   // everything not sent, with the reason (exclusions are not recorded)
 };
 
-inline constexpr int kDefaultMaxDepth = 256;
+// Directories below DIR that are walked: their files have at most kDefaultMaxDepth + 1 path components, the most the
+// sink accepts (256, consumer/safe_path.hpp). One file it would refuse would get the whole transfer quarantined.
+inline constexpr int kDefaultMaxDepth = 255;
 
 // True if the name has a control character (0x01-0x1f, 0x7f): the sink refuses such names, so they are skipped here
 // (and recorded) rather than sent.

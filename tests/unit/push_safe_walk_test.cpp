@@ -216,4 +216,26 @@ TEST(PushSafeWalk, NamesWithControlCharactersAreSkippedNotSent) {
     EXPECT_FALSE(has_control_character("caf\xc3\xa9 x"));
 }
 
+// Regression: files 257 components deep were sent, and the sink (at most 256 components) quarantined the transfer.
+TEST(PushSafeWalk, DefaultDepthStaysWithinTheSinksComponentLimit) {
+    TempTree t;
+    std::string dir;
+    for (int level = 1; level <= 260; ++level) {
+        dir += "d/";
+        t.file(dir + "f");  // a file with level + 1 components
+    }
+    auto root = open_root_directory(t.root());
+    ASSERT_TRUE(root);
+    auto filter = GlobFilter::create({}, {});
+    ASSERT_TRUE(filter);
+    auto r = walk_tree(root->get(), *filter);
+    ASSERT_TRUE(r);
+    std::size_t deepest = 0;
+    for (const auto& p : paths(*r)) deepest = std::max<std::size_t>(deepest, std::count(p.begin(), p.end(), '/') + 1);
+    EXPECT_EQ(deepest, 256u);
+    EXPECT_EQ(r->files.size(), 255u);
+    ASSERT_EQ(r->skipped.size(), 1u);
+    EXPECT_EQ(r->skipped[0].reason, "too deep");
+}
+
 }  // namespace
