@@ -44,9 +44,10 @@ struct WalkResult {
     std::vector<wire::SkipEntry> skipped;   // everything not sent, with the reason (exclusions are not recorded)
 };
 
-// Directories below DIR that are walked: their files have at most kDefaultMaxDepth + 1 path components, the most the
-// sink accepts (256, consumer/safe_path.hpp). One file it would refuse would get the whole transfer quarantined.
-inline constexpr int kDefaultMaxDepth = 255;
+// Directories below DIR that are walked: files have at most kDefaultMaxDepth + 1 = 128 path components. The sink
+// refuses an output path (its layout's directories plus this path) of more than 256 components, and one file it
+// refuses gets the whole transfer quarantined: half of that budget is left to the layout.
+inline constexpr int kDefaultMaxDepth = 127;
 
 // True if the name has a control character (0x01-0x1f, 0x7f): the sink refuses such names, so they are skipped here
 // (and recorded) rather than sent.
