@@ -149,3 +149,22 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (libFuzzer, tests/fuzz/*.cpp; run by tests/reliability/fuzz.sh) ------------------------------------------
+# clang 16 implements what libstdc++ 12's <expected> needs but announces __cpp_concepts 201907L, which hides it:
+# announce 202002L. Each target links all of common/, helper/ and consumer/ (built into $(FUZZ_DIR)/obj).
+FUZZ_CXX   ?= $(firstword $(shell command -v clang++-16 clang++ 2>/dev/null))
+FUZZ_DIR   := build/fuzz
+FUZZ_FLAGS := -std=c++2b -O1 -g -Icommon -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-builtin-macro-redefined \
+              -U__cpp_concepts -D__cpp_concepts=202002L -fno-sanitize-recover=undefined
+FUZZ_LIB_OBJ := $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(COMMON_SRC) $(HELPER_SRC) $(SINK_SRC))
+FUZZ_BIN   := $(patsubst tests/fuzz/%.cpp,$(FUZZ_DIR)/%,$(wildcard tests/fuzz/*.cpp))
+.PHONY: fuzz
+fuzz:
+	@[ -n "$(FUZZ_CXX)" ] || { echo "make fuzz: no clang++ (make deps installs clang-16)"; exit 1; }
+	$(MAKE) $(FUZZ_BIN)
+$(FUZZ_DIR)/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+$(FUZZ_DIR)/%: tests/fuzz/%.cpp $(FUZZ_LIB_OBJ)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_OBJ) $(KAFKA_LIBS) -o $@
