@@ -1,8 +1,8 @@
 """The benchmark's own instance of the test harness (tests/cluster/cluster).
 
-It runs on its own ports (BENCH_PORT_BASE, default 28600) and writes build/bench-cluster-PORT.env, so it neither disturbs
-nor is disturbed by test runs on the default instance, which stop brokers and restart slurmds on purpose. (Not 29500:
-tests/e2e/smoke_cluster_lifecycle.sh uses KS_PORT_BASE + 200, and test runs happen on 29100 and 29300.)"""
+It runs on its own ports (BENCH_PORT_BASE, default 28600) and writes build/bench-cluster-PORT.env, so it neither
+disturbs nor is disturbed by test runs on the default instance, which stop brokers and restart slurmds on purpose.
+(Not 29500: tests/e2e/smoke_cluster_lifecycle.sh uses KS_PORT_BASE + 200, and tests run on 29100 and 29300.)"""
 import os
 import subprocess
 
