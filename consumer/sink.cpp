@@ -214,6 +214,7 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
     switch (result->kind) {
         case FinalizeResult::Kind::waiting:
             log_->debug("transfer " + id + " waits: " + printable(result->reason));
+            t.waiting = result->reason;
             return {};
         case FinalizeResult::Kind::rejected:
             return quarantine_transfer(id, t, nullptr, result->reason);
@@ -342,6 +343,17 @@ Result<void> Sink::sweep_stale() {
             return std::unexpected(errno_error("move " + n + " to " + std::string(kStaleDirName)));
         if (auto ok = fsync_fd(stale_.get(), "stale directory"); !ok) return ok;
         if (auto ok = fsync_fd(staging_.dir(), "staging directory"); !ok) return ok;
+        // Why it was stuck, for the admin: what finalization last waited for, or whether the manifest ever came.
+        if (auto sdir = open_dir(stale_.get(), dest, false); sdir) {
+            std::string why = it != transfers_.end() && !it->second.waiting.empty()
+                                  ? "waiting for: " + printable(it->second.waiting, 2000)
+                              : entry_exists(sdir->get(), std::string(kStagedManifestName))
+                                  ? std::string("the staged files never matched the manifest")
+                                  : std::string("no (complete) manifest was received");
+            (void)write_file_atomic(sdir->get(), sdir->get(), "reason",
+                                    "made no progress for " + std::to_string(static_cast<long long>(settings_.stale_seconds)) +
+                                        " s; " + why + "\n");
+        }
         if (it != transfers_.end()) transfers_.erase(it);
         log_->warning("transfer " + n + " made no progress for " + std::to_string(static_cast<long long>(settings_.stale_seconds)) +
                       " s: moved to " + std::string(kStaleDirName) + "/" + dest);

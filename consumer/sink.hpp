@@ -76,6 +76,7 @@ private:
         double last_progress = 0;
         bool manifest_staged = false;
         bool retry = false;  // got data after its manifest: try to finalize at the next flush
+        std::string waiting;  // why the last finalization attempt waited: the reason given if it goes stale
     };
 
     Sink(SinkSettings settings, const Log& log, UniqueFd root, StagingArea staging, UniqueFd quarantine, UniqueFd stale,

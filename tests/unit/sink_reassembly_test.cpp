@@ -386,4 +386,21 @@ TEST_F(SinkReassembly, StaleTransfersAreMovedAside) {
     ASSERT_TRUE(sink_->sweep_stale());
     EXPECT_FALSE(exists(".staging/" + job.id().transfer_id));
     EXPECT_FALSE(fs::is_empty(root_ / ".stale"));
+    // Regression: a stale entry said nothing about why; now its reason file does (here: no manifest came).
+    auto entry = fs::directory_iterator(root_ / ".stale")->path();
+    std::string reason = tree(entry)["reason"];
+    EXPECT_NE(reason.find("made no progress"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("no (complete) manifest was received"), std::string::npos) << reason;
+}
+
+TEST_F(SinkReassembly, StaleTransferNamesWhatFinalizationWaitedFor) {
+    Job job("56", "n1");
+    auto msgs = job.messages(kFiles);
+    msgs.erase(msgs.begin() + 1);  // a chunk of a.csv never comes, the manifest does
+    feed(msgs);
+    clock_ += 10000;
+    ASSERT_TRUE(sink_->sweep_stale());
+    auto entry = fs::directory_iterator(root_ / ".stale")->path();
+    std::string reason = tree(entry)["reason"];
+    EXPECT_NE(reason.find("waiting for: file \"a.csv\""), std::string::npos) << reason;
 }
