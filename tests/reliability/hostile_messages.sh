@@ -2,7 +2,8 @@
 # Reliability case 7: hostile messages produced with kafka-python (tests/reliability/lib/hostile_messages.py), beyond
 # what tests/integration/sink_hostile.sh covers: identity headers steering the layout out of ROOT, forged sizes,
 # offsets and indexes, missing chunks, wrong digests, duplicate and conflicting manifests, garbage bytes, unknown
-# versions. Asserts per case: quarantined with a reason (or logged, or moved to .stale when it cannot be judged),
+# versions. Asserts per case: quarantined with a reason (or logged, or moved to .stale with a reason when it cannot
+# be judged),
 # nothing written outside ROOT, and the sink keeps running and persists a good transfer sent after all of them.
 . "$(dirname "$0")/../lib/common.sh"
 [ -x "$SINK" ] || skip "kafka-stream-sink not built"
@@ -37,7 +38,8 @@ while read -r name expect where; do
             if grep -qF "$where: " "$out/.quarantine/messages.log"; then check "$name" 1 "$(grep -F "$where: " "$out/.quarantine/messages.log")"
             else check "$name" 0 "$where not in messages.log"; fi;;
         stale)
-            if [ -n "$(ls "$out/.stale" | grep "$where" || true)" ] && [ ! -e "$out/.done/$where" ]; then check "$name" 1 "moved to .stale"
+            reason=$(cat "$out/.stale/$where"-*/reason 2>/dev/null || true)
+            if [ -n "$reason" ] && [ ! -e "$out/.done/$where" ]; then check "$name" 1 "moved to .stale: $reason"
             else check "$name" 0 "not in .stale (staging: $(ls "$out/.staging"), quarantine: $(ls "$out/.quarantine" | grep "$where" || true))"; fi;;
         once)
             if [ -e "$out/.done/$where" ] && [ ! -e "$out/.quarantine/$where" ] && [ "$(cat "$out/mallory/h-${name%-first}/n1/f")" = payload ]; then
