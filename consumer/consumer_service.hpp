@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "kafka.hpp"
 #include "log.hpp"
 #include "result.hpp"
 #include "sink.hpp"
@@ -30,6 +31,9 @@ struct ServiceSettings {
 // Runs until `stop` becomes non-zero (a signal handler sets it) or, in one-shot mode, until idle.
 // Returns after a final flush, commit and leaving the group; an error means data may not have been committed
 // (it will be re-delivered: nothing is lost).
+// librdkafka prefetch settings the sink uses unless the site sets them, for a given rd_kafka_version().
+std::vector<kafka::Property> prefetch_defaults(int librdkafka_version);
+
 Result<void> run_consumer(const ServiceSettings& settings, const std::vector<ConfigEntry>& kafka_properties, Sink& sink,
                           const Log& log, const volatile std::sig_atomic_t& stop);
 

