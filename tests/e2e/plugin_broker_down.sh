@@ -4,23 +4,13 @@
 # kafka-stream-push --drain-spool delivers the spooled transfer and the sink rebuilds the file.
 # Stops the harness's broker 1 for the duration (restarted on exit).
 . "$(dirname "$0")/../lib/common.sh"
-: "${SLURM_CONF:?no SLURM_CONF: run make cluster-up}" "${KS_TEST_USER:?no KS_TEST_USER: run make cluster-up}"
+. "$(dirname "$0")/../lib/slurm_jobs.sh"
 [ -x "$PUSH" ] || skip "kafka-stream-push not built"
 [ -x "$SINK" ] || skip "kafka-stream-sink not built"
 [ "${KAFKA_BROKERS:-1}" = 1 ] || skip "written for the single-broker harness"
-cluster() { KS_PORT_BASE=$KS_PORT_BASE KS_STATE=$KS_STATE "$KS_ROOT/tests/cluster/cluster" "$@"; }
-as_user() { (cd "$jobdir" && runuser -u "$KS_TEST_USER" -- env SLURM_CONF="$SLURM_CONF" "$@"); }
 job=""
 on_exit '[ -z "$job" ] || env SLURM_CONF="$SLURM_CONF" scancel "$job" 2>/dev/null'
-on_exit 'cluster kafka-start >/dev/null 2>&1'
-wait_gone() {
-    local i
-    for ((i = 0; i < 360; i++)); do
-        env SLURM_CONF="$SLURM_CONF" squeue -h -j "$1" 2>/dev/null | grep -q . || return 0
-        sleep 0.5
-    done
-    fail "job $1 still in the queue after 180 s: the epilog is not bounded"
-}
+on_exit 'harness kafka-start >/dev/null 2>&1'
 
 jobdir=$T/jobs out=$T/out
 mkdir "$jobdir" "$out" && chown "$KS_TEST_USER" "$jobdir"
@@ -36,16 +26,17 @@ for i in \$(seq 600); do [ -e "$jobdir/go" ] && exit 0; sleep 0.2; done
 exit 1
 JOB
 chmod 755 "$jobdir/job.sh"
-spool_entries() { find "$KS_STATE/spool/$uid" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l; }
+# No spool directory yet (a fresh harness) counts as no entries.
+spool_entries() { [ -d "$KS_STATE/spool/$uid" ] || { echo 0; return; }; find "$KS_STATE/spool/$uid" -mindepth 1 -maxdepth 1 -type d | wc -l; }
 spooled_before=$(spool_entries)
 job=$(as_user sbatch --parsable --output="$jobdir/out.txt" --kafka-stream="$topic" "$jobdir/job.sh")
 for ((i = 0; i < 600; i++)); do [ -e "$jobdir/written" ] && break; sleep 0.2; done
 [ -e "$jobdir/written" ] || fail "job $job did not start"
 node=$(env SLURM_CONF="$SLURM_CONF" squeue -h -j "$job" -o %N)
 note "job $job on $node wrote its result; stopping Kafka"
-cluster kafka-stop
+harness kafka-stop
 touch "$jobdir/go"
-wait_gone "$job"
+wait_gone "$job" "the epilog is not bounded"
 log=$KS_STATE/log/slurmd-$node.log
 grep -h "kafka_stream: job $job:" "$log" || true
 grep -q "kafka_stream: job $job: NOT delivered, spooled" "$log" || fail "no 'NOT delivered, spooled' line for job $job"
@@ -56,7 +47,7 @@ case $state in *drain*|*down*|*fail*) fail "$node is $state after the failed tra
 [ "$(spool_entries)" -gt "$spooled_before" ] || fail "no new entry in $KS_STATE/spool/$uid"
 
 note "Kafka back: drain the spool, then the sink gets the file"
-cluster kafka-start
+harness kafka-start
 "$PUSH" --config "$KS_STREAM_CONF" --timeout 120 --drain-spool "$KS_STATE/spool/$uid" || fail "--drain-spool failed"
 "$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
 [ "$(cat "$out/$KS_TEST_USER/$job/$node/result.txt" 2>/dev/null)" = "precious result $job" ] ||

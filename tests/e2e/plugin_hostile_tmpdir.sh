@@ -3,21 +3,12 @@
 # writes to. The epilog must finish (the job leaves the queue), the regular file arrives, and no byte of the root-only
 # file is ever sent: every message on the topic is read back and searched for it.
 . "$(dirname "$0")/../lib/common.sh"
-: "${SLURM_CONF:?no SLURM_CONF: run make cluster-up}" "${KS_TEST_USER:?no KS_TEST_USER: run make cluster-up}"
+. "$(dirname "$0")/../lib/slurm_jobs.sh"
 [ -x "$PUSH" ] || skip "kafka-stream-push not built"
 [ -x "$SINK" ] || skip "kafka-stream-sink not built"
 [ -s /etc/shadow ] || skip "no /etc/shadow to protect"
-as_user() { (cd "$jobdir" && runuser -u "$KS_TEST_USER" -- env SLURM_CONF="$SLURM_CONF" "$@"); }
 job=""
 on_exit '[ -z "$job" ] || env SLURM_CONF="$SLURM_CONF" scancel "$job" 2>/dev/null'
-wait_gone() {
-    local i
-    for ((i = 0; i < 360; i++)); do
-        env SLURM_CONF="$SLURM_CONF" squeue -h -j "$1" 2>/dev/null | grep -q . || return 0
-        sleep 0.5
-    done
-    fail "job $1 still in the queue after 180 s: the epilog hangs"
-}
 
 jobdir=$T/jobs out=$T/out
 mkdir "$jobdir" "$out" && chown "$KS_TEST_USER" "$jobdir"
@@ -36,7 +27,7 @@ chmod 755 "$jobdir/job.sh"
 topic=$(unique_topic)
 job=$(as_user sbatch --parsable --output="$jobdir/out.txt" --kafka-stream="$topic" "$jobdir/job.sh")
 note "job $job -> $topic"
-wait_gone "$job"
+wait_gone "$job" "the epilog hangs"
 cat "$jobdir/out.txt"
 grep -h "kafka_stream: job $job:" "$KS_SLURMD_LOG_N1" "$KS_SLURMD_LOG_N2" || true
 

@@ -3,20 +3,10 @@
 # epilog runs no helper (no "kafka_stream: job <id>" line in either slurmd log). A job with the flag, run alongside,
 # shows what the logs look like when the plugin does act, so the absence above means something.
 . "$(dirname "$0")/../lib/common.sh"
-: "${SLURM_CONF:?no SLURM_CONF: run make cluster-up}" "${KS_TEST_USER:?no KS_TEST_USER: run make cluster-up}"
+. "$(dirname "$0")/../lib/slurm_jobs.sh"
 [ -x "$PUSH" ] || skip "kafka-stream-push not built"
-as_user() { (cd "$jobdir" && runuser -u "$KS_TEST_USER" -- env SLURM_CONF="$SLURM_CONF" "$@"); }
 jobs_started=()
 on_exit 'for j in "${jobs_started[@]}"; do env SLURM_CONF="$SLURM_CONF" scancel "$j" 2>/dev/null; done'
-# Waits (bounded) until the job has left the queue, i.e. its epilogs have finished on every node.
-wait_gone() {
-    local i
-    for ((i = 0; i < 360; i++)); do
-        env SLURM_CONF="$SLURM_CONF" squeue -h -j "$1" 2>/dev/null | grep -q . || return 0
-        sleep 0.5
-    done
-    fail "job $1 still in the queue after 180 s"
-}
 plugin_lines() { grep -h "kafka_stream: job $1:" "$KS_SLURMD_LOG_N1" "$KS_SLURMD_LOG_N2" || true; }
 
 jobdir=$T/jobs

@@ -5,17 +5,8 @@
 # (slurmstepd and sbatch read the file at each start; slurmd is not restarted) and restores it on exit. To leave other
 # users of a shared harness alone it runs only while no other job is queued.
 . "$(dirname "$0")/../lib/common.sh"
-: "${SLURM_CONF:?no SLURM_CONF: run make cluster-up}" "${KS_TEST_USER:?no KS_TEST_USER: run make cluster-up}"
+. "$(dirname "$0")/../lib/slurm_jobs.sh"
 [ -x "$PUSH" ] || skip "kafka-stream-push not built"
-as_user() { (cd "$jobdir" && runuser -u "$KS_TEST_USER" -- env SLURM_CONF="$SLURM_CONF" "$@"); }
-wait_gone() {
-    local i
-    for ((i = 0; i < 360; i++)); do
-        env SLURM_CONF="$SLURM_CONF" squeue -h -j "$1" 2>/dev/null | grep -q . || return 0
-        sleep 0.5
-    done
-    fail "job $1 still in the queue after 180 s"
-}
 # Jobs of earlier tests may still be completing: give them a minute.
 for ((i = 0; i < 120; i++)); do [ -z "$(env SLURM_CONF="$SLURM_CONF" squeue -h)" ] && break; sleep 0.5; done
 [ -z "$(env SLURM_CONF="$SLURM_CONF" squeue -h)" ] ||

@@ -4,20 +4,11 @@
 # CSV line by line in order; kafka-stream-sink rebuilds it identically (digest compared). A bad format value is
 # refused at submission.
 . "$(dirname "$0")/../lib/common.sh"
-: "${SLURM_CONF:?no SLURM_CONF: run make cluster-up}" "${KS_TEST_USER:?no KS_TEST_USER: run make cluster-up}"
+. "$(dirname "$0")/../lib/slurm_jobs.sh"
 [ -x "$PUSH" ] || skip "kafka-stream-push not built"
 [ -x "$SINK" ] || skip "kafka-stream-sink not built"
-as_user() { (cd "$jobdir" && runuser -u "$KS_TEST_USER" -- env SLURM_CONF="$SLURM_CONF" "$@"); }
 jobs_started=()
 on_exit 'for j in "${jobs_started[@]}"; do env SLURM_CONF="$SLURM_CONF" scancel "$j" 2>/dev/null; done'
-wait_gone() {
-    local i
-    for ((i = 0; i < 360; i++)); do
-        env SLURM_CONF="$SLURM_CONF" squeue -h -j "$1" 2>/dev/null | grep -q . || return 0
-        sleep 0.5
-    done
-    fail "job $1 still in the queue after 180 s"
-}
 
 jobdir=$T/jobs out=$T/out
 mkdir "$jobdir" "$out" && chown "$KS_TEST_USER" "$jobdir"
