@@ -41,12 +41,6 @@ std::string mode_octal(std::uint32_t mode) {
     return std::string(buf, end);
 }
 
-bool is_hex_id(std::string_view s) {
-    if (s.size() != 32) return false;
-    for (char c : s)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return true;
-}
 
 Result<std::string> json_path(const json& entry) {
     if (entry.contains("path")) {
@@ -136,18 +130,15 @@ Headers encode_chunk(const ChunkHeader& chunk) {
     return h;
 }
 
-Headers encode_record(const RecordHeader& record) {
-    // No ks.mode and ks.mtime: they are the same for every line and the manifest has them (fewer headers per line
-    // make records mode markedly faster).
-    Headers h;
-    h.reserve(12);
-    put_identity(h, record.chunk.id, "record");
-    h.emplace_back(header::path, record.chunk.file.path);
-    h.emplace_back(header::file, std::to_string(record.chunk.file.index));
-    h.emplace_back(header::size, std::to_string(record.chunk.file.size));
-    h.emplace_back(header::offset, std::to_string(record.chunk.offset));
-    h.emplace_back(header::eol, record.eol);
-    return h;
+bool valid_transfer_id(std::string_view s) {
+    if (s.size() != 32) return false;
+    for (char c : s)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
+}
+
+Headers encode_record_headers() {
+    return {{std::string(header::version), std::to_string(kVersion)}, {std::string(header::type), "record"}};
 }
 
 Headers encode_manifest_headers(const TransferIdentity& id, std::uint32_t part, std::uint32_t parts) {
@@ -179,7 +170,7 @@ Result<TransferIdentity> decode_identity(const Headers& headers) {
         if (!v) return std::unexpected(v.error());
         *field = std::move(*v);
     }
-    if (!is_hex_id(id.transfer_id)) return fail("malformed transfer id");
+    if (!valid_transfer_id(id.transfer_id)) return fail("malformed transfer id");
     if (const std::string* inst = find(headers, header::instance)) {
         if (!valid_instance(*inst)) return fail("malformed header ks.instance");
         id.instance = *inst;
@@ -187,29 +178,17 @@ Result<TransferIdentity> decode_identity(const Headers& headers) {
     return id;
 }
 
-static Result<ChunkHeader> decode_file_headers(const Headers& headers, bool with_mode_mtime);
+static Result<ChunkHeader> decode_file_headers(const Headers& headers);
 
 Result<ChunkHeader> decode_chunk(const Headers& headers) {
     auto type = message_type(headers);
     if (!type) return std::unexpected(type.error());
     if (*type != MessageType::chunk) return fail("not a chunk message");
-    return decode_file_headers(headers, true);
+    return decode_file_headers(headers);
 }
 
-Result<RecordHeader> decode_record(const Headers& headers) {
-    auto type = message_type(headers);
-    if (!type) return std::unexpected(type.error());
-    if (*type != MessageType::record) return fail("not a record message");
-    auto chunk = decode_file_headers(headers, false);
-    if (!chunk) return std::unexpected(chunk.error());
-    const std::string* eol = find(headers, header::eol);
-    if (!eol) return fail("missing header ks.eol");
-    if (*eol != "\n" && *eol != "\r\n" && !eol->empty()) return fail("header ks.eol: not \"\\n\", \"\\r\\n\" or empty");
-    return RecordHeader{std::move(*chunk), *eol};
-}
-
-// The headers chunks and records share: identity, path, file index and size, offset; mode and mtime on chunks.
-static Result<ChunkHeader> decode_file_headers(const Headers& headers, bool with_mode_mtime) {
+// Identity, path, file index, size, mode, mtime and offset.
+static Result<ChunkHeader> decode_file_headers(const Headers& headers) {
     ChunkHeader c;
     auto id = decode_identity(headers);
     if (!id) return std::unexpected(id.error());
@@ -226,7 +205,6 @@ static Result<ChunkHeader> decode_file_headers(const Headers& headers, bool with
     c.file.size = *size;
     c.offset = *offset;
     if (c.offset > c.file.size) return fail("chunk offset beyond the declared file size");
-    if (!with_mode_mtime) return c;
     auto mode = required(headers, header::mode);
     if (!mode) return std::unexpected(mode.error());
     std::uint32_t m = 0;
@@ -300,7 +278,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
     if (!version) return fail("manifest: " + version.error().message);
     if (*version != kVersion) return fail("manifest: unsupported version " + std::to_string(*version));
     auto tid = get_field<std::string>(j, "transfer_id");
-    if (!tid || !is_hex_id(*tid)) return fail("manifest: missing or malformed \"transfer_id\"");
+    if (!tid || !valid_transfer_id(*tid)) return fail("manifest: missing or malformed \"transfer_id\"");
     m.transfer_id = *tid;
     if (j.contains("part") || j.contains("parts")) {
         auto part = get_field<std::uint32_t>(j, "part");

@@ -38,7 +38,6 @@ inline constexpr std::string_view mtime = "ks.mtime";       // modification time
 inline constexpr std::string_view offset = "ks.offset";     // byte offset of this chunk in the file
 inline constexpr std::string_view part = "ks.part";         // manifest part index (0-based)
 inline constexpr std::string_view parts = "ks.parts";       // number of manifest parts of the transfer
-inline constexpr std::string_view eol = "ks.eol";           // record: the line ending after the line ("\n", "\r\n", "")
 }  // namespace header
 
 // A manifest larger than one message is split into parts, each a complete JSON object with a subset of the entries.
@@ -66,6 +65,8 @@ std::string make_transfer_id(std::string_view cluster, std::string_view job_id, 
                              std::string_view instance = {});
 // An instance value as accepted on the wire: 1-64 characters of [A-Za-z0-9._-].
 bool valid_instance(std::string_view instance);
+// 32 lowercase hex digits, the form make_transfer_id returns.
+bool valid_transfer_id(std::string_view s);
 // Message key: "<cluster>/<job>/<node>"; one node's messages share a partition, the nodes of a job spread out.
 std::string message_key(const TransferIdentity& id);
 
@@ -79,20 +80,32 @@ struct FileMeta {
 
 struct ChunkHeader {
     TransferIdentity id;
-    FileMeta file;  // mode and mtime_ns are not sent with records
+    FileMeta file;
     std::uint64_t offset = 0;
 };
 
-// A record (records mode): one line of a text file. The headers of a chunk without ks.mode and ks.mtime (the
-// manifest has them), ks.offset = offset of the line's first byte, plus ks.eol; the value is JSON
-// {"timestamp":..., "data":...} (helper/record_encoder.hpp).
-struct RecordHeader {
-    ChunkHeader chunk;
-    std::string eol;  // "\n", "\r\n", or "" (a last line without one)
-};
+// A record (records mode): one line of a text file. Headers: only ks.v and ks.type=record (librdkafka allocates per
+// header and per message, so per-line headers cost more than the line). Everything else is in the JSON value, beside
+// the "timestamp" and "data" keys a plain consumer reads, under one extra key "ks" (helper/record_encoder.hpp):
+//   {"timestamp":1712345678.123456,"data":"a,b","ks":{"transfer":"<id>","file":3,"path":"out/a.csv","size":100,
+//    "offset":90,"eol":"\r\n"}}
+// "path" is for people reading the topic (invalid UTF-8 bytes shown as U+FFFD); the sink takes paths from the manifest.
+namespace record_key {
+inline constexpr std::string_view timestamp = "timestamp";
+inline constexpr std::string_view data = "data";
+inline constexpr std::string_view data_b64 = "data_b64";  // the raw line in base64, present when it is not UTF-8
+inline constexpr std::string_view meta = "ks";
+inline constexpr std::string_view transfer = "transfer";
+inline constexpr std::string_view file = "file";
+inline constexpr std::string_view path = "path";
+inline constexpr std::string_view size = "size";
+inline constexpr std::string_view offset = "offset";
+inline constexpr std::string_view eol = "eol";
+}  // namespace record_key
+
 
 Headers encode_chunk(const ChunkHeader& chunk);
-Headers encode_record(const RecordHeader& record);
+Headers encode_record_headers();  // ks.v and ks.type=record
 Headers encode_manifest_headers(const TransferIdentity& id, std::uint32_t part = 0, std::uint32_t parts = 1);
 
 // Reads ks.v and ks.type; fails on a missing or unknown version or type.
@@ -100,8 +113,6 @@ Result<MessageType> message_type(const Headers& headers);
 // Strict: every field present, numbers in range, offset <= size. Does not judge the path (the sink sanitizes it).
 Result<ChunkHeader> decode_chunk(const Headers& headers);
 Result<TransferIdentity> decode_identity(const Headers& headers);
-// Strict as decode_chunk, plus: ks.eol is one of "\n", "\r\n", "".
-Result<RecordHeader> decode_record(const Headers& headers);
 
 inline constexpr std::string_view kFormatRecords = "records";
 

@@ -169,9 +169,61 @@ private:
 
 }  // namespace
 
+namespace {
+
+Result<std::uint64_t> unsigned_number(Parser& p) {
+    std::string text;
+    char c = p.peek();
+    if (c < '0' || c > '9') return fail("not an unsigned integer");
+    if (auto ok = p.number(text); !ok) return std::unexpected(ok.error());
+    return wire::parse_u64(text);  // rejects fractions and exponents
+}
+
+// The "ks" object: every known key required once; unknown keys skipped (a later producer may add some).
+Result<void> parse_meta(Parser& p, RecordMeta& m) {
+    namespace k = wire::record_key;
+    if (!p.eat('{')) return fail("\"ks\" is not an object");
+    bool transfer = false, file = false, path = false, size = false, offset = false, eol = false;
+    std::string key, text;
+    if (!p.eat('}')) {
+        do {
+            if (auto ok = p.string(key); !ok) return ok;
+            if (!p.eat(':')) return fail("expected ':'");
+            bool* seen = key == k::transfer ? &transfer : key == k::file ? &file : key == k::path ? &path
+                       : key == k::size ? &size : key == k::offset ? &offset : key == k::eol ? &eol : nullptr;
+            if (seen && *seen) return fail("duplicate key \"ks." + key + "\"");
+            if (seen) *seen = true;
+            if (key == k::transfer || key == k::path || key == k::eol) {
+                if (p.peek() != '"') return fail("\"ks." + key + "\" is not a string");
+                std::string& into = key == k::transfer ? m.transfer_id : key == k::eol ? m.eol : text;
+                if (auto ok = p.string(into); !ok) return ok;
+            } else if (key == k::file || key == k::size || key == k::offset) {
+                auto n = unsigned_number(p);
+                if (!n) return fail("\"ks." + key + "\": " + n.error().message);
+                (key == k::file ? m.file : key == k::size ? m.size : m.offset) = *n;
+            } else if (auto ok = p.skip_value(); !ok) {
+                return ok;
+            }
+        } while (p.eat(','));
+        if (!p.eat('}')) return fail("\"ks\": expected ',' or '}'");
+    }
+    for (auto [have, name] : {std::pair{transfer, k::transfer}, {file, k::file}, {size, k::size}, {offset, k::offset},
+                              {eol, k::eol}})
+        if (!have) return fail("missing \"ks." + std::string(name) + "\"");
+    if (!wire::valid_transfer_id(m.transfer_id)) return fail("\"ks.transfer\" is not a transfer id");
+    if (m.eol != "\n" && m.eol != "\r\n" && !m.eol.empty()) return fail("\"ks.eol\" is not \"\\n\", \"\\r\\n\" or empty");
+    if (m.offset > m.size) return fail("\"ks.offset\" beyond \"ks.size\"");
+    return {};
+}
+
+}  // namespace
+
 Result<void> parse_record_value(std::string_view json, RecordValue& out) {
+    namespace k = wire::record_key;
     out.line.clear();
     out.timestamp.clear();
+    out.has_meta = false;
+    out.meta.transfer_id.clear();
     Parser p(json);
     auto bad = [](const std::string& why) { return fail("record value: " + why); };
     if (!p.eat('{')) return bad("not a JSON object");
@@ -179,22 +231,25 @@ Result<void> parse_record_value(std::string_view json, RecordValue& out) {
     std::string key, b64;
     if (!p.eat('}')) {
         do {
-            if (auto k = p.string(key); !k) return bad(k.error().message);
+            if (auto k2 = p.string(key); !k2) return bad(k2.error().message);
             if (!p.eat(':')) return bad("expected ':'");
-            bool* seen = key == "data" ? &have_data : key == "data_b64" ? &have_b64 : key == "timestamp" ? &have_ts : nullptr;
+            bool* seen = key == k::data ? &have_data : key == k::data_b64 ? &have_b64 : key == k::timestamp ? &have_ts
+                       : key == k::meta ? &out.has_meta : nullptr;
             if (seen && *seen) return bad("duplicate key \"" + key + "\"");
             if (seen) *seen = true;
             Result<void> v;
-            if (key == "data") {
+            if (key == k::data) {
                 if (p.peek() != '"') return bad("\"data\" is not a string");
                 v = p.string(out.line);
-            } else if (key == "data_b64") {
+            } else if (key == k::data_b64) {
                 if (p.peek() != '"') return bad("\"data_b64\" is not a string");
                 v = p.string(b64);
-            } else if (key == "timestamp") {
+            } else if (key == k::timestamp) {
                 char c = p.peek();
                 if (c != '-' && (c < '0' || c > '9')) return bad("\"timestamp\" is not a number");
                 v = p.number(out.timestamp);
+            } else if (key == k::meta) {
+                v = parse_meta(p, out.meta);
             } else {
                 v = p.skip_value();
             }
@@ -212,18 +267,15 @@ Result<void> parse_record_value(std::string_view json, RecordValue& out) {
     return {};
 }
 
-Result<void> decode_record_message(const wire::Headers& headers, std::string_view value, DecodedRecord& out) {
-    auto header = wire::decode_record(headers);
-    if (!header) return std::unexpected(header.error());
-    out.header = std::move(*header);
+Result<void> decode_record_message(std::string_view value, DecodedRecord& out) {
     if (auto ok = parse_record_value(value, out.value); !ok) return ok;
+    if (!out.value.has_meta) return fail("record value: missing \"ks\" (not written by kafka-stream-push)");
+    const RecordMeta& m = out.value.meta;
     if (out.value.line.find('\n') != std::string::npos) return fail("record: the line contains a line feed");
-    const wire::ChunkHeader& c = out.header.chunk;
-    const std::uint64_t room = c.file.size - c.offset;  // decode_record checked offset <= size
-    if (out.header.eol.empty() && out.value.line.size() != room)
+    if (m.eol.empty() && out.value.line.size() != m.size - m.offset)
         return fail("record: a line without an ending that is not the end of the file");
     out.bytes.assign(out.value.line);
-    out.bytes.append(out.header.eol);
+    out.bytes.append(m.eol);
     return {};
 }
 

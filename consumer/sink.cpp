@@ -103,6 +103,7 @@ Result<void> Sink::handle(const IncomingMessage& msg) {
     const wire::Headers& headers = msg.headers ? *msg.headers : kNone;
     auto type = wire::message_type(headers);
     if (!type) return quarantine_message(msg, type.error().message);
+    if (*type == wire::MessageType::record) return handle_record(msg);  // its identity is in the value
     auto id = wire::decode_identity(headers);
     if (!id) return quarantine_message(msg, id.error().message);
     if (auto ok = check_identity(*id); !ok) return quarantine_message(msg, ok.error().message);
@@ -117,7 +118,6 @@ Result<void> Sink::handle(const IncomingMessage& msg) {
         return {};
     }
     if (*type == wire::MessageType::chunk) return handle_chunk(msg, *id, t);
-    if (*type == wire::MessageType::record) return handle_record(msg, *id, t);
     if (*type == wire::MessageType::manifest) return handle_manifest(msg, *id, t);
     return quarantine_message(msg, "message type not supported by this sink");
 }
@@ -139,17 +139,24 @@ Result<void> Sink::handle_chunk(const IncomingMessage& msg, const wire::Transfer
     return {};
 }
 
-Result<void> Sink::handle_record(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t) {
-    if (auto ok = decode_record_message(*msg.headers, msg.payload, record_); !ok)
-        return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
-    const wire::ChunkHeader& where = record_.header.chunk;
-    if (auto ok = check_chunk(where, record_.bytes.size(), settings_.limits); !ok)
-        return quarantine_transfer(id.transfer_id, t, &msg, "record: " + ok.error().message);
+Result<void> Sink::handle_record(const IncomingMessage& msg) {
+    auto decoded = decode_record_message(msg.payload, record_);
+    const RecordMeta& where = record_.value.meta;
+    // No valid transfer id: only this message can be set aside (the id names directories).
+    if (!decoded && !wire::valid_transfer_id(where.transfer_id)) return quarantine_message(msg, decoded.error().message);
+    const std::string id = where.transfer_id;
+    Transfer& t = transfer(id);
+    if (t.state != State::active) {
+        ++stats_.dropped;
+        return {};
+    }
+    if (!decoded) return quarantine_transfer(id, t, &msg, decoded.error().message);
+    if (auto ok = check_range(where.file, where.size, where.offset, record_.bytes.size(), settings_.limits); !ok)
+        return quarantine_transfer(id, t, &msg, "record: " + ok.error().message);
     bool input_error = false;
-    auto ok = staging_.write_chunk(id.transfer_id, where.file.index, where.offset, where.file.size, record_.bytes,
-                                   input_error);
+    auto ok = staging_.write_chunk(id, where.file, where.offset, where.size, record_.bytes, input_error);
     if (!ok) {
-        if (input_error) return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
+        if (input_error) return quarantine_transfer(id, t, &msg, ok.error().message);
         return ok;
     }
     t.last_progress = now();

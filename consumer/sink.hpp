@@ -88,7 +88,7 @@ private:
     Transfer& transfer(const std::string& id);
     Result<void> handle_chunk(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t);
     // Records mode: the line's bytes and ending are staged at its offset, exactly like a chunk's payload.
-    Result<void> handle_record(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t);
+    Result<void> handle_record(const IncomingMessage& msg);
     Result<void> handle_manifest(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t);
     Result<void> replay_of_done(const IncomingMessage& msg, const wire::TransferIdentity& id);
     // Loads the staged manifest of `id` and finalizes it if complete.

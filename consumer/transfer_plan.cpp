@@ -16,16 +16,23 @@ Result<void> check_identity(const wire::TransferIdentity& id) {
     return {};
 }
 
+Result<void> check_range(std::uint64_t index, std::uint64_t size, std::uint64_t offset, std::size_t payload_bytes,
+                         const Limits& limits) {
+    if (size > limits.max_file_bytes)
+        return fail("declared file size " + std::to_string(size) + " above the limit of " +
+                    std::to_string(limits.max_file_bytes) + " bytes (stream.max.file.bytes)");
+    if (index >= limits.max_files)
+        return fail("file index " + std::to_string(index) + " above the limit (stream.max.files)");
+    if (offset > size || payload_bytes > size - offset)
+        return fail("bytes [" + std::to_string(offset) + ", " + std::to_string(offset + payload_bytes) +
+                    ") past the declared file size " + std::to_string(size));
+    return {};
+}
+
 Result<void> check_chunk(const wire::ChunkHeader& chunk, std::size_t payload_bytes, const Limits& limits) {
     if (auto ok = split_relative_path(chunk.file.path); !ok) return fail("chunk: " + ok.error().message);
-    if (chunk.file.size > limits.max_file_bytes)
-        return fail("chunk: declared file size " + std::to_string(chunk.file.size) + " above the limit of " +
-                    std::to_string(limits.max_file_bytes) + " bytes (stream.max.file.bytes)");
-    if (chunk.file.index >= limits.max_files)
-        return fail("chunk: file index " + std::to_string(chunk.file.index) + " above the limit (stream.max.files)");
-    if (chunk.offset > chunk.file.size || payload_bytes > chunk.file.size - chunk.offset)
-        return fail("chunk: bytes [" + std::to_string(chunk.offset) + ", " + std::to_string(chunk.offset + payload_bytes) +
-                    ") past the declared file size " + std::to_string(chunk.file.size));
+    if (auto ok = check_range(chunk.file.index, chunk.file.size, chunk.offset, payload_bytes, limits); !ok)
+        return fail("chunk: " + ok.error().message);
     return {};
 }
 

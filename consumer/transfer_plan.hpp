@@ -44,6 +44,9 @@ Result<TransferPlan> plan_transfer(const wire::Manifest& manifest, const wire::T
                                    const std::string& topic, const Layout& layout, const Limits& limits);
 
 // Checks a chunk header on its own (before any byte is written).
+// Within the limits, and [offset, offset + payload_bytes) inside the declared size (chunks and records).
+Result<void> check_range(std::uint64_t index, std::uint64_t size, std::uint64_t offset, std::size_t payload_bytes,
+                         const Limits& limits);
 Result<void> check_chunk(const wire::ChunkHeader& chunk, std::size_t payload_bytes, const Limits& limits);
 // The transfer id must be the one derived from the identity, so a message cannot write into another node's transfer.
 Result<void> check_identity(const wire::TransferIdentity& id);

@@ -35,7 +35,7 @@ public:
     // Queues one message (payload copied). Returns librdkafka's error, e.g. RD_KAFKA_RESP_ERR__QUEUE_FULL.
     rd_kafka_resp_err_t produce(std::uint64_t id, std::string_view key, std::string_view payload,
                                 const wire::Headers& headers);
-    // The same with librdkafka headers built by the caller (records mode copies a per-file template): they are taken
+    // The same with librdkafka headers built by the caller (records mode copies a template): they are taken
     // over when the message is accepted and left to the caller otherwise.
     rd_kafka_resp_err_t produce(std::uint64_t id, std::string_view key, std::string_view payload,
                                 kafka::HeadersPtr& headers);

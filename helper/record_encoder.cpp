@@ -1,6 +1,7 @@
 #include "record_encoder.hpp"
 
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 
@@ -88,7 +89,43 @@ bool append_json_string_body(std::string_view raw, std::string& out) {
     return valid;
 }
 
-void encode_record_value(std::string_view line, std::string_view timestamp, std::string& out) {
+std::string record_meta_prefix(std::string_view transfer_id, const wire::FileMeta& file) {
+    namespace k = wire::record_key;
+    std::string out;
+    out.reserve(128 + file.path.size());
+    auto key = [&out](std::string_view name) {
+        out.push_back('"');
+        out.append(name);
+        out.append("\":");
+    };
+    out.push_back(',');
+    key(k::meta);
+    out.push_back('{');
+    key(k::transfer);
+    out.push_back('"');
+    out.append(transfer_id);  // lowercase hex
+    out.append("\",");
+    key(k::file);
+    out.append(std::to_string(file.index));
+    out.push_back(',');
+    key(k::path);
+    out.push_back('"');
+    append_json_string_body(file.path, out);
+    out.append("\",");
+    key(k::size);
+    out.append(std::to_string(file.size));
+    out.push_back(',');
+    key(k::offset);
+    return out;
+}
+
+std::size_t max_record_meta_bytes() {
+    // Fixed text and numbers, plus the path: '"' and '\' double, an invalid byte becomes 3 bytes.
+    return 160 + 3 * wire::kMaxPathBytes;
+}
+
+void encode_record_value(std::string_view line, std::string_view timestamp, std::string_view meta_prefix,
+                         std::uint64_t offset, std::string_view eol, std::string& out) {
     out.clear();
     out.append("{\"timestamp\":");
     out.append(timestamp);
@@ -100,12 +137,17 @@ void encode_record_value(std::string_view line, std::string_view timestamp, std:
         out.append(wire::base64_encode(line));
         out.push_back('"');
     }
-    out.push_back('}');
+    out.append(meta_prefix);
+    char num[24];
+    auto [end, ec] = std::to_chars(num, num + sizeof num, offset);
+    (void)ec;  // 24 digits hold any uint64
+    out.append(num, end);
+    out.append(eol == "\r\n" ? ",\"eol\":\"\\r\\n\"}}" : eol == "\n" ? ",\"eol\":\"\\n\"}}" : ",\"eol\":\"\"}}");
 }
 
 std::size_t max_record_value_bytes(std::size_t line_bytes, std::size_t timestamp_bytes) {
-    const std::size_t frame = 40 + timestamp_bytes;  // keys, quotes, braces
-    return frame + 6 * line_bytes + (line_bytes + 2) / 3 * 4;
+    const std::size_t frame = 60 + timestamp_bytes;  // keys, quotes, braces, offset, eol
+    return frame + max_record_meta_bytes() + 6 * line_bytes + (line_bytes + 2) / 3 * 4;
 }
 
 }  // namespace ks::push

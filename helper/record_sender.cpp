@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 
 #include "record_encoder.hpp"
@@ -30,22 +29,12 @@ double wall_seconds() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// The record headers common to every line of one read of a file: all of encode_record but ks.offset and ks.eol.
-kafka::HeadersPtr header_template(const wire::TransferIdentity& id, const wire::FileMeta& meta) {
-    wire::RecordHeader r;
-    r.chunk.id = id;
-    r.chunk.file = meta;
-    wire::Headers all = wire::encode_record(r);
-    std::erase_if(all, [](const auto& h) { return h.first == wire::header::offset || h.first == wire::header::eol; });
-    return kafka::to_kafka_headers(all);
-}
-
 }  // namespace
 
 RecordSender::RecordSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
                            RecordSettings settings, const Log& log)
     : producer_(std::move(first)), rebuild_(std::move(rebuild)), id_(std::move(id)), key_(wire::message_key(id_)),
-      settings_(settings), log_(log) {}
+      settings_(settings), log_(log), headers_(kafka::to_kafka_headers(wire::encode_record_headers())) {}
 
 RecordSender::~RecordSender() {
     if (producer_ && producer_->outstanding() > 0) {
@@ -131,7 +120,7 @@ void RecordSender::prepare_attempt(FileState& f) {
     f.meta.size = static_cast<std::uint64_t>(f.opened.st.st_size);
     f.meta.mode = f.src.recorded ? f.src.recorded->mode : f.opened.st.st_mode & 07777;
     f.meta.mtime_ns = f.src.recorded ? f.src.recorded->mtime_ns : mtime_ns(f.opened.st);
-    f.headers = header_template(id_, f.meta);
+    f.meta_prefix = record_meta_prefix(id_.transfer_id, f.meta);
     f.sha = Sha256();
     f.sha256.clear();
     f.hashed_upto = f.lines = f.read_pos = f.outstanding = f.failed = 0;
@@ -181,8 +170,8 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
         while (auto line = first_line(view.substr(pos), at_eof)) {
             if (line->text.size() + (line->eol.size() == 2 ? 1 : 0) > settings_.max_line_bytes) return Pump::changed;
             const std::uint64_t offset = base + pos;
-            encode_record_value(line->text, timestamp, value_);
-            Produced p = produce_line(f, offset, line->eol);
+            encode_record_value(line->text, timestamp, f.meta_prefix, offset, line->eol, value_);
+            Produced p = produce_line(f, offset);
             if (p == Produced::stopped) return Pump::stopped;
             if (p == Produced::rewound) break;  // the rebuild moved f.read_pos back: read from there
             if (offset == f.hashed_upto) {  // first pass: the digest is of the bytes that were sent
@@ -198,18 +187,13 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
     return Pump::done;
 }
 
-RecordSender::Produced RecordSender::produce_line(FileState& f, std::uint64_t offset, std::string_view eol) {
-    kafka::HeadersPtr h(rd_kafka_headers_copy(f.headers.get()));
-    char num[24];
-    auto [end, ec] = std::to_chars(num, num + sizeof num, offset);
-    (void)ec;
-    rd_kafka_header_add(h.get(), wire::header::offset.data(), static_cast<ssize_t>(wire::header::offset.size()), num,
-                        end - num);
-    rd_kafka_header_add(h.get(), wire::header::eol.data(), static_cast<ssize_t>(wire::header::eol.size()),
-                        eol.empty() ? "" : eol.data(), static_cast<ssize_t>(eol.size()));
+RecordSender::Produced RecordSender::produce_line(FileState& f, std::uint64_t offset) {
+    kafka::HeadersPtr h(rd_kafka_headers_copy(headers_.get()));
     const std::uint64_t id = pack_id(f.slot, f.attempt, offset);
     const int generation = generation_;
-    while (!stopping()) {
+    // The deadline is checked per block read (pump) and while waiting for room below, not per line: reading the
+    // clock for each of millions of lines was a tenth of the push's CPU time.
+    for (bool first = true; failure_.empty() && (first || !stopping()); first = false) {
         rd_kafka_resp_err_t err = producer_->produce(id, key_, value_, h);
         if (!err) {
             ++f.outstanding;

@@ -71,7 +71,7 @@ private:
         SourceFile src;
         OpenedFile opened;
         wire::FileMeta meta;
-        kafka::HeadersPtr headers;  // everything but ks.offset and ks.eol, copied for each record
+        std::string meta_prefix;  // the record values' "ks" object up to the offset (record_meta_prefix)
         Sha256 sha;
         std::uint64_t hashed_upto = 0;  // the digest covers [0, hashed_upto): the first pass over the file
         std::uint64_t lines = 0;        // lines in [0, hashed_upto)
@@ -92,7 +92,7 @@ private:
     void send_one(FileState& f);
     void drive(FileState& f);  // pumps until the file is read (and stable), skipped, or the transfer stops
     Pump pump(FileState& f);
-    Produced produce_line(FileState& f, std::uint64_t offset, std::string_view eol);
+    Produced produce_line(FileState& f, std::uint64_t offset);
     void resume_rewound();
     void service(int timeout_ms);
     void handle_reports(const std::vector<DeliveryReport>& reports);
@@ -110,6 +110,7 @@ private:
     std::string key_;
     RecordSettings settings_;
     const Log& log_;
+    kafka::HeadersPtr headers_;  // ks.v and ks.type=record, copied for each record
     std::vector<std::unique_ptr<FileState>> files_;
     std::string block_;
     std::string value_;

@@ -48,8 +48,10 @@ consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="
 lines = []
 for msg in consumer:
     h = dict(msg.headers)
-    if h.get("ks.type") == b"record" and h.get("ks.path") == b"result.csv":
-        lines.append(json.loads(msg.value)["data"])
+    if h.get("ks.type") == b"record":
+        rec = json.loads(msg.value)
+        if rec["ks"]["path"] == "result.csv":
+            lines.append(rec["data"])
 consumer.close()
 expected = ["%d,%d,label %d" % (i, i * 7, i) for i in range(1, 20001)]
 assert lines == expected, "%d lines, %d expected" % (len(lines), len(expected))

@@ -42,8 +42,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (id) (void)ks::sink::check_identity(*id);
     if (auto chunk = ks::wire::decode_chunk(headers)) (void)ks::sink::check_chunk(*chunk, value.size(), limits);
     ks::sink::DecodedRecord record;
-    if (ks::sink::decode_record_message(headers, value, record))
-        (void)ks::sink::check_chunk(record.header.chunk, record.bytes.size(), limits);
+    if (ks::sink::decode_record_message(value, record)) {
+        const auto& m = record.value.meta;
+        if (!ks::wire::valid_transfer_id(m.transfer_id)) __builtin_trap();  // it names a staging directory
+        (void)ks::sink::check_range(m.file, m.size, m.offset, record.bytes.size(), limits);
+    }
     if (auto manifest = ks::wire::parse_manifest(value)) {
         ks::wire::TransferIdentity ident{manifest->job.cluster, manifest->job.job_id, manifest->job.node,
                                          manifest->job.user,    manifest->transfer_id, manifest->job.instance};

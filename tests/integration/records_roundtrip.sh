@@ -51,17 +51,18 @@ for msg in consumer:
         continue
     rec = json.loads(msg.value)           # what a plain pipeline does
     assert isinstance(rec["timestamp"], float), rec
-    by_path.setdefault(h["ks.path"].decode(), []).append((rec, h))
+    assert set(h) == {"ks.v", "ks.type"}, h   # everything else is in the value, under "ks"
+    by_path.setdefault(rec["ks"]["path"], []).append((rec, rec["ks"]))
 consumer.close()
 expected = open(src + "/result.csv", "rb").read().decode().split("\n")[:-1]
 got = [r["data"] for r, _ in by_path.get("result.csv", [])]
 assert got == expected, "result.csv: %d lines received, %d expected; first difference at %s" % (
     len(got), len(expected), next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected))))
-offsets = [int(h["ks.offset"]) for _, h in by_path["result.csv"]]
+offsets = [m["offset"] for _, m in by_path["result.csv"]]
 assert offsets == sorted(offsets), "offsets out of order"
-crlf = [(r["data"], h["ks.eol"]) for r, h in by_path["sub/crlf.csv"]]
-assert crlf == [("a,b", b"\r\n"), ("1,2", b"\r\n"), ("", b"\r\n"), ("", b"\r\n"), ("lone\rcr", b"\r\n"),
-                ("last without newline", b"")], crlf
+crlf = [(r["data"], m["eol"]) for r, m in by_path["sub/crlf.csv"]]
+assert crlf == [("a,b", "\r\n"), ("1,2", "\r\n"), ("", "\r\n"), ("", "\r\n"), ("lone\rcr", "\r\n"),
+                ("last without newline", "")], crlf
 mixed = by_path["sub/mixed.txt"]
 assert mixed[0][0]["data"] == "caf\ufffd latin-1" and "data_b64" in mixed[0][0], mixed[0]
 assert mixed[1][0]["data"] == "\u00e9 utf-8 \u65e5" and "data_b64" not in mixed[1][0]

@@ -18,10 +18,16 @@ using json = nlohmann::json;
 
 namespace {
 
+const std::string kTransfer = wire::make_transfer_id("c1", "42", "n1");
+
+std::string prefix_for(std::string_view path = "out/a.csv", std::uint64_t size = 1000) {
+    return push::record_meta_prefix(kTransfer, wire::FileMeta{std::string(path), 3, size, 0644, 0});
+}
+
 // Encodes, checks the value is valid JSON with the two keys a plain consumer reads, and decodes it the sink's way.
 json encode_and_parse(std::string_view line, std::string* sink_line = nullptr) {
     std::string out;
-    push::encode_record_value(line, "1712345678.123456", out);
+    push::encode_record_value(line, "1712345678.123456", prefix_for(), 90, "\n", out);
     json j = json::parse(out);  // throws (fails the test) on invalid JSON or invalid UTF-8
     EXPECT_TRUE(j.is_object());
     EXPECT_TRUE(j["timestamp"].is_number_float());
@@ -45,15 +51,6 @@ UniqueFd memfile(std::string_view content) {
     return fd;
 }
 
-wire::RecordHeader sample_record() {
-    wire::RecordHeader r;
-    r.chunk.id = {"c1", "42", "n1", "alice", wire::make_transfer_id("c1", "42", "n1")};
-    r.chunk.file = {"out/a.csv", 3, 100, 0644, 0};
-    r.chunk.offset = 90;
-    r.eol = "\r\n";
-    return r;
-}
-
 }  // namespace
 
 TEST(RecordsEncoder, PlainAsciiLineIsDataVerbatim) {
@@ -62,7 +59,27 @@ TEST(RecordsEncoder, PlainAsciiLineIsDataVerbatim) {
     EXPECT_EQ(j["data"], "1,2024-01-01,3.5,label");
     EXPECT_FALSE(j.contains("data_b64"));
     EXPECT_EQ(back, "1,2024-01-01,3.5,label");
-    EXPECT_EQ(j.size(), 2u);
+    EXPECT_EQ(j.size(), 3u);  // timestamp, data, ks
+    EXPECT_EQ(j["ks"], json::parse(R"({"transfer":")" + kTransfer +
+                                   R"(","file":3,"path":"out/a.csv","size":1000,"offset":90,"eol":"\n"})"));
+}
+
+TEST(RecordsEncoder, MetaSaysWhereTheLineGoes) {
+    for (std::string eol : {"\n", "\r\n", ""}) {
+        std::string out;
+        push::encode_record_value("abc", "1.5", prefix_for("dir/\"q\"\xff.csv", 1003), 1000, eol, out);
+        json j = json::parse(out);
+        EXPECT_EQ(j["ks"]["eol"], eol);
+        EXPECT_EQ(j["ks"]["path"], "dir/\"q\"\xEF\xBF\xBD.csv");  // display form
+        sink::DecodedRecord d;
+        auto ok = sink::decode_record_message(out, d);
+        ASSERT_TRUE(ok) << ok.error().message;
+        EXPECT_EQ(d.value.meta.transfer_id, kTransfer);
+        EXPECT_EQ(d.value.meta.file, 3u);
+        EXPECT_EQ(d.value.meta.size, 1003u);
+        EXPECT_EQ(d.value.meta.offset, 1000u);
+        EXPECT_EQ(d.bytes, "abc" + eol);
+    }
 }
 
 TEST(RecordsEncoder, EmptyLine) {
@@ -109,8 +126,12 @@ TEST(RecordsEncoder, WorstCaseBoundHolds) {
     std::string line(1000, '\x01');
     line[500] = '\xff';
     std::string out;
-    push::encode_record_value(line, push::format_timestamp(1e10), out);
+    // The longest path, every byte doubled by escaping or tripled as invalid UTF-8.
+    std::string path(wire::kMaxPathBytes, '\xff');
+    push::encode_record_value(line, push::format_timestamp(1e10), prefix_for(path, ~0ull), ~0ull, "\r\n", out);
     EXPECT_LE(out.size(), push::max_record_value_bytes(line.size()));
+    std::string meta = prefix_for(path, ~0ull);
+    EXPECT_LE(meta.size() + 40, push::max_record_meta_bytes());
     EXPECT_TRUE(json::accept(out));
 }
 
@@ -218,45 +239,51 @@ TEST(RecordsDecoder, RejectsMalformedValues) {
         EXPECT_FALSE(sink::parse_record_value(bad, v)) << bad;
 }
 
-TEST(RecordsWire, RecordHeadersRoundTrip) {
-    auto r = sample_record();
-    auto h = wire::encode_record(r);
+TEST(RecordsWire, OnlyVersionAndTypeHeaders) {
+    auto h = wire::encode_record_headers();
+    EXPECT_EQ(h.size(), 2u);
     auto type = wire::message_type(h);
     ASSERT_TRUE(type);
     EXPECT_EQ(*type, wire::MessageType::record);
     EXPECT_FALSE(wire::decode_chunk(h));  // a record is not a chunk
-    auto back = wire::decode_record(h);
-    ASSERT_TRUE(back) << back.error().message;
-    EXPECT_EQ(back->chunk.id.transfer_id, r.chunk.id.transfer_id);
-    EXPECT_EQ(back->chunk.file.path, "out/a.csv");
-    EXPECT_EQ(back->chunk.file.index, 3u);
-    EXPECT_EQ(back->chunk.file.size, 100u);
-    EXPECT_EQ(back->chunk.offset, 90u);
-    EXPECT_EQ(back->eol, "\r\n");
 }
 
-TEST(RecordsWire, BadEolOrMissingOffsetIsRejected) {
-    auto h = wire::encode_record(sample_record());
-    for (auto& [k, v] : h)
-        if (k == wire::header::eol) v = "\r";
-    EXPECT_FALSE(wire::decode_record(h));
-    auto h2 = wire::encode_record(sample_record());
-    std::erase_if(h2, [](const auto& kv) { return kv.first == wire::header::offset; });
-    EXPECT_FALSE(wire::decode_record(h2));
+TEST(RecordsWire, BadMetaIsRejected) {
+    const std::string t = kTransfer;
+    auto with_meta = [](const std::string& meta) { return R"({"timestamp":1.0,"data":"zz","ks":)" + meta + "}"; };
+    const std::string good = R"({"transfer":")" + t + R"(","file":3,"path":"a","size":10,"offset":7,"eol":"\n"})";
+    sink::DecodedRecord d;
+    ASSERT_TRUE(sink::decode_record_message(with_meta(good), d));
+    EXPECT_EQ(d.bytes, "zz\n");
+    for (std::string bad :
+         {std::string(R"({"timestamp":1.0,"data":"zz"})"),  // no "ks": a plain producer's record
+          with_meta("[]"), with_meta("{}"),
+          with_meta(R"({"transfer":"XYZ","file":3,"path":"a","size":10,"offset":7,"eol":"\n"})"),
+          with_meta(R"({"transfer":"../../etc","file":3,"path":"a","size":10,"offset":7,"eol":"\n"})"),
+          with_meta(R"({"transfer":")" + t + R"(","file":-3,"path":"a","size":10,"offset":7,"eol":"\n"})"),
+          with_meta(R"({"transfer":")" + t + R"(","file":3,"path":"a","size":10,"offset":7.5,"eol":"\n"})"),
+          with_meta(R"({"transfer":")" + t + R"(","file":3,"path":"a","size":10,"offset":11,"eol":"\n"})"),
+          with_meta(R"({"transfer":")" + t + R"(","file":3,"path":"a","size":10,"offset":7,"eol":"\r"})"),
+          with_meta(R"({"transfer":")" + t + R"(","file":3,"path":"a","size":10,"eol":"\n"})"),
+          with_meta(R"({"transfer":")" + t + R"(","file":3,"file":4,"path":"a","size":10,"offset":7,"eol":"\n"})"),
+          with_meta(R"({"transfer":")" + t + R"(","file":99999999999999999999,"size":10,"offset":7,"eol":"\n"})")})
+        EXPECT_FALSE(sink::decode_record_message(bad, d)) << bad;
+    // Unknown keys inside "ks" are skipped (a later producer may add some); "path" is optional for the sink.
+    EXPECT_TRUE(sink::decode_record_message(
+        with_meta(R"({"new":{"x":[1]},"transfer":")" + t + R"(","file":3,"size":10,"offset":7,"eol":"\n"})"), d));
 }
 
 TEST(RecordsWire, DecodedMessageIsLinePlusEnding) {
-    auto r = sample_record();
     sink::DecodedRecord d;
     std::string value;
-    push::encode_record_value(std::string(8, 'z'), "1.0", value);
-    ASSERT_TRUE(sink::decode_record_message(wire::encode_record(r), value, d));
+    push::encode_record_value(std::string(8, 'z'), "1.0", prefix_for("a", 100), 90, "\r\n", value);
+    ASSERT_TRUE(sink::decode_record_message(value, d));
     EXPECT_EQ(d.bytes, "zzzzzzzz\r\n");
     // A line without an ending must end the file.
-    r.eol = "";
-    EXPECT_FALSE(sink::decode_record_message(wire::encode_record(r), value, d));
-    r.chunk.offset = 92;
-    EXPECT_TRUE(sink::decode_record_message(wire::encode_record(r), value, d));
+    push::encode_record_value(std::string(8, 'z'), "1.0", prefix_for("a", 100), 90, "", value);
+    EXPECT_FALSE(sink::decode_record_message(value, d));
+    push::encode_record_value(std::string(8, 'z'), "1.0", prefix_for("a", 100), 92, "", value);
+    EXPECT_TRUE(sink::decode_record_message(value, d));
     EXPECT_EQ(d.bytes, "zzzzzzzz");
 }
 

@@ -79,3 +79,15 @@ TEST(RecordsPluginOptions, FormatIsCheckedAndPassedToTheHelper) {
     auto plain = plugin::build_helper_command(c, j, "t", {}, "/d");
     EXPECT_EQ(std::find(plain.argv.begin(), plain.argv.end(), "--format"), plain.argv.end());
 }
+
+TEST(RecordsOptions, RecordsAreCompressedByDefaultFilesAreNot) {
+    auto compression = [](push::SendFormat f) {
+        push::Settings s;
+        s.format = f;
+        for (const auto& p : push::default_kafka_properties(s))
+            if (p.first == "compression.type") return p.second;
+        return std::string("(unset)");
+    };
+    EXPECT_EQ(compression(push::SendFormat::records), "lz4");
+    EXPECT_EQ(compression(push::SendFormat::files), "none");
+}
