@@ -255,6 +255,11 @@ std::string manifest_to_json(const Manifest& m) {
         e["sha256"] = f.sha256;
         e["chunks"] = f.chunks;
         if (!f.format.empty()) e["format"] = f.format;
+        if (!f.timestamps.empty()) {
+            json runs = json::array();
+            for (const auto& [offset, stamp] : f.timestamps) runs.push_back(json::array({offset, stamp}));
+            e["timestamps"] = std::move(runs);
+        }
         files.push_back(std::move(e));
     }
     j["files"] = std::move(files);
@@ -268,6 +273,26 @@ std::string manifest_to_json(const Manifest& m) {
     j["skipped"] = std::move(skipped);
     j["total_bytes"] = m.total_bytes();
     return j.dump();
+}
+
+// [[offset, "seconds"], ...]: offsets strictly increasing from 0 and below the file size, timestamps JSON numbers.
+static Result<std::vector<std::pair<std::uint64_t, std::string>>> parse_timestamp_runs(const json& runs,
+                                                                                      std::uint64_t size) {
+    if (!runs.is_array()) return fail("\"timestamps\" is not an array");
+    std::vector<std::pair<std::uint64_t, std::string>> out;
+    for (const json& r : runs) {
+        if (!r.is_array() || r.size() != 2 || !r[0].is_number_unsigned() || !r[1].is_string())
+            return fail("\"timestamps\": an entry is not [offset, \"seconds\"]");
+        const auto offset = r[0].get<std::uint64_t>();
+        const auto stamp = r[1].get<std::string>();
+        if (out.empty() ? offset != 0 : offset <= out.back().first) return fail("\"timestamps\": offsets out of order");
+        if (offset >= size) return fail("\"timestamps\": offset past the end of the file");
+        const json number = json::parse(stamp, nullptr, false);
+        if (stamp.empty() || !number.is_number() || stamp.find_first_not_of("0123456789.-+eE") != std::string::npos)
+            return fail("\"timestamps\": \"" + stamp.substr(0, 40) + "\" is not a number");
+        out.emplace_back(offset, stamp);
+    }
+    return out;
 }
 
 Result<Manifest> parse_manifest(std::string_view text) {
@@ -350,6 +375,11 @@ Result<Manifest> parse_manifest(std::string_view text) {
             // Informational (how the file travelled); an unknown value is kept, never fatal.
             if (!e["format"].is_string()) return fail("manifest: file: \"format\" is not a string");
             f.format = e["format"].get<std::string>();
+        }
+        if (e.contains("timestamps")) {
+            auto runs = parse_timestamp_runs(e["timestamps"], f.meta.size);
+            if (!runs) return fail("manifest: file: " + runs.error().message);
+            f.timestamps = std::move(*runs);
         }
         m.files.push_back(std::move(f));
     }

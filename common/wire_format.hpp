@@ -121,6 +121,9 @@ struct FileEntry {
     std::string sha256;  // lowercase hex
     std::uint64_t chunks = 0;   // chunk messages (for a file sent as records: its record messages)
     std::string format = {};    // "" = chunks; "records" = sent as one record message per line
+    // Records: the "timestamp" of the lines, as runs: from each run's offset on (to the next run), the lines carried
+    // that timestamp (the sender stamps each block it reads). Lets the sink write the "timestamp,data" form.
+    std::vector<std::pair<std::uint64_t, std::string>> timestamps = {};
 };
 
 struct SkipEntry {

@@ -31,6 +31,12 @@ double wall_seconds() {
 
 }  // namespace
 
+void note_timestamp(TimestampRuns& runs, std::uint64_t from, const std::string& stamp) {
+    // A resend from `from` on replaces what was noted for those offsets: the sink keeps the last write too.
+    while (!runs.empty() && runs.back().first >= from) runs.pop_back();
+    if (runs.empty() || runs.back().second != stamp) runs.emplace_back(from, stamp);
+}
+
 RecordSender::RecordSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
                            RecordSettings settings, const Log& log)
     : producer_(std::move(first)), rebuild_(std::move(rebuild)), id_(std::move(id)), key_(wire::message_key(id_)),
@@ -83,6 +89,7 @@ RecordOutcome RecordSender::send_files(std::vector<SourceFile> files) {
             r.entry.sha256 = f->sha256;
             r.entry.chunks = f->lines;
             r.entry.format = std::string(wire::kFormatRecords);
+            r.entry.timestamps = std::move(f->stamps);
         }
         if (f->status == FileStatus::unconfirmed) r.fd = std::move(f->opened.fd);
         out.results.push_back(std::move(r));
@@ -123,6 +130,7 @@ void RecordSender::prepare_attempt(FileState& f) {
     f.meta_prefix = record_meta_prefix(id_.transfer_id, f.meta);
     f.sha = Sha256();
     f.sha256.clear();
+    f.stamps.clear();
     f.hashed_upto = f.lines = f.read_pos = f.outstanding = f.failed = 0;
     f.lowest_failed = std::numeric_limits<std::uint64_t>::max();
     f.read_done = false;
@@ -164,6 +172,7 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
         if (static_cast<std::size_t>(n) < want) return Pump::changed;  // shrank under us
         const bool at_eof = base + want == size;
         const std::string timestamp = format_timestamp(wall_seconds());
+        note_timestamp(f.stamps, base, timestamp);
         const std::string_view view(block_.data(), want);
         const int generation = generation_;
         std::size_t pos = 0;

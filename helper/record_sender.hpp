@@ -41,6 +41,11 @@ struct RecordSettings {
 inline constexpr std::uint64_t kRecordMaxFiles = 1ull << 20;
 inline constexpr std::uint64_t kRecordMaxFileBytes = 1ull << 37;  // 128 GiB
 
+// Runs of (first offset, timestamp) of a file's lines, in offset order (wire::FileEntry::timestamps).
+using TimestampRuns = std::vector<std::pair<std::uint64_t, std::string>>;
+// Notes that the lines from offset `from` on were (re)sent with `stamp`.
+void note_timestamp(TimestampRuns& runs, std::uint64_t from, const std::string& stamp);
+
 struct RecordOutcome {
     std::vector<FileResult> results;  // same order as the input; entry.format is "records" for files sent so
     std::vector<bool> file_mode;      // true: not text, left for file mode (its result is `not_started`)
@@ -71,6 +76,7 @@ private:
         SourceFile src;
         OpenedFile opened;
         wire::FileMeta meta;
+        TimestampRuns stamps;     // which lines carried which timestamp (for the manifest)
         std::string meta_prefix;  // the record values' "ks" object up to the offset (record_meta_prefix)
         Sha256 sha;
         std::uint64_t hashed_upto = 0;  // the digest covers [0, hashed_upto): the first pass over the file

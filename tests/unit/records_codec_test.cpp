@@ -9,6 +9,7 @@
 
 #include "../../consumer/record_decoder.hpp"
 #include "../../helper/record_encoder.hpp"
+#include "../../helper/record_sender.hpp"
 #include "../../helper/text_lines.hpp"
 #include "unique_fd.hpp"
 #include "wire_format.hpp"
@@ -306,4 +307,40 @@ TEST(RecordsManifest, FormatIsWrittenAndReadAndOptional) {
     EXPECT_EQ(back->files[0].format, "records");
     EXPECT_EQ(back->files[1].format, "");
     EXPECT_FALSE(json::parse(text)["files"][1].contains("format"));
+}
+
+TEST(RecordsManifest, TimestampRunsRoundTripAndAreChecked) {
+    wire::Manifest m;
+    m.transfer_id = wire::make_transfer_id("c", "1", "n");
+    m.job = {"1", "u", 1, 1, "n", "c", 1, std::nullopt};
+    wire::FileEntry f;
+    f.meta = {"a.csv", 0, 100, 0644, 1};
+    f.sha256 = std::string(64, 'a');
+    f.chunks = 5;
+    f.format = "records";
+    f.timestamps = {{0, "1712345678.000001"}, {40, "1712345679.5"}};
+    m.files.push_back(f);
+    auto text = wire::manifest_to_json(m);
+    auto back = wire::parse_manifest(text);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->files[0].timestamps, f.timestamps);
+    for (const char* bad : {R"([[1,"1.0"]])", R"([[0,"1.0"],[0,"2.0"]])", R"([[0,"1.0"],[100,"2.0"]])",
+                            R"([[0,1.0]])", R"([[0,"now"]])", R"([[0,"1.0","x"]])", R"({"0":"1.0"})"}) {
+        json j = json::parse(text);
+        j["files"][0]["timestamps"] = json::parse(bad);
+        EXPECT_FALSE(wire::parse_manifest(j.dump())) << bad;
+    }
+}
+
+TEST(RecordsSender, TimestampRunsFollowResends) {
+    push::TimestampRuns runs;
+    push::note_timestamp(runs, 0, "1.0");
+    push::note_timestamp(runs, 100, "1.0");  // same stamp: one run
+    push::note_timestamp(runs, 200, "2.0");
+    push::note_timestamp(runs, 300, "3.0");
+    EXPECT_EQ(runs, (push::TimestampRuns{{0, "1.0"}, {200, "2.0"}, {300, "3.0"}}));
+    push::note_timestamp(runs, 150, "4.0");  // a resend from 150 replaces what followed
+    EXPECT_EQ(runs, (push::TimestampRuns{{0, "1.0"}, {150, "4.0"}}));
+    push::note_timestamp(runs, 0, "5.0");
+    EXPECT_EQ(runs, (push::TimestampRuns{{0, "5.0"}}));
 }
