@@ -12,6 +12,7 @@
 #include "finalizer.hpp"
 #include "safe_fs.hpp"
 #include "safe_path.hpp"
+#include "timestamp_data.hpp"
 
 namespace ks::sink {
 namespace {
@@ -215,6 +216,8 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
     auto plan = plan_transfer(*manifest, identity, *topic, settings_.layout, settings_.limits);
     if (!plan) return quarantine_transfer(id, t, nullptr, plan.error().message);
     tdir->reset();
+    if (settings_.records_timestamp_data)
+        if (auto ok = plan_timestamp_data(root_.get(), staging_, id, *manifest, *plan, *log_); !ok) return ok;
     FinalizeTarget target{root_.get(), done_.get(), settings_.chown};
     auto result = finalize_transfer(target, staging_, id, *plan, *json);
     if (!result) return std::unexpected(result.error());

@@ -32,6 +32,7 @@ struct SinkSettings {
     double stale_seconds = 7 * 24 * 3600.0;
     std::size_t max_open_files = 64;
     std::function<double()> clock;  // wall-clock seconds (compared with directory mtimes); default: real time
+    bool records_timestamp_data = false;  // also write "<file>.timestamp_data" for records-mode files
 };
 
 struct IncomingMessage {

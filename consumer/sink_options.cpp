@@ -38,6 +38,7 @@ Result<double> parse_seconds(std::string_view what, std::string_view text) {
 std::string sink_usage() {
     return R"(Usage: kafka-stream-sink [--config FILE] [-X key=value]... (--topic TOPIC... | --topic-regex RE)
                          --group GROUP --output ROOT [--layout TEMPLATE] [--exit-when-idle SECONDS] [--chown]
+                         [--records-timestamp-data]
 
 Consumes kafka-stream transfers (written by kafka-stream-push at the end of Slurm jobs), rebuilds every file bit for
 bit and persists it under ROOT, exactly once, crash-safe. Runs as a consumer-group service; several instances (also on
@@ -60,11 +61,16 @@ Options:
   --exit-when-idle SECS  one-shot mode: exit 0 once no message arrived for SECS seconds and everything is
                          committed (config: stream.exit.when.idle)
   --chown                when running as root, give files and created directories the job's uid/gid
+  --records-timestamp-data
+                         for each file sent in records mode, also write FILE.timestamp_data: one line
+                         "<timestamp>,<line>" per line, what the classic kafka-python consumer writes
+                         (config: stream.records.timestamp.data)
   -v, --verbose          debug messages
   -h, --help             this help;  --version  the version
 
 Config keys (stream.*): stream.topics, stream.topic.regex, stream.group, stream.output, stream.layout,
-  stream.exit.when.idle, stream.chown (true/false), stream.commit.interval.ms (default 2000),
+  stream.exit.when.idle, stream.chown (true/false), stream.records.timestamp.data (true/false),
+  stream.commit.interval.ms (default 2000),
   stream.commit.bytes (fsync+commit after this many staged bytes, default 67108864),
   stream.stale.seconds (staged transfers without progress are moved to ROOT/.stale, default 604800),
   stream.max.file.bytes (default 1099511627776), stream.max.files (files per transfer, default 1000000),
@@ -101,6 +107,7 @@ Result<SinkArgs> parse_sink_args(const std::vector<std::string_view>& args) {
         if (arg == "--version") { a.version = true; continue; }
         if (arg == "-v" || arg == "--verbose") { a.verbose = true; continue; }
         if (arg == "--chown") { a.chown = true; continue; }
+        if (arg == "--records-timestamp-data") { a.records_timestamp_data = true; continue; }
         if (arg == "-X" || (arg.starts_with("-X") && arg.size() > 2 && !has_inline)) {
             std::string kv = arg.size() > 2 ? std::string(arg.substr(2)) : std::string();
             if (kv.empty()) {
@@ -136,7 +143,7 @@ Result<SinkArgs> parse_sink_args(const std::vector<std::string_view>& args) {
 const std::vector<std::string>& sink_config_keys() {
     static const std::vector<std::string> keys = {
         "stream.topics", "stream.topic.regex", "stream.group", "stream.output", "stream.layout",
-        "stream.exit.when.idle", "stream.chown", "stream.commit.interval.ms", "stream.commit.bytes",
+        "stream.exit.when.idle", "stream.chown", "stream.records.timestamp.data", "stream.commit.interval.ms", "stream.commit.bytes",
         "stream.stale.seconds", "stream.max.file.bytes", "stream.max.files", "stream.max.open.files"};
     return keys;
 }
@@ -178,6 +185,9 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     auto chown = get_bool(*split, "stream.chown");
     if (!chown) return std::unexpected(chown.error());
     c.chown = args.chown || chown->value_or(false);
+    auto tsdata = get_bool(*split, "stream.records.timestamp.data");
+    if (!tsdata) return std::unexpected(tsdata.error());
+    c.records_timestamp_data = args.records_timestamp_data || tsdata->value_or(false);
 
     auto interval = get_u64(*split, "stream.commit.interval.ms", 10, 3600000);
     if (!interval) return std::unexpected(interval.error());

@@ -27,6 +27,7 @@ struct SinkArgs {
     std::optional<std::string> layout;
     std::optional<double> exit_when_idle;
     bool chown = false;
+    bool records_timestamp_data = false;
     bool verbose = false;
     bool help = false;
     bool version = false;
@@ -43,6 +44,7 @@ struct SinkConfig {
     std::string layout;
     std::optional<double> exit_when_idle;
     bool chown = false;
+    bool records_timestamp_data = false;
     double commit_interval_s = 2.0;
     std::uint64_t commit_bytes = 64ull << 20;
     double stale_seconds = 7 * 24 * 3600.0;

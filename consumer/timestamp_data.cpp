@@ -1,11 +1,19 @@
 #include "timestamp_data.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <set>
 #include <string_view>
+
+#include "layout.hpp"
+#include "safe_fs.hpp"
+#include "safe_path.hpp"
 
 namespace ks::sink {
 namespace {
@@ -68,6 +76,129 @@ Result<void> write_timestamp_data(int src_fd, std::uint64_t size, const Timestam
     if (line_start < size)
         if (auto ok = emit(size); !ok) return ok;
     return write_all(out_fd, out);
+}
+
+}  // namespace ks::sink
+
+// ---- the extra output file ---------------------------------------------------------------------------------------
+
+namespace ks::sink {
+namespace {
+
+constexpr std::size_t kMaxNameBytes = 255;  // NAME_MAX of the usual file systems
+
+struct Opened {
+    UniqueFd fd;
+    std::uint64_t size = 0;
+};
+
+// A regular file (no symlink) opened read-only with its size, or nothing if absent.
+Result<std::optional<Opened>> open_regular(int dirfd, const std::string& name) {
+    UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT || errno == ELOOP) return std::nullopt;
+        return std::unexpected(errno_error("open " + name));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return std::unexpected(errno_error("stat " + name));
+    if (!S_ISREG(st.st_mode)) return std::nullopt;
+    return Opened{std::move(fd), static_cast<std::uint64_t>(st.st_size)};
+}
+
+// The file at `target` below the root, if it is there.
+Result<std::optional<Opened>> open_placed(int rootfd, const std::vector<std::string>& target) {
+    auto parent = open_dir_path(rootfd, std::vector<std::string>(target.begin(), target.end() - 1), false);
+    if (!parent) return std::nullopt;
+    return open_regular(parent->get(), target.back());
+}
+
+// The source's bytes, verified against the manifest: from staging, or in place after a crash.
+Result<std::optional<Opened>> verified_source(int rootfd, int tdir, StagingArea& staging, const std::string& transfer,
+                                              const PlannedFile& f) {
+    auto staged = open_regular(tdir, staged_file_name(f.index));
+    if (!staged) return std::unexpected(staged.error());
+    if (!*staged) {
+        staged = open_placed(rootfd, f.target);
+        if (!staged) return std::unexpected(staged.error());
+        if (!*staged || (*staged)->size != f.size) return std::nullopt;
+    }
+    if ((*staged)->size < f.size) return std::nullopt;
+    auto digest = staging.known_digest(transfer, f.index, f.size);
+    if (!digest) {
+        auto d = sha256_of_fd((*staged)->fd.get(), f.size);
+        if (!d) return std::unexpected(d.error());
+        digest = std::move(*d);
+    }
+    if (*digest != f.sha256) return std::nullopt;
+    (*staged)->size = f.size;
+    return staged;
+}
+
+}  // namespace
+
+Result<void> plan_timestamp_data(int rootfd, StagingArea& staging, const std::string& transfer,
+                                 const wire::Manifest& manifest, TransferPlan& plan, const Log& log) {
+    std::set<std::vector<std::string>> taken;
+    for (const auto& f : plan.files) taken.insert(f.target);
+    auto tdir = staging.open_transfer_dir(transfer, false);
+    if (!tdir) return std::unexpected(tdir.error());
+    std::vector<PlannedFile> extra;
+    for (const auto& entry : manifest.files) {
+        if (entry.format != wire::kFormatRecords || entry.meta.index >= kTimestampDataIndexBase) continue;
+        auto src = std::find_if(plan.files.begin(), plan.files.end(),
+                                [&](const PlannedFile& p) { return p.index == entry.meta.index; });
+        if (src == plan.files.end()) continue;
+        PlannedFile d = *src;
+        d.index = kTimestampDataIndexBase + src->index;
+        d.path += kTimestampDataSuffix;
+        d.target.back() += kTimestampDataSuffix;
+        if (d.target.back().size() > kMaxNameBytes) {
+            log.warning("transfer " + transfer + ": no timestamp,data form of \"" + printable(src->path) +
+                        "\": the name would be too long");
+            continue;
+        }
+        if (taken.count(d.target)) {
+            log.warning("transfer " + transfer + ": no timestamp,data form of \"" + printable(src->path) +
+                        "\": the job has a file of that name");
+            continue;
+        }
+        const std::string dname = staged_file_name(d.index);
+        // Staged by an earlier attempt, or placed before a crash: take it as it is (it is derived deterministically).
+        auto done = open_regular(tdir->get(), dname);
+        if (!done) return std::unexpected(done.error());
+        if (!*done) {
+            done = open_placed(rootfd, d.target);
+            if (!done) return std::unexpected(done.error());
+        }
+        if (!*done) {
+            auto source = verified_source(rootfd, tdir->get(), staging, transfer, *src);
+            if (!source) return std::unexpected(source.error());
+            if (!*source) continue;  // not complete yet: the finalizer waits for the source
+            const std::string tmp = unique_temp_name();
+            UniqueFd out(::openat(tdir->get(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+            if (!out) return std::unexpected(errno_error("create the timestamp,data form of " + printable(src->path)));
+            if (auto ok = write_timestamp_data((*source)->fd.get(), (*source)->size, entry.timestamps, out.get()); !ok) {
+                ::unlinkat(tdir->get(), tmp.c_str(), 0);
+                return std::unexpected(ok.error());
+            }
+            if (::renameat(tdir->get(), tmp.c_str(), tdir->get(), dname.c_str()) != 0)
+                return std::unexpected(errno_error("rename the timestamp,data form into staging"));
+            struct stat st {};
+            if (::fstat(out.get(), &st) != 0) return std::unexpected(errno_error("stat " + dname));
+            done = Opened{std::move(out), static_cast<std::uint64_t>(st.st_size)};
+        }
+        auto digest = sha256_of_fd((*done)->fd.get(), (*done)->size);
+        if (!digest) return std::unexpected(digest.error());
+        d.size = (*done)->size;
+        d.sha256 = std::move(*digest);
+        taken.insert(d.target);
+        extra.push_back(std::move(d));
+    }
+    for (auto& d : extra) {
+        plan.total_bytes += d.size;
+        plan.files.push_back(std::move(d));
+    }
+    return {};
 }
 
 }  // namespace ks::sink

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 
@@ -46,9 +47,15 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 }  // namespace
 
 std::string format_timestamp(double seconds) {
+    // Microseconds, written the shortest way that reads back to the same double: what Python's json.dumps and
+    // str() print, so the sink's timestamp,data lines equal the ones a Python consumer writes.
+    const double rounded = std::round(seconds * 1e6) / 1e6;
     char buf[64];
-    int n = std::snprintf(buf, sizeof buf, "%.6f", seconds);
-    return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, rounded);
+    if (ec != std::errc()) return "0.0";
+    std::string out(buf, end);
+    if (out.find_first_of(".eE") == std::string::npos) out += ".0";  // stays a float for json.loads
+    return out;
 }
 
 bool append_json_string_body(std::string_view raw, std::string& out) {

@@ -13,7 +13,7 @@
 
 namespace ks::push {
 
-// "1712345678.123456": seconds with microseconds, the form Python's time.time() gives.
+// "1712345678.123456": seconds with microseconds, printed as Python prints a float ("1712345678.25", "5.0").
 std::string format_timestamp(double seconds_since_epoch);
 
 // Appends `raw` as the body of a JSON string (no quotes): '"' and '\' escaped, control characters as \u00XX

@@ -35,10 +35,10 @@ note "push --format records to $topic"
     --node n1 --user alice --nodes 1 --spool "$T/spool" --timeout 300 "$src"
 
 note "a plain kafka-python consumer reads the CSV's lines in order"
-"$PY" - "$KAFKA_BOOTSTRAP" "$topic" "$src" <<'PYEOF'
+"$PY" - "$KAFKA_BOOTSTRAP" "$topic" "$src" "$T" <<'PYEOF'
 import json, sys
 from kafka import KafkaConsumer
-bootstrap, topic, src = sys.argv[1:4]
+bootstrap, topic, src, tmp = sys.argv[1:5]
 consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                          consumer_timeout_ms=10000, group_id=None)
 by_path = {}
@@ -70,6 +70,10 @@ assert mixed[2][0]["data"] == "\"q\" \\ \t \x01\x1f\x7f"
 for name in ("binary.dat", "longline.txt", "empty.csv"):
     assert name not in by_path, name + " should have gone in file mode"
 assert kinds.get("chunk", 0) >= 3 and kinds.get("manifest", 0) == 1, kinds
+for name in ("result.csv", "sub/crlf.csv"):  # what the classic pipeline's consumer writes
+    with open(tmp + "/py-" + name.replace("/", "-"), "w") as f:
+        for rec, _ in by_path[name]:
+            f.write(f"{rec['timestamp']},{rec['data']}\n")
 print("plain consumer: %d records of result.csv in order, message kinds %s" % (len(got), kinds))
 PYEOF
 
@@ -86,6 +90,23 @@ fmt = {f.get("path"): f.get("format", "files") for f in m["files"]}
 assert fmt["result.csv"] == "records" and fmt["sub/crlf.csv"] == "records" and fmt["sub/mixed.txt"] == "records", fmt
 assert fmt["binary.dat"] == "files" and fmt["longline.txt"] == "files" and fmt["empty.csv"] == "files", fmt
 PYEOF
+
+note "--records-timestamp-data: also FILE.timestamp_data, as the classic Python consumer writes it"
+out2=$T/out2
+mkdir -p "$out2"
+"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g3-$topic" --output "$out2" --exit-when-idle 5 \
+    --records-timestamp-data
+job2=$out2/alice/2001
+cmp "$T/py-result.csv" "$job2/n1/result.csv.timestamp_data" || fail "result.csv.timestamp_data differs from the Python consumer's"
+cmp "$T/py-sub-crlf.csv" "$job2/n1/sub/crlf.csv.timestamp_data" || fail "crlf.csv.timestamp_data differs"
+[ -f "$job2/n1/sub/mixed.txt.timestamp_data" ] || fail "no mixed.txt.timestamp_data"
+for f in binary.dat longline.txt empty.csv; do
+    [ ! -e "$job2/n1/$f.timestamp_data" ] || fail "$f was not sent as records but got a .timestamp_data"
+done
+for f in result.csv sub/crlf.csv sub/mixed.txt binary.dat longline.txt empty.csv; do
+    cmp "$src/$f" "$job2/n1/$f" || fail "$f differs with --records-timestamp-data"
+done
+[ -f "$job2/_SUCCESS" ] || fail "_SUCCESS missing with --records-timestamp-data"
 
 note "a replay through a new group changes nothing"
 before=$(tree_digests "$out")

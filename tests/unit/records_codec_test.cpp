@@ -137,7 +137,9 @@ TEST(RecordsEncoder, WorstCaseBoundHolds) {
 }
 
 TEST(RecordsEncoder, TimestampHasMicroseconds) {
-    EXPECT_EQ(push::format_timestamp(1712345678.25), "1712345678.250000");
+    EXPECT_EQ(push::format_timestamp(1712345678.25), "1712345678.25");
+    EXPECT_EQ(push::format_timestamp(1712345678.1234561), "1712345678.123456");
+    EXPECT_EQ(push::format_timestamp(1712345678.0), "1712345678.0");
 }
 
 TEST(RecordsLines, LineEndingsAreRecognised) {

@@ -74,3 +74,21 @@ TEST(SinkOptions, PrefetchDefaultsAvoidLibrdkafkaFetchStall) {
     EXPECT_EQ(fresh.size(), 2u);
     EXPECT_EQ(fresh[1].first, "fetch.queue.backoff.ms");
 }
+
+TEST(SinkOptions, RecordsTimestampDataFromOptionOrConfig) {
+    const std::vector<std::string_view> base = {"--topic", "t", "--group", "g", "--output", "/r"};
+    auto off = resolve(base);
+    ASSERT_TRUE(off) << off.error().message;
+    EXPECT_FALSE(off->records_timestamp_data);
+    auto args = base;
+    args.push_back("--records-timestamp-data");
+    auto on = resolve(args);
+    ASSERT_TRUE(on) << on.error().message;
+    EXPECT_TRUE(on->records_timestamp_data);
+    auto conf = resolve(base, "stream.records.timestamp.data = true\n");
+    ASSERT_TRUE(conf) << conf.error().message;
+    EXPECT_TRUE(conf->records_timestamp_data);
+    auto bad = resolve(base, "stream.records.timestamp.data = maybe\n");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message.find("sink.conf:1"), std::string::npos) << bad.error().message;
+}
