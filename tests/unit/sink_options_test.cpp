@@ -76,7 +76,8 @@ TEST(SinkOptions, PrefetchDefaultsAvoidLibrdkafkaFetchStall) {
 }
 
 TEST(SinkOptions, RecordsTimestampDataFromOptionOrConfig) {
-    const std::vector<std::string_view> base = {"--topic", "t", "--group", "g", "--output", "/r"};
+    const std::vector<std::string_view> base = {"-X", "bootstrap.servers=k:9092", "--topic", "t", "--group", "g",
+                                                "--output", "/r"};
     auto off = resolve(base);
     ASSERT_TRUE(off) << off.error().message;
     EXPECT_FALSE(off->records_timestamp_data);
