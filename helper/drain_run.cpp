@@ -12,6 +12,7 @@
 #include "exit_codes.hpp"
 #include "privileges.hpp"
 #include "push_run.hpp"
+#include "record_sender.hpp"
 #include "safe_walk.hpp"
 #include "sha256.hpp"
 #include "spool.hpp"
@@ -63,8 +64,8 @@ Result<std::string> read_small_file(int dir_fd, const char* name) {
     return text;
 }
 
-const wire::FileEntry* manifest_file(const wire::Manifest& m, std::uint64_t index) {
-    for (const auto& f : m.files)
+wire::FileEntry* manifest_file(wire::Manifest& m, std::uint64_t index) {
+    for (auto& f : m.files)
         if (f.meta.index == index) return &f;
     return nullptr;
 }
@@ -103,31 +104,61 @@ bool drain_entry(int parent_fd, const std::string& name, const std::string& show
     if (!text) return log.error(shown + ": " + text.error().message), false;
     auto entry = parse_spool_entry(*text);
     if (!entry) return log.error(shown + ": " + entry.error().message + " (entry kept)"), false;
-    std::vector<SourceFile> sources;
+    std::vector<SourceFile> sources, as_records;
     for (auto index : entry->resend) {
         const wire::FileEntry* f = manifest_file(entry->manifest, index);
         if (auto ok = verify_spooled(entry_fd.get(), *f); !ok)
             return log.error(shown + ": " + ok.error().message + " (entry kept)"), false;
         int fd = entry_fd.get();
         std::string data = "data/" + std::to_string(index);
-        sources.push_back({f->meta.path, index, [fd, data] { return open_regular_beneath(fd, data); }, f->meta});
+        SourceFile src{f->meta.path, index, [fd, data] { return open_regular_beneath(fd, data); }, f->meta};
+        (f->format == wire::kFormatRecords ? as_records : sources).push_back(std::move(src));
     }
     auto producer = Producer::create(conf, entry->topic, message_timeout_for(deadline), log);
     if (!producer) return log.error(shown + ": " + producer.error().message), false;
+    std::string topic = entry->topic;
+    ProducerFactory rebuild = [conf, topic, &log](int ms) { return Producer::create(conf, topic, ms, log); };
+    std::unique_ptr<Producer> session = std::move(*producer);
+    auto changed = [&](const wire::FileEntry& f) {
+        return log.error(shown + ": " + f.meta.path + " changed in the spool while it was sent (entry kept)"), false;
+    };
+    if (!as_records.empty()) {
+        // Files that were going out as records go as records again: consumers of the topic get every line.
+        auto limit = records_line_limit(s);
+        if (!limit) return log.error(shown + ": " + limit.error().message + " (entry kept)"), false;
+        RecordSettings rs{*limit, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline};
+        RecordSender records(std::move(session), rebuild, entry->id, rs, log);
+        RecordOutcome out = records.send_files(as_records);
+        if (!records.failure().empty())
+            return log.warning(shown + ": not delivered: " + records.failure() + " (entry kept)"), false;
+        session = records.release_producer();
+        for (std::size_t i = 0; i < as_records.size(); ++i) {
+            wire::FileEntry* f = manifest_file(entry->manifest, as_records[i].index);
+            if (out.file_mode[i]) {  // not text after all (cannot happen unless the copy changed): as chunks
+                f->format.clear();
+                sources.push_back(as_records[i]);
+                continue;
+            }
+            const FileResult& r = out.results[i];
+            if (r.status != FileStatus::confirmed)
+                return log.warning(shown + ": not delivered: " + r.skip_reason + " (entry kept)"), false;
+            if (r.entry.sha256 != f->sha256 || r.entry.meta.size != f->meta.size) return changed(*f);
+            f->chunks = r.entry.chunks;
+            f->timestamps = r.entry.timestamps;
+        }
+    }
     SenderSettings ss{entry->manifest.chunk_bytes, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts,
                       deadline};
-    std::string topic = entry->topic;
-    TransferSender sender(std::move(*producer), [conf, topic, &log](int ms) { return Producer::create(conf, topic, ms, log); },
-                          entry->id, ss, log);
+    TransferSender sender(std::move(session), rebuild, entry->id, ss, log);
     auto results = sender.send_files(std::move(sources));
     for (const auto& r : results) {
-        const wire::FileEntry* f = manifest_file(entry->manifest, r.entry.meta.index);
+        wire::FileEntry* f = manifest_file(entry->manifest, r.entry.meta.index);
         if (r.status != FileStatus::confirmed)
             return log.warning(shown + ": not delivered: " +
                                (sender.failure().empty() ? r.skip_reason : sender.failure()) + " (entry kept)"),
                    false;
-        if (r.entry.sha256 != f->sha256 || r.entry.meta.size != f->meta.size)
-            return log.error(shown + ": " + f->meta.path + " changed in the spool while it was sent (entry kept)"), false;
+        if (r.entry.sha256 != f->sha256 || r.entry.meta.size != f->meta.size) return changed(*f);
+        f->chunks = r.entry.chunks;
     }
     auto parts = manifest_messages(entry->manifest, s.message_max_bytes);
     if (!parts) return log.error(shown + ": " + parts.error().message + " (entry kept)"), false;

@@ -76,7 +76,8 @@ Tally tally(std::vector<FileResult>& results, std::vector<wire::SkipEntry> walk_
 // Copies every file that is not confirmed into a new spool entry; the manifest is completed with what was copied.
 Result<std::string> spool_pending(const Settings& s, const std::string& topic, const wire::TransferIdentity& id,
                                   wire::Manifest manifest, std::vector<FileResult>& results,
-                                  const std::vector<std::size_t>& pending, int root_fd, std::uint64_t& spooled_files) {
+                                  const std::vector<std::size_t>& pending, const std::vector<bool>& as_records,
+                                  int root_fd, std::uint64_t& spooled_files) {
     auto writer = SpoolWriter::begin(s.spool_dir, ::geteuid(), id.transfer_id);
     if (!writer) return std::unexpected(writer.error());
     SpoolEntry entry;
@@ -105,6 +106,7 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
         f.meta.mtime_ns = static_cast<std::int64_t>(opened.st.st_mtim.tv_sec) * 1'000'000'000 + opened.st.st_mtim.tv_nsec;
         f.sha256 = copy->sha256;
         f.chunks = chunk_count(copy->size, manifest.chunk_bytes);
+        if (as_records[pos]) f.format = std::string(wire::kFormatRecords);  // the drain sends it as records again
         manifest.files.push_back(std::move(f));
         entry.resend.push_back(r.entry.meta.index);
         ++spooled_files;
@@ -190,6 +192,7 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     std::unique_ptr<Producer> session = std::move(*producer);
     std::vector<FileResult> results(sources.size());
     std::vector<std::size_t> file_mode;  // positions of the files sent as chunks
+    std::vector<bool> as_records(sources.size(), false);
     std::string records_failure;
     if (s.format == SendFormat::records) {
         // Text files first, as records; then the rest as chunks and the manifest, on the same producer session.
@@ -199,8 +202,10 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
         records_failure = records.failure();
         session = records.release_producer();
         results = std::move(out.results);
-        for (std::size_t i = 0; i < sources.size(); ++i)
+        for (std::size_t i = 0; i < sources.size(); ++i) {
             if (out.file_mode[i]) file_mode.push_back(i);
+            as_records[i] = !out.file_mode[i];
+        }
     } else {
         for (std::size_t i = 0; i < sources.size(); ++i) file_mode.push_back(i);
     }
@@ -232,7 +237,8 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
                                                              : "not every message was confirmed";
     log.warning("not delivered: " + why + "; spooling what is not confirmed");
     std::uint64_t spooled = 0;
-    auto where = spool_pending(s, cl.topic, id, std::move(manifest), results, t.pending, root_fd, spooled);
+    auto where = spool_pending(s, cl.topic, id, std::move(manifest), results, t.pending, as_records, root_fd,
+                               spooled);
     std::string counts = summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(), seconds_since(start));
     if (!where) {
         log.error("cannot spool: " + where.error().message);
