@@ -17,6 +17,10 @@
 namespace ks::sink {
 namespace {
 
+// Consecutive record bytes gathered before one write (records of a 1 GiB CSV are ~20 million lines).
+constexpr std::size_t kPendingRecordBytes = 1 << 20;
+
+
 constexpr std::size_t kMaxManifestBytes = 256u << 20;
 // Cached states of finished transfers are dropped beyond this many (they are re-read from ROOT/.done when needed).
 constexpr std::size_t kMaxCachedTransfers = 100000;
@@ -105,6 +109,7 @@ Result<void> Sink::handle(const IncomingMessage& msg) {
     auto type = wire::message_type(headers);
     if (!type) return quarantine_message(msg, type.error().message);
     if (*type == wire::MessageType::record) return handle_record(msg);  // its identity is in the value
+    if (auto ok = write_pending_records(); !ok) return ok;
     auto id = wire::decode_identity(headers);
     if (!id) return quarantine_message(msg, id.error().message);
     if (auto ok = check_identity(*id); !ok) return quarantine_message(msg, ok.error().message);
@@ -154,15 +159,29 @@ Result<void> Sink::handle_record(const IncomingMessage& msg) {
     if (!decoded) return quarantine_transfer(id, t, &msg, decoded.error().message);
     if (auto ok = check_range(where.file, where.size, where.offset, record_.bytes.size(), settings_.limits); !ok)
         return quarantine_transfer(id, t, &msg, "record: " + ok.error().message);
-    bool input_error = false;
-    auto ok = staging_.write_chunk(id, where.file, where.offset, where.size, record_.bytes, input_error);
-    if (!ok) {
-        if (input_error) return quarantine_transfer(id, t, &msg, ok.error().message);
-        return ok;
+    const bool follows = pending_.transfer == id && pending_.file == where.file && pending_.size == where.size &&
+                         pending_.offset + pending_.bytes.size() == where.offset;
+    if (!follows || pending_.bytes.size() >= kPendingRecordBytes) {
+        if (auto ok = write_pending_records(); !ok) return ok;
+        pending_.transfer = id;
+        pending_.file = where.file;
+        pending_.size = where.size;
+        pending_.offset = where.offset;
     }
+    pending_.bytes.append(record_.bytes);
     t.last_progress = now();
     if (t.manifest_staged) t.retry = true;
     return {};
+}
+
+Result<void> Sink::write_pending_records() {
+    if (pending_.transfer.empty()) return {};
+    const std::string id = std::exchange(pending_.transfer, {});
+    bool input_error = false;
+    auto ok = staging_.write_chunk(id, pending_.file, pending_.offset, pending_.size, pending_.bytes, input_error);
+    pending_.bytes.clear();
+    if (!ok && input_error) return quarantine_transfer(id, transfer(id), nullptr, "records: " + ok.error().message);
+    return ok;
 }
 
 Result<void> Sink::handle_manifest(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t) {
@@ -282,6 +301,7 @@ Result<void> Sink::quarantine_message(const IncomingMessage& msg, const std::str
 Result<void> Sink::quarantine_transfer(const std::string& id, Transfer& t, const IncomingMessage* msg,
                                        const std::string& reason) {
     ++stats_.quarantined;
+    if (pending_.transfer == id) pending_.transfer.clear(), pending_.bytes.clear();
     staging_.release_transfer(id);
     if (entry_exists(staging_.dir(), id)) {
         if (::renameat(staging_.dir(), id.c_str(), quarantine_.get(), id.c_str()) != 0)
@@ -303,6 +323,7 @@ Result<void> Sink::quarantine_transfer(const std::string& id, Transfer& t, const
 }
 
 Result<void> Sink::flush() {
+    if (auto ok = write_pending_records(); !ok) return ok;
     if (auto ok = staging_.flush(); !ok) return ok;
     if (qlog_dirty_) {
         if (auto ok = fsync_fd(qlog_.get(), "quarantine log"); !ok) return ok;
@@ -332,6 +353,7 @@ Result<void> Sink::recover() {
 }
 
 Result<void> Sink::sweep_stale() {
+    if (auto ok = write_pending_records(); !ok) return ok;
     auto names = list_dir(staging_.dir());
     if (!names) return std::unexpected(names.error());
     const double t_now = now();

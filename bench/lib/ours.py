@@ -41,10 +41,10 @@ def sink_argv(ctx, topic, output, verbose=False):
             *(["-v"] if verbose else [])]
 
 
-def push(ctx, workload, topic, job_id=None):
+def push(ctx, workload, topic, job_id=None, extra=()):
     """Wall time of the whole push process (start-up, walk, SHA-256, every message confirmed) and its peak RSS."""
     spool = ctx.fresh_dir("spool")
-    wall, rss, _ = run_timed(push_argv(ctx, workload, topic, job_id or _job_id(), spool))
+    wall, rss, _ = run_timed(push_argv(ctx, workload, topic, job_id or _job_id(), spool, extra))
     return Sample(wall, rss)
 
 

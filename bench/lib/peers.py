@@ -107,3 +107,28 @@ def python_pipeline(ctx, workload, lines, topic):
         return seconds
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def count_lines(path):
+    """Lines of a text file (its "\\n" count, plus one for a last line without one)."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
+
+
+def kcat_lines(ctx, workload, topic, lines):
+    """kcat -l: the CSV sent one line per message (no JSON, no metadata), acks=all, idempotent, into the same
+    one-partition topic: the issue's peer for records mode."""
+    csv = os.path.join(workload.tree, "data.csv")
+    argv = ["kcat", "-P", "-l", "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all", "-X", "enable.idempotence=true",
+            csv]
+    wall, _, err = run_timed(argv)
+    if "ERROR" in err:
+        raise CommandFailed(f"kcat -l: {err.strip()[-1000:]}")
+    delivered = ctx.topics.end_offset(topic)
+    if delivered != lines:
+        raise CommandFailed(f"kcat -l delivered {delivered} of {lines} lines")
+    return Rate(workload.bytes / MIB / wall, lines / wall)

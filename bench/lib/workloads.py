@@ -131,14 +131,3 @@ def prepare(cache, scale, keys, log):
         out[key] = Workload(key, title, tree, len(files), sum(sizes), min(CHUNK, max(sizes)), pieces)
     return out
 
-
-def csv_prefix(workload, lines, size):
-    """A workload holding the first `lines` lines of (d)'s CSV (what the Python pipeline moves), cached beside it."""
-    tree = f"{workload.tree}-first-{lines}-lines"
-    path = os.path.join(tree, "data.csv")
-    if not os.path.exists(path) or os.path.getsize(path) != size:
-        os.makedirs(tree, exist_ok=True)
-        with open(os.path.join(workload.tree, "data.csv"), "rb") as src, open(path + ".tmp", "wb") as out:
-            out.write(src.read(size))
-        os.rename(path + ".tmp", path)
-    return Workload(workload.key, f"first {lines:,} lines of the CSV", tree, 1, size, min(CHUNK, size), [path])

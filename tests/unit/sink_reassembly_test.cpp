@@ -13,6 +13,7 @@
 
 #include "sha256.hpp"
 #include "../../consumer/sink.hpp"
+#include "../../helper/record_encoder.hpp"
 
 namespace fs = std::filesystem;
 using namespace ks;
@@ -130,7 +131,7 @@ protected:
         sink_.reset();
         auto layout = Layout::parse(kDefaultLayout);
         ASSERT_TRUE(layout);
-        SinkSettings s{root_.string(), *layout, Limits{1 << 20, 1000}, false, 3600, 3, {}};
+        SinkSettings s{root_.string(), *layout, Limits{1 << 20, 1000}, false, 3600, 3, {}, timestamp_data_};
         s.clock = [this] { return clock_; };
         auto sink = Sink::open(std::move(s), log_);
         ASSERT_TRUE(sink) << sink.error().message;
@@ -148,6 +149,7 @@ protected:
     bool exists(const std::string& rel) const { return fs::exists(fs::symlink_status(root_ / rel)); }
 
     fs::path root_;
+    bool timestamp_data_ = false;
     Log log_{"sink-test", LogLevel::error};
     std::optional<Sink> sink_;
     std::int64_t offset_ = 0;
@@ -403,4 +405,78 @@ TEST_F(SinkReassembly, StaleTransferNamesWhatFinalizationWaitedFor) {
     auto entry = fs::directory_iterator(root_ / ".stale")->path();
     std::string reason = tree(entry)["reason"];
     EXPECT_NE(reason.find("waiting for: file \"a.csv\""), std::string::npos) << reason;
+}
+
+namespace {
+
+// Records mode: one message per line (what push::RecordSender produces), and the manifest saying so.
+std::vector<Msg> record_messages(const Job& job, const std::vector<SourceFile>& files) {
+    std::vector<Msg> out;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        const auto& f = files[i];
+        const std::string prefix = push::record_meta_prefix(job.id().transfer_id, {f.path, i, f.data.size(), 0, 0});
+        for (std::size_t off = 0; off < f.data.size();) {
+            std::size_t nl = f.data.find('\n', off);
+            std::size_t end = nl == std::string::npos ? f.data.size() : nl + 1;
+            std::string_view line(f.data.data() + off, end - off), eol;
+            if (line.ends_with("\r\n")) eol = "\r\n";
+            else if (line.ends_with("\n")) eol = "\n";
+            line.remove_suffix(eol.size());
+            Msg m{wire::encode_record_headers(), {}};
+            push::encode_record_value(line, off < 6 ? "1.5" : "2.5", prefix, off, eol, m.payload);
+            out.push_back(std::move(m));
+            off = end;
+        }
+    }
+    auto manifest = wire::parse_manifest(job.manifest_json(files));
+    for (auto& e : manifest->files) {
+        e.format = "records";
+        e.timestamps = {{0, "1.5"}};
+        if (e.meta.size > 6) e.timestamps.push_back({6, "2.5"});
+    }
+    out.push_back({wire::encode_manifest_headers(job.id()), wire::manifest_to_json(*manifest)});
+    return out;
+}
+
+}  // namespace
+
+TEST_F(SinkReassembly, RecordsInterleavedReorderedAndDuplicatedGiveTheFiles) {
+    Job job("77", "n1");
+    const std::vector<SourceFile> files = {{"a.csv", "id,v\r\n1,x\n2,y\n3,z"}, {"sub/b.txt", "one\ntwo\n\nfour\n"}};
+    auto msgs = record_messages(job, files);
+    Msg manifest = msgs.back();
+    msgs.pop_back();
+    // Interleave the two files, repeat a stretch (a resend after a producer rebuild), then one line out of order.
+    std::vector<Msg> order;
+    for (std::size_t i = 0; i < 4; ++i) order.push_back(msgs[i]), order.push_back(msgs[4 + i]);
+    ASSERT_EQ(msgs.size(), 8u);
+    order.push_back(msgs[1]);
+    order.push_back(msgs[2]);
+    order.push_back(msgs[0]);
+    feed(order);
+    EXPECT_FALSE(exists("alice/77/_SUCCESS"));
+    feed({manifest});
+    ASSERT_TRUE(exists("alice/77/_SUCCESS"));
+    EXPECT_EQ(slurp(root_ / "alice/77/n1/a.csv"), files[0].data);
+    EXPECT_EQ(slurp(root_ / "alice/77/n1/sub/b.txt"), files[1].data);
+    EXPECT_FALSE(exists("alice/77/n1/a.csv.timestamp_data"));  // only with the option
+}
+
+TEST_F(SinkReassembly, RecordsTimestampDataIsPlacedWithTheFiles) {
+    timestamp_data_ = true;
+    open_sink();
+    Job job("78", "n1");
+    const std::vector<SourceFile> files = {{"a.csv", "id,v\r\n1,x\n2,y\n3,z"}};
+    feed(record_messages(job, files));
+    ASSERT_TRUE(exists("alice/78/_SUCCESS"));
+    EXPECT_EQ(slurp(root_ / "alice/78/n1/a.csv"), files[0].data);
+    EXPECT_EQ(slurp(root_ / "alice/78/n1/a.csv.timestamp_data"), "1.5,id,v\n2.5,1,x\n2.5,2,y\n2.5,3,z\n");
+}
+
+TEST_F(SinkReassembly, RecordsOfAForeignTransferIdAreQuarantinedNotFollowed) {
+    Msg bad{wire::encode_record_headers(),
+            R"({"timestamp":1.0,"data":"x","ks":{"transfer":"../../../etc","file":0,"size":2,"offset":0,"eol":"\n"}})"};
+    feed({bad});
+    EXPECT_TRUE(fs::is_empty(root_ / ".staging"));
+    EXPECT_EQ(tree(root_).size(), 0u);
 }
