@@ -226,14 +226,18 @@ std::vector<kafka::Property> default_kafka_properties(const Settings& s) {
     auto socket_ms = std::to_string(std::clamp<long long>(budget_ms / 2, 1000, 60000));
     // Records repeat their keys and "ks" object on every line: lz4 shrinks them several-fold and made records mode
     // faster end to end (64 MB CSV: 2.1 s instead of 2.6 s); consumers decompress it (kafka-python with python3-lz4).
+    // Batches of up to 100,000 records instead of librdkafka's 10,000: 3.5-3.7 s instead of 3.8-4.3 s for that CSV.
     // File chunks are mostly incompressible results: no compression unless the site asks for it.
-    return {{"linger.ms", "20"},
-            {"compression.type", s.format == SendFormat::records ? "lz4" : "none"},
-            {"queue.buffering.max.kbytes", "32768"},
-            {"socket.timeout.ms", socket_ms},
-            {"socket.connection.setup.timeout.ms", socket_ms},
-            {"reconnect.backoff.max.ms", "2000"},
-            {"client.id", "kafka-stream-push"}};
+    const bool records = s.format == SendFormat::records;
+    std::vector<kafka::Property> props = {{"linger.ms", "20"},
+                                          {"compression.type", records ? "lz4" : "none"},
+                                          {"queue.buffering.max.kbytes", "32768"},
+                                          {"socket.timeout.ms", socket_ms},
+                                          {"socket.connection.setup.timeout.ms", socket_ms},
+                                          {"reconnect.backoff.max.ms", "2000"},
+                                          {"client.id", "kafka-stream-push"}};
+    if (records) props.push_back({"batch.num.messages", "100000"});
+    return props;
 }
 
 std::vector<kafka::Property> forced_kafka_properties() {

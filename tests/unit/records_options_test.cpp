@@ -90,4 +90,8 @@ TEST(RecordsOptions, RecordsAreCompressedByDefaultFilesAreNot) {
     };
     EXPECT_EQ(compression(push::SendFormat::records), "lz4");
     EXPECT_EQ(compression(push::SendFormat::files), "none");
+    push::Settings rec;
+    rec.format = push::SendFormat::records;
+    auto props = push::default_kafka_properties(rec);
+    EXPECT_NE(std::find(props.begin(), props.end(), kafka::Property{"batch.num.messages", "100000"}), props.end());
 }
