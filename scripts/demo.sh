@@ -21,8 +21,8 @@ step "Building (make)"
 make -s -j"$(nproc)" all >/dev/null
 step "Starting the local cluster: munge, slurmctld, slurmd n1+n2, Kafka (make cluster-up)"
 tests/cluster/cluster up
-# shellcheck disable=SC1091
-. build/cluster.env
+# shellcheck disable=SC1090
+. "$(tests/cluster/cluster env)"
 
 OUT=$KS_STATE/durable
 TOPIC=demo
