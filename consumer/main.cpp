@@ -72,7 +72,7 @@ int run(int argc, char** argv) {
         log.error(layout.error().message);
         return 2;
     }
-    SinkSettings settings{config->output, *layout, config->limits, chown, config->stale_seconds, config->max_open_files, {}};
+    SinkSettings settings{config->output, *layout, config->limits, chown, config->stale_seconds, config->max_open_files, {}, {}};
     auto sink = Sink::open(std::move(settings), log);
     if (!sink) {
         log.error(sink.error().message);
