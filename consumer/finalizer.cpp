@@ -82,8 +82,16 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
     std::vector<bool> staged(plan.files.size(), false);
     for (std::size_t i = 0; i < plan.files.size(); ++i) {
         const PlannedFile& f = plan.files[i];
+        auto differs = [&f] { return waiting("file \"" + f.path + "\": SHA-256 differs from the manifest"); };
+        // This process wrote its first f.size bytes in order and hashed them on the way: no need to open it (pass 2
+        // finds out if it disappeared meanwhile, and truncates what an earlier, longer version left past f.size).
+        if (auto known = staging.known_digest(transfer, f.index, f.size)) {
+            if (*known != f.sha256) return differs();
+            staged[i] = true;
+            continue;
+        }
         std::string sname = staged_file_name(f.index);
-        UniqueFd fd(::openat(tdir->get(), sname.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd fd(::openat(tdir->get(), sname.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
         if (!fd) {
             if (errno != ENOENT) return judge(errno_error("open staged " + sname), errno);
             continue;  // placed before a crash, or never received: checked in pass 2
@@ -92,13 +100,9 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
         if (::fstat(fd.get(), &st) != 0) return judge(errno_error("stat staged " + sname), errno);
         auto have = static_cast<std::uint64_t>(st.st_size);
         if (have < f.size) return waiting("file \"" + f.path + "\": " + std::to_string(have) + " of " + std::to_string(f.size) + " bytes");
-        auto digest = staging.known_digest(transfer, f.index, f.size);
-        if (!digest) {
-            auto d = sha256_of_fd(fd.get(), f.size);
-            if (!d) return judge(d.error(), errno);
-            digest = std::move(*d);
-        }
-        if (*digest != f.sha256) return waiting("file \"" + f.path + "\": SHA-256 differs from the manifest");
+        auto digest = sha256_of_fd(fd.get(), f.size);
+        if (!digest) return judge(digest.error(), errno);
+        if (*digest != f.sha256) return differs();
         staged[i] = true;
     }
     // Files not staged must already be in place.
