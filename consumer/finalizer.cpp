@@ -10,6 +10,7 @@
 
 #include "layout.hpp"
 #include "safe_fs.hpp"
+#include "sync_batch.hpp"
 
 namespace ks::sink {
 namespace {
@@ -50,6 +51,14 @@ Result<bool> already_placed(int parent, const std::string& name, const PlannedFi
     return *digest == f.sha256;
 }
 
+// Is `f` in place because another sink sharing ROOT (recovering at startup) finalized the same transfer?
+Result<bool> placed_by_another_sink(int rootfd, const PlannedFile& f) {
+    std::vector<std::string> dir(f.target.begin(), f.target.end() - 1);
+    auto p = open_dir_path(rootfd, dir, false);
+    if (!p) return false;
+    return already_placed(p->get(), f.target.back(), f);
+}
+
 }  // namespace
 
 void crash_point(const char* name) {
@@ -73,8 +82,16 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
     std::vector<bool> staged(plan.files.size(), false);
     for (std::size_t i = 0; i < plan.files.size(); ++i) {
         const PlannedFile& f = plan.files[i];
+        auto differs = [&f] { return waiting("file \"" + f.path + "\": SHA-256 differs from the manifest"); };
+        // This process wrote its first f.size bytes in order and hashed them on the way: no need to open it (pass 2
+        // finds out if it disappeared meanwhile, and truncates what an earlier, longer version left past f.size).
+        if (auto known = staging.known_digest(transfer, f.index, f.size)) {
+            if (*known != f.sha256) return differs();
+            staged[i] = true;
+            continue;
+        }
         std::string sname = staged_file_name(f.index);
-        UniqueFd fd(::openat(tdir->get(), sname.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd fd(::openat(tdir->get(), sname.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
         if (!fd) {
             if (errno != ENOENT) return judge(errno_error("open staged " + sname), errno);
             continue;  // placed before a crash, or never received: checked in pass 2
@@ -83,13 +100,9 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
         if (::fstat(fd.get(), &st) != 0) return judge(errno_error("stat staged " + sname), errno);
         auto have = static_cast<std::uint64_t>(st.st_size);
         if (have < f.size) return waiting("file \"" + f.path + "\": " + std::to_string(have) + " of " + std::to_string(f.size) + " bytes");
-        auto digest = staging.known_digest(transfer, f.index, f.size);
-        if (!digest) {
-            auto d = sha256_of_fd(fd.get(), f.size);
-            if (!d) return judge(d.error(), errno);
-            digest = std::move(*d);
-        }
-        if (*digest != f.sha256) return waiting("file \"" + f.path + "\": SHA-256 differs from the manifest");
+        auto digest = sha256_of_fd(fd.get(), f.size);
+        if (!digest) return judge(digest.error(), errno);
+        if (*digest != f.sha256) return differs();
         staged[i] = true;
     }
     // Files not staged must already be in place.
@@ -104,66 +117,80 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
         if (!*placed) return waiting("file \"" + f.path + "\" not received");
     }
 
-    // Pass 2: make each staged file final.
+    // Pass 2: give each staged file its size, mode, owner and mtime, then make all of them durable at once (one syncfs
+    // where that is reliable, else an fsync each): a file is renamed only once its content and metadata are durable.
     crash_point("before-place");
     FinalizeResult result{FinalizeResult::Kind::done, {}, plan.files.size(), plan.total_bytes, false};
+    std::vector<bool> to_rename(plan.files.size(), false);
+    {
+        std::size_t staged_count = 0;
+        for (bool b : staged) staged_count += b ? 1 : 0;
+        SyncBatch content(target.rootfd, staging.sync_mode(), staged_count);
+        for (std::size_t i = 0; i < plan.files.size(); ++i) {
+            if (!staged[i]) continue;
+            const PlannedFile& f = plan.files[i];
+            std::string sname = staged_file_name(f.index);
+            staging.release(transfer, f.index);
+            UniqueFd fd(::openat(tdir->get(), sname.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+            if (!fd && errno == ENOENT) {
+                // Another sink sharing ROOT (recovering at startup) may be finalizing the same transfer: what it
+                // moved into place counts as done.
+                auto other = placed_by_another_sink(target.rootfd, f);
+                if (!other) return judge(other.error(), errno);
+                if (*other) continue;
+                return waiting("file \"" + f.path + "\" disappeared from staging");
+            }
+            if (!fd) return judge(errno_error("open staged " + sname), errno);
+            struct stat st {};
+            if (::fstat(fd.get(), &st) != 0) return judge(errno_error("stat staged " + sname), errno);
+            // Bytes past the declared size are left over from an earlier, longer version of a resent file.
+            if (static_cast<std::uint64_t>(st.st_size) > f.size && ::ftruncate(fd.get(), static_cast<off_t>(f.size)) != 0)
+                return judge(errno_error("truncate staged " + sname), errno);
+            if (::fchmod(fd.get(), f.mode & 0777) != 0) return judge(errno_error("chmod " + f.path), errno);
+            if (do_chown && ::fchown(fd.get(), uid, gid) != 0) return judge(errno_error("chown " + f.path), errno);
+            struct timespec times[2] = {to_timespec(f.mtime_ns), to_timespec(f.mtime_ns)};
+            if (::futimens(fd.get(), times) != 0) return judge(errno_error("set mtime of " + f.path), errno);
+            if (auto ok = content.add(fd.get(), f.path); !ok) return judge(ok.error(), errno);
+            to_rename[i] = true;
+        }
+        if (auto ok = content.commit(); !ok) return judge(ok.error(), errno);
+    }
+
+    // Pass 3: rename into place; every directory that gained entries is made durable after its renames (grouped:
+    // one syncfs once all are renamed).
+    std::size_t rename_count = 0;
+    for (bool b : to_rename) rename_count += b ? 1 : 0;
+    SyncBatch directories(target.rootfd, staging.sync_mode(), rename_count);
     std::vector<std::string> open_parent_path;
     UniqueFd parent;
     std::size_t placed_count = 0;
     for (std::size_t i = 0; i < plan.files.size(); ++i) {
-        if (!staged[i]) continue;
+        if (!to_rename[i]) continue;
         const PlannedFile& f = plan.files[i];
-        std::string sname = staged_file_name(f.index);
-        staging.release(transfer, f.index);
         std::vector<std::string> dir(f.target.begin(), f.target.end() - 1);
-        // Another sink sharing ROOT (recovering at startup) may be finalizing the same transfer: what it moved
-        // into place counts as done.
-        auto placed_by_other = [&]() -> Result<bool> {
-            auto p = open_dir_path(target.rootfd, dir, false);
-            if (!p) return false;
-            return already_placed(p->get(), f.target.back(), f);
-        };
-        UniqueFd fd(::openat(tdir->get(), sname.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
-        if (!fd && errno == ENOENT) {
-            auto other = placed_by_other();
-            if (!other) return judge(other.error(), errno);
-            if (*other) continue;
-            return waiting("file \"" + f.path + "\" disappeared from staging");
-        }
-        if (!fd) return judge(errno_error("open staged " + sname), errno);
-        struct stat st {};
-        if (::fstat(fd.get(), &st) != 0) return judge(errno_error("stat staged " + sname), errno);
-        // Bytes past the declared size are left over from an earlier, longer version of a resent file.
-        if (static_cast<std::uint64_t>(st.st_size) > f.size && ::ftruncate(fd.get(), static_cast<off_t>(f.size)) != 0)
-            return judge(errno_error("truncate staged " + sname), errno);
-        if (::fchmod(fd.get(), f.mode & 0777) != 0) return judge(errno_error("chmod " + f.path), errno);
-        if (do_chown && ::fchown(fd.get(), uid, gid) != 0) return judge(errno_error("chown " + f.path), errno);
-        struct timespec times[2] = {to_timespec(f.mtime_ns), to_timespec(f.mtime_ns)};
-        if (::futimens(fd.get(), times) != 0) return judge(errno_error("set mtime of " + f.path), errno);
-        if (auto ok = fsync_fd(fd.get(), f.path); !ok) return judge(ok.error(), errno);
         if (!parent || dir != open_parent_path) {
-            if (parent) {
-                if (auto ok = fsync_fd(parent.get(), "output directory"); !ok) return judge(ok.error(), errno);
-            }
+            if (parent)
+                if (auto ok = directories.add(parent.get(), "output directory"); !ok) return judge(ok.error(), errno);
             auto p = open_dir_path(target.rootfd, dir, true, on_created);
             if (!p) return judge(p.error(), errno);
             parent = std::move(*p);
             open_parent_path = dir;
         }
+        std::string sname = staged_file_name(f.index);
         if (::renameat(tdir->get(), sname.c_str(), parent.get(), f.target.back().c_str()) != 0) {
             auto e = errno_error("rename into place: " + f.path);
             int err = errno;
             if (err == ENOENT) {
-                auto other = placed_by_other();
+                auto other = placed_by_another_sink(target.rootfd, f);
                 if (other && *other) continue;
             }
             return judge(e, err);
         }
         if (++placed_count == 1) crash_point("after-first-rename");
     }
-    if (parent) {
-        if (auto ok = fsync_fd(parent.get(), "output directory"); !ok) return judge(ok.error(), errno);
-    }
+    if (parent)
+        if (auto ok = directories.add(parent.get(), "output directory"); !ok) return judge(ok.error(), errno);
+    if (auto ok = directories.commit(); !ok) return judge(ok.error(), errno);
     crash_point("after-place");
 
     // The node manifest, then the job marker.

@@ -1,8 +1,9 @@
 // Moves a staged transfer into its final place once every file is complete and verified.
 //
-// For each file: staged size and SHA-256 checked against the manifest, mode (masked to 0777) and mtime applied,
-// fsync, renamed into the layout (directories created one component at a time, never through a symlink), directory
-// fsync'ed. Then the node manifest (<job dir>/_manifests/<node>.json), the job's _SUCCESS once all its nodes are in
+// Every file's staged size and SHA-256 are checked against the manifest first; then each gets its mode (masked to
+// 0777), owner and mtime, all are made durable (one syncfs where reliable, else an fsync each: sync_batch.hpp), then
+// renamed into the layout (directories created one component at a time, never through a symlink), and the
+// directories that gained entries are made durable. Then the node manifest (<job dir>/_manifests/<node>.json), the job's _SUCCESS once all its nodes are in
 // (O_EXCL: written once even by several sinks sharing ROOT), ROOT/.done/<transfer>, and the staging is removed.
 //
 // Idempotent: after a crash at any point, running it again completes the same tree (a file already renamed and

@@ -73,7 +73,7 @@ int run(int argc, char** argv) {
         return 2;
     }
     SinkSettings settings{config->output, *layout, config->limits, chown, config->stale_seconds, config->max_open_files, {},
-                          config->records_timestamp_data};
+                          {}, config->records_timestamp_data};
     auto sink = Sink::open(std::move(settings), log);
     if (!sink) {
         log.error(sink.error().message);

@@ -72,7 +72,8 @@ Result<Sink> Sink::open(SinkSettings settings, const Log& log) {
     // The root must exist: creating it could silently write onto the wrong file system when a mount is missing.
     UniqueFd root(::open(settings.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root) return std::unexpected(errno_error("output root " + settings.root));
-    auto staging = StagingArea::open(root.get(), settings.max_open_files);
+    const SyncMode sync_mode = settings.sync_mode.value_or(reliable_sync_mode(root.get()));
+    auto staging = StagingArea::open(root.get(), settings.max_open_files, sync_mode);
     if (!staging) return std::unexpected(staging.error());
     auto quarantine = open_dir(root.get(), std::string(kQuarantineDirName), true);
     if (!quarantine) return std::unexpected(quarantine.error());
@@ -394,6 +395,7 @@ Result<void> Sink::sweep_stale() {
 }
 
 void Sink::forget_cached_states() {
+    staging_.forget_directories();
     std::erase_if(transfers_, [](const auto& kv) { return !kv.second.retry; });
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include "record_decoder.hpp"
 #include "result.hpp"
 #include "staging_area.hpp"
+#include "sync_batch.hpp"
 #include "transfer_plan.hpp"
 #include "unique_fd.hpp"
 #include "wire_format.hpp"
@@ -32,6 +34,8 @@ struct SinkSettings {
     double stale_seconds = 7 * 24 * 3600.0;
     std::size_t max_open_files = 64;
     std::function<double()> clock;  // wall-clock seconds (compared with directory mtimes); default: real time
+    // How staged and finalized files are made durable; default: grouped where syncfs() is reliable (sync_batch.hpp).
+    std::optional<SyncMode> sync_mode;
     bool records_timestamp_data = false;  // also write "<file>.timestamp_data" for records-mode files
 };
 

@@ -15,10 +15,10 @@ constexpr std::size_t kMaxKnownDigests = 200000;
 
 std::string staged_file_name(std::uint64_t index) { return "f" + std::to_string(index); }
 
-Result<StagingArea> StagingArea::open(int rootfd, std::size_t max_open_files) {
+Result<StagingArea> StagingArea::open(int rootfd, std::size_t max_open_files, SyncMode sync_mode) {
     auto dir = open_dir(rootfd, std::string(kStagingDirName), true);
     if (!dir) return std::unexpected(dir.error());
-    return StagingArea(std::move(*dir), max_open_files < 1 ? 1 : max_open_files);
+    return StagingArea(std::move(*dir), max_open_files < 1 ? 1 : max_open_files, sync_mode);
 }
 
 Result<UniqueFd> StagingArea::open_transfer_dir(const std::string& transfer, bool create) {
@@ -26,6 +26,20 @@ Result<UniqueFd> StagingArea::open_transfer_dir(const std::string& transfer, boo
     auto d = open_dir(dir_.get(), transfer, create);
     if (d && !existed) staging_dir_dirty_ = true;
     return d;
+}
+
+Result<int> StagingArea::cached_transfer_dir(const std::string& transfer) {
+    if (cached_dir_ && cached_dir_name_ == transfer) return cached_dir_.get();
+    auto d = open_transfer_dir(transfer, true);
+    if (!d) return std::unexpected(d.error());
+    cached_dir_ = std::move(*d);
+    cached_dir_name_ = transfer;
+    return cached_dir_.get();
+}
+
+void StagingArea::forget_cached_dir() {
+    cached_dir_.reset();
+    cached_dir_name_.clear();
 }
 
 Result<StagingArea::OpenFile*> StagingArea::open_file(const Key& key) {
@@ -37,11 +51,15 @@ Result<StagingArea::OpenFile*> StagingArea::open_file(const Key& key) {
         auto victim = files_.find(lru_.back());
         if (auto ok = close_file(victim, true); !ok) return std::unexpected(ok.error());
     }
-    auto tdir = open_transfer_dir(key.first, true);
+    auto tdir = cached_transfer_dir(key.first);
     if (!tdir) return std::unexpected(tdir.error());
     std::string name = staged_file_name(key.second);
-    bool existed = entry_exists(tdir->get(), name);
-    UniqueFd fd(::openat(tdir->get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    bool existed = false;
+    UniqueFd fd(::openat(*tdir, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd && errno == EEXIST) {
+        existed = true;
+        fd = UniqueFd(::openat(*tdir, name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+    }
     if (!fd) return std::unexpected(errno_error("open staged file " + key.first + "/" + name));
     if (!existed) dirs_to_sync_.insert(key.first);
     lru_.push_front(key);
@@ -55,7 +73,10 @@ Result<StagingArea::OpenFile*> StagingArea::open_file(const Key& key) {
 
 Result<void> StagingArea::close_file(std::map<Key, OpenFile>::iterator it, bool sync) {
     if (sync && it->second.dirty) {
-        if (auto ok = datasync_fd(it->second.fd.get(), "staged file"); !ok) return ok;
+        if (sync_mode_ == SyncMode::grouped)
+            ++closed_unsynced_;  // flush() reaches it through syncfs
+        else if (auto ok = datasync_fd(it->second.fd.get(), "staged file"); !ok)
+            return ok;
     }
     lru_.erase(it->second.lru);
     files_.erase(it);
@@ -122,25 +143,38 @@ void StagingArea::release_transfer(const std::string& transfer) {
     for (auto it = digests_.lower_bound(Key{transfer, 0}); it != digests_.end() && it->first.first == transfer;)
         it = digests_.erase(it);
     dirs_to_sync_.erase(transfer);
+    if (cached_dir_name_ == transfer) forget_cached_dir();
 }
 
 Result<void> StagingArea::flush() {
+    // Another sink sharing ROOT may move a transfer's directory away meanwhile: reopen it by name after each flush.
+    forget_cached_dir();
+    std::size_t dirty = closed_unsynced_ + dirs_to_sync_.size() + (staging_dir_dirty_ ? 1 : 0);
+    for (const auto& [key, file] : files_) dirty += file.dirty ? 1 : 0;
+    SyncBatch batch(dir_.get(), sync_mode_, dirty);
+    if (closed_unsynced_ > 0)
+        if (auto ok = batch.add_without_fd(std::to_string(closed_unsynced_) + " staged file(s)"); !ok) return ok;
     for (auto& [key, file] : files_) {
         if (!file.dirty) continue;
-        if (auto ok = datasync_fd(file.fd.get(), "staged file " + key.first + "/" + staged_file_name(key.second)); !ok)
+        if (auto ok = batch.add(file.fd.get(), "staged file " + key.first + "/" + staged_file_name(key.second), true); !ok)
             return ok;
-        file.dirty = false;
     }
-    for (const auto& t : dirs_to_sync_) {
-        auto d = open_dir(dir_.get(), t, false);
-        if (!d) continue;  // moved away meanwhile (finalized or quarantined)
-        if (auto ok = fsync_fd(d->get(), "staging directory " + t); !ok) return ok;
+    if (!batch.grouped()) {  // syncfs covers the directories too
+        for (const auto& t : dirs_to_sync_) {
+            auto d = open_dir(dir_.get(), t, false);
+            if (!d) continue;  // moved away meanwhile (finalized or quarantined)
+            if (auto ok = fsync_fd(d->get(), "staging directory " + t); !ok) return ok;
+        }
+        if (staging_dir_dirty_)
+            if (auto ok = fsync_fd(dir_.get(), "staging directory"); !ok) return ok;
+    } else if (!dirs_to_sync_.empty() || staging_dir_dirty_) {
+        if (auto ok = batch.add_without_fd("staging directories"); !ok) return ok;
     }
+    if (auto ok = batch.commit(); !ok) return ok;
+    for (auto& [key, file] : files_) file.dirty = false;
+    closed_unsynced_ = 0;
     dirs_to_sync_.clear();
-    if (staging_dir_dirty_) {
-        if (auto ok = fsync_fd(dir_.get(), "staging directory"); !ok) return ok;
-        staging_dir_dirty_ = false;
-    }
+    staging_dir_dirty_ = false;
     unflushed_bytes_ = 0;
     return {};
 }

@@ -4,6 +4,8 @@
 // an offset wins). Open files are kept in a small LRU (bounded descriptors); a file written strictly in order from
 // offset 0 is hashed on the fly so finalization need not re-read it. flush() makes every write since the previous
 // flush durable (fsync of files and of directories that gained entries): only then may offsets be committed.
+// Where syncfs() is reliable (sync_batch.hpp), a file leaving the LRU is closed without fsync and flush() syncs the
+// file system once: with thousands of small files that is one journal commit instead of one per file.
 #pragma once
 #include <cstdint>
 #include <list>
@@ -16,6 +18,7 @@
 
 #include "result.hpp"
 #include "sha256.hpp"
+#include "sync_batch.hpp"
 #include "unique_fd.hpp"
 
 namespace ks::sink {
@@ -30,7 +33,7 @@ std::string staged_file_name(std::uint64_t index);
 
 class StagingArea {
 public:
-    static Result<StagingArea> open(int rootfd, std::size_t max_open_files);
+    static Result<StagingArea> open(int rootfd, std::size_t max_open_files, SyncMode sync_mode);
 
     int dir() const { return dir_.get(); }
     Result<UniqueFd> open_transfer_dir(const std::string& transfer, bool create);
@@ -50,6 +53,10 @@ public:
     Result<void> flush();
     std::uint64_t unflushed_bytes() const { return unflushed_bytes_; }
     std::size_t open_files() const { return files_.size(); }
+    SyncMode sync_mode() const { return sync_mode_; }
+    // Closes the cached descriptor of the directory chunks were last written to (another sink sharing ROOT may have
+    // moved it): after a rebalance.
+    void forget_directories() { forget_cached_dir(); }
 
 private:
     using Key = std::pair<std::string, std::uint64_t>;
@@ -66,17 +73,25 @@ private:
         std::string hex;
     };
 
-    explicit StagingArea(UniqueFd dir, std::size_t max_open) : dir_(std::move(dir)), max_open_(max_open) {}
+    StagingArea(UniqueFd dir, std::size_t max_open, SyncMode sync_mode)
+        : dir_(std::move(dir)), max_open_(max_open), sync_mode_(sync_mode) {}
     Result<OpenFile*> open_file(const Key& key);
+    // The transfer's directory, created if needed; the last one used stays open (chunks of a transfer come in runs).
+    Result<int> cached_transfer_dir(const std::string& transfer);
+    void forget_cached_dir();
     Result<void> close_file(std::map<Key, OpenFile>::iterator it, bool sync);
 
     UniqueFd dir_;
     std::size_t max_open_;
+    SyncMode sync_mode_;
+    std::string cached_dir_name_;
+    UniqueFd cached_dir_;
     std::map<Key, OpenFile> files_;
     std::list<Key> lru_;  // most recently used first
     std::map<Key, Digest> digests_;
     std::set<std::string> dirs_to_sync_;
     bool staging_dir_dirty_ = false;
+    std::size_t closed_unsynced_ = 0;  // files written and closed since the last flush, not yet fsynced
     std::uint64_t unflushed_bytes_ = 0;
 };
 

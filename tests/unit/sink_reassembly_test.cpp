@@ -114,11 +114,13 @@ std::map<std::string, std::string> tree(const fs::path& dir) {
     return out;
 }
 
-class SinkReassembly : public ::testing::Test {
+// Every case runs twice: with an fsync per file, and with fsyncs grouped into syncfs() (sync_batch.hpp).
+class SinkReassembly : public ::testing::TestWithParam<SyncMode> {
 protected:
     void SetUp() override {
-        root_ = fs::temp_directory_path() / ("ks-sink-test-" + std::to_string(::getpid()) + "-" +
-                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        std::replace(name.begin(), name.end(), '/', '-');
+        root_ = fs::temp_directory_path() / ("ks-sink-test-" + std::to_string(::getpid()) + "-" + name);
         fs::remove_all(root_);
         fs::create_directories(root_);
         open_sink();
@@ -131,7 +133,7 @@ protected:
         sink_.reset();
         auto layout = Layout::parse(kDefaultLayout);
         ASSERT_TRUE(layout);
-        SinkSettings s{root_.string(), *layout, Limits{1 << 20, 1000}, false, 3600, 3, {}, timestamp_data_};
+        SinkSettings s{root_.string(), *layout, Limits{1 << 20, 1000}, false, 3600, 3, {}, GetParam(), timestamp_data_};
         s.clock = [this] { return clock_; };
         auto sink = Sink::open(std::move(s), log_);
         ASSERT_TRUE(sink) << sink.error().message;
@@ -162,7 +164,12 @@ const std::vector<SourceFile> kFiles = {
 
 }  // namespace
 
-TEST_F(SinkReassembly, InOrderTransferIsPlacedWithModeAndMtime) {
+INSTANTIATE_TEST_SUITE_P(SyncModes, SinkReassembly, ::testing::Values(SyncMode::per_file, SyncMode::grouped),
+                         [](const ::testing::TestParamInfo<SyncMode>& p) {
+                             return std::string(p.param == SyncMode::grouped ? "grouped" : "per_file");
+                         });
+
+TEST_P(SinkReassembly, InOrderTransferIsPlacedWithModeAndMtime) {
     Job job("42", "n1");
     feed(job.messages(kFiles));
     auto t = tree(root_);
@@ -180,7 +187,37 @@ TEST_F(SinkReassembly, InOrderTransferIsPlacedWithModeAndMtime) {
     EXPECT_EQ(sink_->stats().finalized_transfers, 1u);
 }
 
-TEST_F(SinkReassembly, ShuffledAndDuplicatedChunksGiveTheSameFiles) {
+// More files than descriptors kept open (3) and than kGroupedSyncMinFiles, in several directories, interleaved: files
+// leave the LRU half written (grouped mode: closed without fsync) and finalization syncs them in one batch.
+TEST_P(SinkReassembly, ManyInterleavedFilesSurviveEvictionAndARestart) {
+    Job job("47", "n1");
+    std::vector<SourceFile> files;
+    for (int i = 0; i < 40; ++i)
+        files.push_back({"d" + std::to_string(i % 3) + "/f" + std::to_string(i), std::string(9 + i, char('a' + i % 26)),
+                         i % 2 ? 0640u : 0600u});
+    auto msgs = job.messages(files);
+    Msg manifest = msgs.back();
+    msgs.pop_back();
+    std::mt19937 rng(11);
+    std::shuffle(msgs.begin(), msgs.end(), rng);
+    feed(std::vector<Msg>(msgs.begin(), msgs.begin() + static_cast<long>(msgs.size() / 2)));
+    open_sink();  // a restart between two flushes: the staged halves are what the first process made durable
+    feed(std::vector<Msg>(msgs.begin() + static_cast<long>(msgs.size() / 2), msgs.end()));
+    feed({manifest});
+    auto t = tree(root_);
+    EXPECT_EQ(t.size(), files.size() + 2);
+    for (const auto& f : files) {
+        EXPECT_EQ(t["alice/47/n1/" + f.path], f.data) << f.path;
+        struct stat st {};
+        ASSERT_EQ(::stat((root_ / ("alice/47/n1/" + f.path)).c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 07777, f.mode) << f.path;
+        EXPECT_EQ(st.st_mtim.tv_sec, 1700000000) << f.path;
+    }
+    EXPECT_TRUE(exists("alice/47/_SUCCESS"));
+    EXPECT_TRUE(fs::is_empty(root_ / ".staging"));
+}
+
+TEST_P(SinkReassembly, ShuffledAndDuplicatedChunksGiveTheSameFiles) {
     Job job("43", "n1");
     auto msgs = job.messages(kFiles);
     Msg manifest = msgs.back();
@@ -197,7 +234,7 @@ TEST_F(SinkReassembly, ShuffledAndDuplicatedChunksGiveTheSameFiles) {
     EXPECT_EQ(sink_->stats().quarantined, 0u);
 }
 
-TEST_F(SinkReassembly, MissingChunkWaitsForTheSpoolReplay) {
+TEST_P(SinkReassembly, MissingChunkWaitsForTheSpoolReplay) {
     Job job("44", "n1");
     auto msgs = job.messages(kFiles);
     auto lost = msgs[1];  // second chunk of a.csv
@@ -212,7 +249,7 @@ TEST_F(SinkReassembly, MissingChunkWaitsForTheSpoolReplay) {
     EXPECT_TRUE(exists("alice/44/_SUCCESS"));
 }
 
-TEST_F(SinkReassembly, ResentFileLastWriteWins) {
+TEST_P(SinkReassembly, ResentFileLastWriteWins) {
     Job job("45", "n1");
     std::vector<SourceFile> before = {{"f", "old content that is longer"}};
     std::vector<SourceFile> after = {{"f", "new content"}};
@@ -224,7 +261,7 @@ TEST_F(SinkReassembly, ResentFileLastWriteWins) {
     EXPECT_EQ(tree(root_)["alice/45/n1/f"], "new content");
 }
 
-TEST_F(SinkReassembly, SuccessOnlyWhenAllNodesAreIn) {
+TEST_P(SinkReassembly, SuccessOnlyWhenAllNodesAreIn) {
     Job n1("46", "n1", 2), n2("46", "n2", 2);
     feed(n1.messages(kFiles));
     EXPECT_FALSE(exists("alice/46/_SUCCESS"));
@@ -234,7 +271,7 @@ TEST_F(SinkReassembly, SuccessOnlyWhenAllNodesAreIn) {
     EXPECT_TRUE(exists("alice/46/_manifests/n2.json"));
 }
 
-TEST_F(SinkReassembly, ReplayOfAFinishedTransferChangesNothing) {
+TEST_P(SinkReassembly, ReplayOfAFinishedTransferChangesNothing) {
     Job job("47", "n1");
     feed(job.messages(kFiles));
     auto before = tree(root_);
@@ -248,7 +285,7 @@ TEST_F(SinkReassembly, ReplayOfAFinishedTransferChangesNothing) {
     EXPECT_EQ(sink_->stats().quarantined, 1u);
 }
 
-TEST_F(SinkReassembly, MultiPartManifestFinalizesOnlyWhenEveryPartIsIn) {
+TEST_P(SinkReassembly, MultiPartManifestFinalizesOnlyWhenEveryPartIsIn) {
     Job job("49", "n1");
     auto msgs = job.messages_with_parts(kFiles, 600);
     const std::size_t parts = msgs.size() - job.messages(kFiles).size() + 1;
@@ -273,7 +310,7 @@ TEST_F(SinkReassembly, MultiPartManifestFinalizesOnlyWhenEveryPartIsIn) {
     EXPECT_EQ(sink_->stats().quarantined, 0u);
 }
 
-TEST_F(SinkReassembly, PartsOfAnEarlierSendSplitDifferentlyDoNotBlockTheResend) {
+TEST_P(SinkReassembly, PartsOfAnEarlierSendSplitDifferentlyDoNotBlockTheResend) {
     Job job("56", "n1");
     // First send: split into many parts, only the first one arrives (the rest was spooled).
     auto first = job.messages_with_parts(kFiles, 500);
@@ -292,7 +329,7 @@ TEST_F(SinkReassembly, PartsOfAnEarlierSendSplitDifferentlyDoNotBlockTheResend) 
     EXPECT_EQ(sink_->stats().quarantined, 0u);
 }
 
-TEST_F(SinkReassembly, RestartFinalizesAStagedManifest) {
+TEST_P(SinkReassembly, RestartFinalizesAStagedManifest) {
     Job job("48", "n1");
     auto msgs = job.messages(kFiles);
     // Everything staged, then "crash" before the final rename: simulate by placing half and dropping the sink.
@@ -314,7 +351,7 @@ TEST_F(SinkReassembly, RestartFinalizesAStagedManifest) {
     EXPECT_TRUE(exists("alice/48/_SUCCESS"));
 }
 
-TEST_F(SinkReassembly, HostileChunksAreQuarantinedAndNothingEscapes) {
+TEST_P(SinkReassembly, HostileChunksAreQuarantinedAndNothingEscapes) {
     Job job("49", "n1");
     auto make = [&](std::string path, std::uint64_t size, std::uint64_t offset, std::string payload) {
         wire::ChunkHeader c{job.id(), wire::FileMeta{std::move(path), 0, size, 0644, 0}, offset};
@@ -342,7 +379,7 @@ TEST_F(SinkReassembly, HostileChunksAreQuarantinedAndNothingEscapes) {
     EXPECT_TRUE(exists(".quarantine/" + j3.id().transfer_id));
 }
 
-TEST_F(SinkReassembly, MalformedMessagesAreLogged) {
+TEST_P(SinkReassembly, MalformedMessagesAreLogged) {
     Job job("52", "n1");
     wire::Headers no_version = {{"ks.type", "chunk"}};
     wire::Headers bad_version = wire::encode_manifest_headers(job.id());
@@ -364,7 +401,7 @@ TEST_F(SinkReassembly, MalformedMessagesAreLogged) {
     EXPECT_TRUE(exists(".quarantine/" + j2.id().transfer_id + "/f0"));
 }
 
-TEST_F(SinkReassembly, SymlinkInsideRootIsNeverFollowed) {
+TEST_P(SinkReassembly, SymlinkInsideRootIsNeverFollowed) {
     auto outside = root_.string() + "-outside";
     fs::create_directories(outside);
     fs::create_directories(root_ / "alice");
@@ -376,7 +413,7 @@ TEST_F(SinkReassembly, SymlinkInsideRootIsNeverFollowed) {
     fs::remove_all(outside);
 }
 
-TEST_F(SinkReassembly, StaleTransfersAreMovedAside) {
+TEST_P(SinkReassembly, StaleTransfersAreMovedAside) {
     Job job("55", "n1");
     auto msgs = job.messages(kFiles);
     msgs.pop_back();
@@ -395,7 +432,7 @@ TEST_F(SinkReassembly, StaleTransfersAreMovedAside) {
     EXPECT_NE(reason.find("no (complete) manifest was received"), std::string::npos) << reason;
 }
 
-TEST_F(SinkReassembly, StaleTransferNamesWhatFinalizationWaitedFor) {
+TEST_P(SinkReassembly, StaleTransferNamesWhatFinalizationWaitedFor) {
     Job job("56", "n1");
     auto msgs = job.messages(kFiles);
     msgs.erase(msgs.begin() + 1);  // a chunk of a.csv never comes, the manifest does
@@ -440,7 +477,7 @@ std::vector<Msg> record_messages(const Job& job, const std::vector<SourceFile>& 
 
 }  // namespace
 
-TEST_F(SinkReassembly, RecordsInterleavedReorderedAndDuplicatedGiveTheFiles) {
+TEST_P(SinkReassembly, RecordsInterleavedReorderedAndDuplicatedGiveTheFiles) {
     Job job("77", "n1");
     const std::vector<SourceFile> files = {{"a.csv", "id,v\r\n1,x\n2,y\n3,z"}, {"sub/b.txt", "one\ntwo\n\nfour\n"}};
     auto msgs = record_messages(job, files);
@@ -462,7 +499,7 @@ TEST_F(SinkReassembly, RecordsInterleavedReorderedAndDuplicatedGiveTheFiles) {
     EXPECT_FALSE(exists("alice/77/n1/a.csv.timestamp_data"));  // only with the option
 }
 
-TEST_F(SinkReassembly, RecordsTimestampDataIsPlacedWithTheFiles) {
+TEST_P(SinkReassembly, RecordsTimestampDataIsPlacedWithTheFiles) {
     timestamp_data_ = true;
     open_sink();
     Job job("78", "n1");
@@ -473,7 +510,7 @@ TEST_F(SinkReassembly, RecordsTimestampDataIsPlacedWithTheFiles) {
     EXPECT_EQ(slurp(root_ / "alice/78/n1/a.csv.timestamp_data"), "1.5,id,v\n2.5,1,x\n2.5,2,y\n2.5,3,z\n");
 }
 
-TEST_F(SinkReassembly, RecordsOfAForeignTransferIdAreQuarantinedNotFollowed) {
+TEST_P(SinkReassembly, RecordsOfAForeignTransferIdAreQuarantinedNotFollowed) {
     Msg bad{wire::encode_record_headers(),
             R"({"timestamp":1.0,"data":"x","ks":{"transfer":"../../../etc","file":0,"size":2,"offset":0,"eol":"\n"}})"};
     feed({bad});
