@@ -31,8 +31,9 @@ def push_argv(ctx, workload, topic, job_id, spool, extra=()):
     argv = [ctx.push, "--config", ctx.empty_config, "-X", f"bootstrap.servers={ctx.bootstrap}", *extra]
     if ctx.big_manifest and workload.key == "c":
         argv += ["-X", f"message.max.bytes={BIG_MESSAGE}"]
+    # The real path: the push never follows a symlink, and BENCH_CACHE may be one or lie below one.
     return argv + ["--topic", topic, "--job-id", job_id, "--cluster", "bench", "--node", "n1", "--nodes", "1",
-                   "--spool", spool, "--timeout", "3600", workload.tree]
+                   "--spool", spool, "--timeout", "3600", os.path.realpath(workload.tree)]
 
 
 def sink_argv(ctx, topic, output, verbose=False):
