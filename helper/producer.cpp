@@ -67,6 +67,8 @@ Producer::~Producer() {
     rk_.reset();
 }
 
+OwnedPayload allocate_payload(std::size_t bytes) { return OwnedPayload(static_cast<char*>(std::malloc(bytes ? bytes : 1))); }
+
 rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, std::string_view payload,
                                       const wire::Headers& headers) {
     kafka::HeadersPtr h = kafka::to_kafka_headers(headers);
@@ -75,11 +77,23 @@ rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, st
 
 rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, std::string_view payload,
                                       kafka::HeadersPtr& h) {
+    return produce_with_flags(id, key, const_cast<char*>(payload.data()), payload.size(), RD_KAFKA_MSG_F_COPY, h);
+}
+
+rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, OwnedPayload& payload, std::size_t len,
+                                      const wire::Headers& headers) {
+    kafka::HeadersPtr h = kafka::to_kafka_headers(headers);
+    rd_kafka_resp_err_t err = produce_with_flags(id, key, payload.get(), len, RD_KAFKA_MSG_F_FREE, h);
+    if (!err) payload.release();  // librdkafka frees it once the message is done
+    return err;
+}
+
+rd_kafka_resp_err_t Producer::produce_with_flags(std::uint64_t id, std::string_view key, char* payload,
+                                                 std::size_t len, int msgflags, kafka::HeadersPtr& h) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_.get(), RD_KAFKA_V_RKT(topic_.get()), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
-        RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_HEADERS(h.get()),
+        RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_VALUE(payload, len), RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_HEADERS(h.get()),
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(id))), RD_KAFKA_V_END);
     if (!err) h.release();  // librdkafka owns the headers once the message is accepted
     return err;

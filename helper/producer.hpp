@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +17,16 @@
 #include "wire_format.hpp"
 
 namespace ks::push {
+
+// A message payload in malloc'd memory that librdkafka can take over (RD_KAFKA_MSG_F_FREE releases it with free()),
+// so file data goes from pread to the socket without another copy.
+struct FreeWithLibc {
+    void operator()(char* p) const { std::free(p); }
+};
+using OwnedPayload = std::unique_ptr<char, FreeWithLibc>;
+
+// `bytes` of uninitialised payload memory; empty when the allocation failed.
+OwnedPayload allocate_payload(std::size_t bytes);
 
 struct DeliveryReport {
     std::uint64_t id = 0;
@@ -35,6 +46,10 @@ public:
     // Queues one message (payload copied). Returns librdkafka's error, e.g. RD_KAFKA_RESP_ERR__QUEUE_FULL.
     rd_kafka_resp_err_t produce(std::uint64_t id, std::string_view key, std::string_view payload,
                                 const wire::Headers& headers);
+    // Queues one message whose first `len` bytes of `payload` librdkafka takes over without copying: `payload` is
+    // released to it when the message is accepted, and left to the caller otherwise (e.g. QUEUE_FULL, to retry).
+    rd_kafka_resp_err_t produce(std::uint64_t id, std::string_view key, OwnedPayload& payload, std::size_t len,
+                                const wire::Headers& headers);
     // The same with librdkafka headers built by the caller (records mode copies a template): they are taken
     // over when the message is accepted and left to the caller otherwise.
     rd_kafka_resp_err_t produce(std::uint64_t id, std::string_view key, std::string_view payload,
@@ -52,6 +67,8 @@ public:
 
 private:
     Producer() = default;
+    rd_kafka_resp_err_t produce_with_flags(std::uint64_t id, std::string_view key, char* payload, std::size_t len,
+                                           int msgflags, kafka::HeadersPtr& headers);
     std::unique_ptr<Callbacks> callbacks_;
     kafka::HandlePtr rk_;
     kafka::TopicPtr topic_;

@@ -71,7 +71,6 @@ std::vector<FileResult> TransferSender::send_files(std::vector<SourceFile> files
         f->src = std::move(s);
         files_.push_back(std::move(f));
     }
-    buffer_.resize(settings_.chunk_bytes);
     for (auto& f : files_) {
         while (open_files_ >= settings_.max_open_files && !stopping()) service(50);
         if (stopping()) break;
@@ -169,13 +168,18 @@ TransferSender::ReadOutcome TransferSender::read_and_produce(FileState& f) {
     std::uint64_t chunks = 0;
     do {
         auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(settings_.chunk_bytes, size - offset));
-        ssize_t n = pread_full(f.opened.fd.get(), buffer_.data(), len, offset);
+        OwnedPayload chunk = allocate_payload(len);
+        if (!chunk) {
+            stop("out of memory for a " + std::to_string(len) + "-byte chunk");
+            return ReadOutcome::stopped;
+        }
+        ssize_t n = pread_full(f.opened.fd.get(), chunk.get(), len, offset);
         if (n < 0) {
             skip_file(f, std::string(skip_reason::unreadable_prefix) + std::strerror(errno));
             return ReadOutcome::io_error;
         }
         if (static_cast<std::uint32_t>(n) < len) return ReadOutcome::changed;  // shrank under us
-        sha.update(buffer_.data(), len);
+        sha.update(chunk.get(), len);
         std::uint64_t id = messages_.size();
         Message m;
         m.file = f.slot;
@@ -184,7 +188,8 @@ TransferSender::ReadOutcome TransferSender::read_and_produce(FileState& f) {
         messages_.push_back(m);
         f.messages.push_back(id);
         ++f.outstanding;
-        if (!produce_message(id, std::string_view(buffer_.data(), len))) return ReadOutcome::stopped;
+        auto hand_over = [&] { return producer_->produce(id, key_, chunk, len, headers_for(messages_[id])); };
+        if (!produce_message(id, hand_over)) return ReadOutcome::stopped;
         if (f.status != FileStatus::unconfirmed) return ReadOutcome::io_error;
         offset += len;
         ++chunks;
@@ -197,8 +202,12 @@ TransferSender::ReadOutcome TransferSender::read_and_produce(FileState& f) {
 }
 
 bool TransferSender::produce_message(std::uint64_t id, std::string_view payload) {
+    return produce_message(id, [&] { return produce_raw(id, payload); });
+}
+
+bool TransferSender::produce_message(std::uint64_t id, const std::function<rd_kafka_resp_err_t()>& attempt) {
     while (!stopping()) {
-        rd_kafka_resp_err_t err = produce_raw(id, payload);
+        rd_kafka_resp_err_t err = attempt();
         if (!err) {
             messages_[id].generation = generation_;
             ++produced_;

@@ -1,8 +1,8 @@
 // Sends the chunks of a list of files and then a manifest through one transfer's idempotent producer, with every
 // message tracked until its delivery report.
 //
-//  - Files are read with pread into one chunk-sized buffer and produced with a copy, so memory is bounded by
-//    queue.buffering.max.kbytes whatever the file sizes; the digest is computed from the bytes that were sent.
+//  - Each chunk is read with pread into its own buffer, which librdkafka takes over without a copy; memory is still
+//    bounded by queue.buffering.max.kbytes whatever the file sizes. The digest is computed from the bytes sent.
 //  - A file whose size or mtime changed while it was read is sent again (bounded attempts), then reported skipped.
 //  - A file stays open until all its chunks are confirmed, so a fatal idempotence error can be survived: the producer
 //    is rebuilt and every message without a successful report is re-read (pread) and produced again.
@@ -93,6 +93,7 @@ private:
     void send_one(FileState& f);
     ReadOutcome read_and_produce(FileState& f);
     bool produce_message(std::uint64_t id, std::string_view payload);
+    bool produce_message(std::uint64_t id, const std::function<rd_kafka_resp_err_t()>& attempt);
     rd_kafka_resp_err_t produce_raw(std::uint64_t id, std::string_view payload);
     wire::Headers headers_for(const Message& m) const;
     void service(int timeout_ms);
@@ -115,7 +116,6 @@ private:
     std::vector<std::unique_ptr<FileState>> files_;
     std::vector<Message> messages_;
     std::vector<std::string> manifest_parts_;
-    std::string buffer_;
     std::size_t open_files_ = 0;
     int generation_ = 0;
     int rebuilds_ = 0;

@@ -79,6 +79,24 @@ def wait_for(predicate, timeout, interval=0.01, what="condition"):
     raise CommandFailed(f"timed out after {timeout} s waiting for {what}")
 
 
+def warm_page_cache(*paths):
+    """Reads every file at `paths` (files or trees) once, so it is in the page cache when a measurement starts.
+
+    A job's outputs were just written when the push starts, so they are cached; and this machine's host pages out
+    what nobody touched for a few seconds (DAMON: age >= 6 s, up to 128 MiB/s), so without this each tool would find
+    a different share of its input on disk depending on what ran before it."""
+    files = [f for p in paths for f in ([p] if os.path.isfile(p) else _files_in(p))]
+    buf = bytearray(8 << 20)
+    for p in files:
+        with open(p, "rb", buffering=0) as f:
+            while f.readinto(buf):
+                pass
+
+
+def _files_in(tree):
+    return [os.path.join(d, f) for d, _, names in os.walk(tree) for f in names]
+
+
 def median(values):
     return statistics.median(values) if values else float("nan")
 

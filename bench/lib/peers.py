@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import time
 
-from .measure import Background, CommandFailed, run_timed
+from .measure import Background, CommandFailed, run_timed, warm_page_cache
 
 MIB = 1 << 20
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,11 +48,17 @@ def consumer_performance(ctx, topic, messages):
     return Rate(float(cols[3]), float(cols[5]))
 
 
-def kcat(ctx, workload, topic):
-    """kcat sending the workload's bytes as messages of the push's chunk size (one file argument per message)."""
+def kcat(ctx, workload, topic, queue_kib=None):
+    """kcat sending the workload's bytes as messages of the push's chunk size (one file argument per message).
+
+    queue_kib: librdkafka's queue.buffering.max.kbytes; kcat's default is librdkafka's, 1 GiB (the push's is 32 MiB),
+    so at its default kcat may read up to 1 GiB ahead of the broker."""
     base = os.path.commonpath(workload.pieces) if len(workload.pieces) > 1 else os.path.dirname(workload.pieces[0])
     rel = [os.path.relpath(p, base) for p in workload.pieces]
-    argv = ["kcat", "-P", "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all", "-X", "enable.idempotence=true", *rel]
+    queue = ["-X", f"queue.buffering.max.kbytes={queue_kib}"] if queue_kib else []
+    argv = ["kcat", "-P", "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all", "-X", "enable.idempotence=true", *queue,
+            *rel]
+    warm_page_cache(*workload.pieces)
     wall, _, err = run_timed(argv, cwd=base)
     if "ERROR" in err:
         raise CommandFailed(f"kcat: {err.strip()[-1000:]}")
@@ -66,6 +72,7 @@ def copy_tree(ctx, workload):
     """cp -r of the tree to the output root, then syncfs of that file system (sync -f): the floor for persisting."""
     dest = ctx.fresh_dir("cp-out")
     try:
+        warm_page_cache(workload.tree)
         start = time.monotonic()
         run_timed(["cp", "-r", workload.tree, os.path.join(dest, "tree")])
         run_timed(["sync", "-f", dest])
@@ -125,6 +132,7 @@ def kcat_lines(ctx, workload, topic, lines):
     csv = os.path.join(workload.tree, "data.csv")
     argv = ["kcat", "-P", "-l", "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all", "-X", "enable.idempotence=true",
             csv]
+    warm_page_cache(csv)
     wall, _, err = run_timed(argv)
     if "ERROR" in err:
         raise CommandFailed(f"kcat -l: {err.strip()[-1000:]}")
