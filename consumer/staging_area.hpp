@@ -2,8 +2,9 @@
 //
 // Chunks are written with pwrite at their offset, so out-of-order and repeated chunks are harmless (the last write of
 // an offset wins). Open files are kept in a small LRU (bounded descriptors); a file written strictly in order from
-// offset 0 is hashed on the fly so finalization need not re-read it. flush() makes every write since the previous
-// flush durable (fsync of files and of directories that gained entries): only then may offsets be committed.
+// offset 0 is hashed on the fly if it is small, so finalization need not re-read it (a large one is hashed at
+// finalization, see staging_area.cpp). flush() makes every write since the previous flush durable (fsync of files
+// and of directories that gained entries): only then may offsets be committed.
 // Where syncfs() is reliable (sync_batch.hpp), a file leaving the LRU is closed without fsync and flush() syncs the
 // file system once: with thousands of small files that is one journal commit instead of one per file.
 #pragma once
