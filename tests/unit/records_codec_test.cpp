@@ -290,16 +290,27 @@ TEST(RecordsWire, DecodedMessageIsLinePlusEnding) {
     EXPECT_EQ(d.bytes, "zzzzzzzz");
 }
 
-TEST(RecordsManifest, FormatIsWrittenAndReadAndOptional) {
+namespace {
+
+// A one-file manifest whose file was sent as records.
+wire::Manifest records_manifest(std::uint64_t size) {
     wire::Manifest m;
     m.transfer_id = wire::make_transfer_id("c", "1", "n");
     m.job = {"1", "u", 1, 1, "n", "c", 1, std::nullopt};
     wire::FileEntry f;
-    f.meta = {"a.csv", 0, 3, 0644, 1};
+    f.meta = {"a.csv", 0, size, 0644, 1};
     f.sha256 = std::string(64, 'a');
     f.chunks = 2;
     f.format = "records";
     m.files.push_back(f);
+    return m;
+}
+
+}  // namespace
+
+TEST(RecordsManifest, FormatIsWrittenAndReadAndOptional) {
+    wire::Manifest m = records_manifest(3);
+    wire::FileEntry f = m.files[0];
     f.meta = {"b.bin", 1, 3, 0644, 1};
     f.format.clear();
     m.files.push_back(f);
@@ -312,16 +323,9 @@ TEST(RecordsManifest, FormatIsWrittenAndReadAndOptional) {
 }
 
 TEST(RecordsManifest, TimestampRunsRoundTripAndAreChecked) {
-    wire::Manifest m;
-    m.transfer_id = wire::make_transfer_id("c", "1", "n");
-    m.job = {"1", "u", 1, 1, "n", "c", 1, std::nullopt};
-    wire::FileEntry f;
-    f.meta = {"a.csv", 0, 100, 0644, 1};
-    f.sha256 = std::string(64, 'a');
-    f.chunks = 5;
-    f.format = "records";
-    f.timestamps = {{0, "1712345678.000001"}, {40, "1712345679.5"}};
-    m.files.push_back(f);
+    wire::Manifest m = records_manifest(100);
+    m.files[0].timestamps = {{0, "1712345678.000001"}, {40, "1712345679.5"}};
+    const wire::FileEntry& f = m.files[0];
     auto text = wire::manifest_to_json(m);
     auto back = wire::parse_manifest(text);
     ASSERT_TRUE(back) << back.error().message;
