@@ -60,6 +60,7 @@ private:
     std::map<PartitionKey, OffsetWatermark> watermarks_;
     std::optional<Error> callback_error_;  // an error inside the rebalance callback, reported by run()
     double last_activity_ = 0;
+    double now_ = 0;  // monotonic seconds, read by run() every few messages
     bool warned_unknown_topic_ = false;
     bool joined_ = false;  // a first assignment (possibly empty) arrived: idle time counts from then
 };
@@ -161,7 +162,7 @@ Result<void> ConsumerService::handle(const rd_kafka_message_t* m) {
         log_.warning(std::string("consumer: ") + rd_kafka_message_errstr(m));
         return {};
     }
-    last_activity_ = monotonic_seconds();
+    last_activity_ = now_;
     std::string topic = rd_kafka_topic_name(m->rkt);
     rd_kafka_headers_t* hdrs = nullptr;
     wire::Headers headers;
@@ -177,15 +178,21 @@ Result<void> ConsumerService::run(const volatile std::sig_atomic_t& stop) {
     double now = monotonic_seconds();
     const double started = now;
     double last_flush = now, last_sweep = now;
-    last_activity_ = now;
+    last_activity_ = now_ = now;
+    std::uint32_t since_clock = 0;
     while (!stop) {
         kafka::MessagePtr m(rd_kafka_consumer_poll(rk_.get(), 200));
         if (callback_error_) return std::unexpected(*callback_error_);
         if (m) {
             if (auto ok = handle(m.get()); !ok) return ok;
         }
+        const bool busy = m != nullptr;
         m.reset();  // free the message before anything slow
-        now = monotonic_seconds();
+        // Reading the clock for each of millions of small messages was 8% of the sink's time: while messages
+        // flow, every 64th is enough for the commit interval and the idle check.
+        if (busy && ++since_clock < 64) continue;
+        since_clock = 0;
+        now = now_ = monotonic_seconds();
         if (now - last_flush >= settings_.commit_interval_s || sink_.unflushed_bytes() >= settings_.commit_bytes) {
             if (auto ok = flush_and_commit(); !ok) return ok;
             last_flush = now;

@@ -5,19 +5,17 @@
 namespace ks::sink {
 
 void OffsetWatermark::processed(std::int64_t offset) {
-    not_durable_.insert(offset);
+    if (!lowest_not_durable_ || offset < *lowest_not_durable_) lowest_not_durable_ = offset;
     next_ = std::max(next_, offset + 1);
 }
 
 void OffsetWatermark::processed_durable(std::int64_t offset) { next_ = std::max(next_, offset + 1); }
 
-void OffsetWatermark::made_durable(std::int64_t offset) { not_durable_.erase(offset); }
-
-void OffsetWatermark::all_durable() { not_durable_.clear(); }
+void OffsetWatermark::all_durable() { lowest_not_durable_.reset(); }
 
 std::optional<std::int64_t> OffsetWatermark::commit_point() const {
     if (next_ < 0) return std::nullopt;
-    if (!not_durable_.empty()) return *not_durable_.begin();
+    if (lowest_not_durable_) return *lowest_not_durable_;
     return next_;
 }
 

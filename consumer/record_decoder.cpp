@@ -33,10 +33,11 @@ public:
     Result<void> string(std::string& out) {
         out.clear();
         if (!eat('"')) return fail("expected a string");
+        unsigned char seen = 0;  // OR of every byte: ASCII-only strings need no UTF-8 check
         while (true) {
             std::size_t run = i_;
             while (run < s_.size() && s_[run] != '"' && s_[run] != '\\' && static_cast<unsigned char>(s_[run]) >= 0x20)
-                ++run;
+                seen |= static_cast<unsigned char>(s_[run++]);
             out.append(s_.data() + i_, run - i_);
             i_ = run;
             if (i_ >= s_.size()) return fail("unterminated string");
@@ -74,7 +75,8 @@ public:
                 default: return fail("invalid escape");
             }
         }
-        if (!wire::is_valid_utf8(out)) return fail("string is not valid UTF-8");
+        // \u escapes are encoded correctly by put_utf8; raw bytes >= 0x80 must form valid UTF-8.
+        if ((seen & 0x80) && !wire::is_valid_utf8(out)) return fail("string is not valid UTF-8");
         return {};
     }
 

@@ -19,9 +19,11 @@ create_topic "$topic" 4
 "$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id 500 --node n1 --user alice \
     --spool "$T/spool" --timeout 300 "$src" || fail "push failed"
 
-sink() {  # sink OUT GROUP [extra args...]
+sink() {  # sink OUT GROUP [extra args...]; with SINK_EXEC=exec the sink replaces the calling subshell ($! is its pid)
     local out=$1 group=$2; shift 2
-    "$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=200 --topic "$topic" --group "$group" \
+    # A short session: after a kill -9 the restarted sink gets the partition without waiting 45 s for the dead one.
+    ${SINK_EXEC:-} "$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=200 \
+        -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000 --topic "$topic" --group "$group" \
         --output "$out" --exit-when-idle 4 "$@"
 }
 
@@ -46,7 +48,8 @@ note "1. kill -9 while staging, three times, then a clean run"
 out=$T/out1
 mkdir -p "$out"
 for round in 1 2 3; do
-    sink "$out" "g1-$topic" 2>"$T/sink1.log" &
+    # The sink itself must be what is killed (a subshell around it would leave it running as a second sink).
+    (SINK_EXEC=exec sink "$out" "g1-$topic" 2>"$T/sink1.log") &
     pid=$!
     on_exit "kill -9 $pid 2>/dev/null"
     # Wait until some data is staged (or the run ends on its own), then kill it hard.

@@ -33,8 +33,8 @@ for t in "${transfers[@]}"; do
 done
 for p in "${pids[@]}"; do wait "$p" || fail "a push failed"; done
 
-sink() {  # sink OUT GROUP
-    "$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=200 \
+sink() {  # sink OUT GROUP; with SINK_EXEC=exec the sink replaces the calling subshell, so $! is the sink's pid
+    ${SINK_EXEC:-} "$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=200 \
         -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000 --topic "$topic" --group "$2" \
         --output "$1" --exit-when-idle 4
 }
@@ -77,7 +77,8 @@ note "kill -9 while chunks are staged, twice, then a clean run"
 out=$T/out-staging
 mkdir -p "$out"
 for threshold in 2 $((mb * 2)); do
-    sink "$out" "g-staging-$topic" 2>>"$T/sink.log" &
+    # The sink itself must be what is killed (a subshell around it would leave it running as a second sink).
+    (SINK_EXEC=exec sink "$out" "g-staging-$topic" 2>>"$T/sink.log") &
     pid=$!
     on_exit "kill -9 $pid 2>/dev/null"
     while kill -0 "$pid" 2>/dev/null; do
