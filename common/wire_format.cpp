@@ -137,10 +137,6 @@ bool valid_transfer_id(std::string_view s) {
     return true;
 }
 
-Headers encode_record_headers() {
-    return {{std::string(header::version), std::to_string(kVersion)}, {std::string(header::type), "record"}};
-}
-
 Headers encode_manifest_headers(const TransferIdentity& id, std::uint32_t part, std::uint32_t parts) {
     Headers h;
     put_identity(h, id, "manifest");
@@ -151,9 +147,10 @@ Headers encode_manifest_headers(const TransferIdentity& id, std::uint32_t part, 
 
 Result<MessageType> message_type(const Headers& headers) {
     const std::string* v = find(headers, header::version);
+    const std::string* t = find(headers, header::type);
+    if (!v && !t) return MessageType::record;  // the sink then requires the value to be a record
     if (!v) return fail("not a kafka-stream message (no ks.v header)");
     if (*v != std::to_string(kVersion)) return fail("unsupported wire format version \"" + *v + "\"");
-    const std::string* t = find(headers, header::type);
     if (!t) return fail("missing header ks.type");
     if (*t == "chunk") return MessageType::chunk;
     if (*t == "manifest") return MessageType::manifest;

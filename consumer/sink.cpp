@@ -150,7 +150,8 @@ Result<void> Sink::handle_record(const IncomingMessage& msg) {
     auto decoded = decode_record_message(msg.payload, record_);
     const RecordMeta& where = record_.value.meta;
     // No valid transfer id: only this message can be set aside (the id names directories).
-    if (!decoded && !wire::valid_transfer_id(where.transfer_id)) return quarantine_message(msg, decoded.error().message);
+    if (!decoded && !wire::valid_transfer_id(where.transfer_id))
+        return quarantine_message(msg, "no ks.type header, and not a record: " + decoded.error().message);
     const std::string id = where.transfer_id;
     Transfer& t = transfer(id);
     if (t.state != State::active) {

@@ -40,7 +40,7 @@ void note_timestamp(TimestampRuns& runs, std::uint64_t from, const std::string& 
 RecordSender::RecordSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
                            RecordSettings settings, const Log& log)
     : producer_(std::move(first)), rebuild_(std::move(rebuild)), id_(std::move(id)), key_(wire::message_key(id_)),
-      settings_(settings), log_(log), headers_(kafka::to_kafka_headers(wire::encode_record_headers())) {}
+      settings_(settings), log_(log) {}
 
 RecordSender::~RecordSender() {
     if (producer_ && producer_->outstanding() > 0) {
@@ -197,7 +197,7 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
 }
 
 RecordSender::Produced RecordSender::produce_line(FileState& f, std::uint64_t offset) {
-    kafka::HeadersPtr h(rd_kafka_headers_copy(headers_.get()));
+    kafka::HeadersPtr h;  // none: a record is recognised by having no ks.* header (wire_format.hpp)
     const std::uint64_t id = pack_id(f.slot, f.attempt, offset);
     const int generation = generation_;
     // The deadline is checked per block read (pump) and while waiting for room below, not per line: reading the

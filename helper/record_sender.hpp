@@ -116,7 +116,6 @@ private:
     std::string key_;
     RecordSettings settings_;
     const Log& log_;
-    kafka::HeadersPtr headers_;  // ks.v and ks.type=record, copied for each record
     std::vector<std::unique_ptr<FileState>> files_;
     std::string block_;
     std::string value_;

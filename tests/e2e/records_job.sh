@@ -48,7 +48,7 @@ consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="
 lines = []
 for msg in consumer:
     h = dict(msg.headers)
-    if h.get("ks.type") == b"record":
+    if "ks.type" not in h:  # a record
         rec = json.loads(msg.value)
         if rec["ks"]["path"] == "result.csv":
             lines.append(rec["data"])

@@ -242,13 +242,19 @@ TEST(RecordsDecoder, RejectsMalformedValues) {
         EXPECT_FALSE(sink::parse_record_value(bad, v)) << bad;
 }
 
-TEST(RecordsWire, OnlyVersionAndTypeHeaders) {
-    auto h = wire::encode_record_headers();
-    EXPECT_EQ(h.size(), 2u);
-    auto type = wire::message_type(h);
+TEST(RecordsWire, RecordsAreTheMessagesWithoutHeaders) {
+    const wire::Headers none;
+    auto type = wire::message_type(none);
     ASSERT_TRUE(type);
     EXPECT_EQ(*type, wire::MessageType::record);
-    EXPECT_FALSE(wire::decode_chunk(h));  // a record is not a chunk
+    EXPECT_FALSE(wire::decode_chunk(none));  // a record is not a chunk
+    // The explicit form is accepted too; a version without a type, or a type without a version, is not a record.
+    auto typed = wire::message_type({{"ks.v", "1"}, {"ks.type", "record"}});
+    ASSERT_TRUE(typed);
+    EXPECT_EQ(*typed, wire::MessageType::record);
+    EXPECT_FALSE(wire::message_type({{"ks.v", "1"}}));
+    EXPECT_FALSE(wire::message_type({{"ks.type", "record"}}));
+    EXPECT_FALSE(wire::message_type({{"ks.v", "2"}, {"ks.type", "record"}}));
 }
 
 TEST(RecordsWire, BadMetaIsRejected) {

@@ -393,6 +393,7 @@ TEST_P(SinkReassembly, MalformedMessagesAreLogged) {
     EXPECT_NE(log.find("topic/0@0"), std::string::npos) << log;
     EXPECT_NE(log.find("version"), std::string::npos) << log;
     EXPECT_NE(log.find("transfer id does not match"), std::string::npos) << log;
+    EXPECT_NE(log.find("no ks.type header, and not a record"), std::string::npos) << log;
 
     Job j2("53", "n1");
     auto msgs = j2.messages({{"a", "b"}});
@@ -459,7 +460,7 @@ std::vector<Msg> record_messages(const Job& job, const std::vector<SourceFile>& 
             if (line.ends_with("\r\n")) eol = "\r\n";
             else if (line.ends_with("\n")) eol = "\n";
             line.remove_suffix(eol.size());
-            Msg m{wire::encode_record_headers(), {}};
+            Msg m{{}, {}};
             push::encode_record_value(line, off < 6 ? "1.5" : "2.5", prefix, off, eol, m.payload);
             out.push_back(std::move(m));
             off = end;
@@ -511,7 +512,7 @@ TEST_P(SinkReassembly, RecordsTimestampDataIsPlacedWithTheFiles) {
 }
 
 TEST_P(SinkReassembly, RecordsOfAForeignTransferIdAreQuarantinedNotFollowed) {
-    Msg bad{wire::encode_record_headers(),
+    Msg bad{{},
             R"({"timestamp":1.0,"data":"x","ks":{"transfer":"../../../etc","file":0,"size":2,"offset":0,"eol":"\n"}})"};
     feed({bad});
     EXPECT_TRUE(fs::is_empty(root_ / ".staging"));
