@@ -15,6 +15,7 @@ namespace ks::kafka {
 
 struct HandleDeleter { void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); } };
 struct ConfDeleter { void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); } };
+struct TopicConfDeleter { void operator()(rd_kafka_topic_conf_t* c) const { rd_kafka_topic_conf_destroy(c); } };
 struct TopicDeleter { void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); } };
 struct HeadersDeleter { void operator()(rd_kafka_headers_t* h) const { rd_kafka_headers_destroy(h); } };
 struct MessageDeleter { void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); } };
@@ -25,6 +26,7 @@ struct QueueDeleter { void operator()(rd_kafka_queue_t* q) const { rd_kafka_queu
 
 using HandlePtr = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+using TopicConfPtr = std::unique_ptr<rd_kafka_topic_conf_t, TopicConfDeleter>;
 using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
 using HeadersPtr = std::unique_ptr<rd_kafka_headers_t, HeadersDeleter>;
 using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;

@@ -56,7 +56,16 @@ Result<std::unique_ptr<Producer>> Producer::create(const rd_kafka_conf_t* conf, 
     if (!rk) return fail(std::string("cannot create the Kafka producer: ") + err);
     c.release();  // owned by rk now
     p->rk_.reset(rk);
-    p->topic_.reset(rd_kafka_topic_new(rk, topic.c_str(), nullptr));
+    kafka::TopicConfPtr tc(rd_kafka_default_topic_conf_dup(rk));
+    char name[64];
+    std::size_t name_size = sizeof name;
+    if (rd_kafka_topic_conf_get(tc.get(), "partitioner", name, &name_size) == RD_KAFKA_CONF_OK) {
+        if (PartitionerFn fn = deterministic_partitioner(name)) {
+            p->partitioner_ = std::make_unique<KeyPartitioner>(fn);
+            p->partitioner_->install(tc.get());
+        }
+    }
+    p->topic_.reset(rd_kafka_topic_new(rk, topic.c_str(), tc.release()));  // takes the topic conf
     if (!p->topic_) return fail("topic " + topic + ": " + rd_kafka_err2str(rd_kafka_last_error()));
     return p;
 }
@@ -72,12 +81,14 @@ OwnedPayload allocate_payload(std::size_t bytes) { return OwnedPayload(static_ca
 rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, std::string_view payload,
                                       const wire::Headers& headers) {
     kafka::HeadersPtr h = kafka::to_kafka_headers(headers);
-    return produce(id, key, payload, h);
+    return produce_with_flags(id, key, const_cast<char*>(payload.data()), payload.size(), RD_KAFKA_MSG_F_COPY, h);
 }
 
-rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, std::string_view payload,
-                                      kafka::HeadersPtr& h) {
-    return produce_with_flags(id, key, const_cast<char*>(payload.data()), payload.size(), RD_KAFKA_MSG_F_COPY, h);
+rd_kafka_resp_err_t Producer::produce_record(std::uint64_t id, std::string_view key, std::string_view payload,
+                                             std::int64_t timestamp_ms) {
+    kafka::HeadersPtr none;
+    return produce_with_flags(id, key, const_cast<char*>(payload.data()), payload.size(), RD_KAFKA_MSG_F_COPY, none,
+                              timestamp_ms);
 }
 
 rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, OwnedPayload& payload, std::size_t len,
@@ -89,11 +100,12 @@ rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, Ow
 }
 
 rd_kafka_resp_err_t Producer::produce_with_flags(std::uint64_t id, std::string_view key, char* payload,
-                                                 std::size_t len, int msgflags, kafka::HeadersPtr& h) {
+                                                 std::size_t len, int msgflags, kafka::HeadersPtr& h,
+                                                 std::int64_t timestamp_ms) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_.get(), RD_KAFKA_V_RKT(topic_.get()), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
         RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_VALUE(payload, len), RD_KAFKA_V_KEY(key.data(), key.size()),
-        RD_KAFKA_V_HEADERS(h.get()),
+        RD_KAFKA_V_HEADERS(h.get()), RD_KAFKA_V_TIMESTAMP(timestamp_ms),  // 0: librdkafka reads the clock
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(id))), RD_KAFKA_V_END);
     if (!err) h.release();  // librdkafka owns the headers once the message is accepted
     return err;

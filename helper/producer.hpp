@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kafka.hpp"
+#include "key_partitioner.hpp"
 #include "log.hpp"
 #include "result.hpp"
 #include "wire_format.hpp"
@@ -50,10 +51,10 @@ public:
     // released to it when the message is accepted, and left to the caller otherwise (e.g. QUEUE_FULL, to retry).
     rd_kafka_resp_err_t produce(std::uint64_t id, std::string_view key, OwnedPayload& payload, std::size_t len,
                                 const wire::Headers& headers);
-    // The same with librdkafka headers built by the caller (records mode copies a template): they are taken
-    // over when the message is accepted and left to the caller otherwise.
-    rd_kafka_resp_err_t produce(std::uint64_t id, std::string_view key, std::string_view payload,
-                                kafka::HeadersPtr& headers);
+    // A message without headers (payload copied) whose Kafka timestamp is `timestamp_ms` (ms since the epoch):
+    // records mode, where the line's read time is known already and librdkafka need not read the clock again.
+    rd_kafka_resp_err_t produce_record(std::uint64_t id, std::string_view key, std::string_view payload,
+                                       std::int64_t timestamp_ms);
     // Serves callbacks for up to timeout_ms and hands over the reports collected so far.
     std::vector<DeliveryReport> poll(int timeout_ms);
     // Non-empty once librdkafka raised a fatal error (the session can no longer deliver anything).
@@ -68,8 +69,9 @@ public:
 private:
     Producer() = default;
     rd_kafka_resp_err_t produce_with_flags(std::uint64_t id, std::string_view key, char* payload, std::size_t len,
-                                           int msgflags, kafka::HeadersPtr& headers);
+                                           int msgflags, kafka::HeadersPtr& headers, std::int64_t timestamp_ms = 0);
     std::unique_ptr<Callbacks> callbacks_;
+    std::unique_ptr<KeyPartitioner> partitioner_;  // outlives rk_ and topic_ (destroyed after them)
     kafka::HandlePtr rk_;
     kafka::TopicPtr topic_;
 };

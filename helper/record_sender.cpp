@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 #include "record_encoder.hpp"
@@ -171,7 +172,9 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
         }
         if (static_cast<std::size_t>(n) < want) return Pump::changed;  // shrank under us
         const bool at_eof = base + want == size;
-        const std::string timestamp = format_timestamp(wall_seconds());
+        const double read_at = wall_seconds();
+        const std::string timestamp = format_timestamp(read_at);
+        timestamp_ms_ = std::llround(read_at * 1000);  // the records' Kafka timestamp: the same instant
         note_timestamp(f.stamps, base, timestamp);
         const std::string_view view(block_.data(), want);
         const int generation = generation_;
@@ -197,13 +200,12 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
 }
 
 RecordSender::Produced RecordSender::produce_line(FileState& f, std::uint64_t offset) {
-    kafka::HeadersPtr h;  // none: a record is recognised by having no ks.* header (wire_format.hpp)
     const std::uint64_t id = pack_id(f.slot, f.attempt, offset);
     const int generation = generation_;
     // The deadline is checked per block read (pump) and while waiting for room below, not per line: reading the
     // clock for each of millions of lines was a tenth of the push's CPU time.
     for (bool first = true; failure_.empty() && (first || !stopping()); first = false) {
-        rd_kafka_resp_err_t err = producer_->produce(id, key_, value_, h);
+        rd_kafka_resp_err_t err = producer_->produce_record(id, key_, value_, timestamp_ms_);
         if (!err) {
             ++f.outstanding;
             ++produced_;

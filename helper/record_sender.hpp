@@ -119,6 +119,7 @@ private:
     std::vector<std::unique_ptr<FileState>> files_;
     std::string block_;
     std::string value_;
+    std::int64_t timestamp_ms_ = 0;  // of the block being sent: every record of it gets this Kafka timestamp
     std::size_t open_files_ = 0;
     int generation_ = 0;
     int rebuilds_ = 0;

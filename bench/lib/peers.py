@@ -140,3 +140,39 @@ def kcat_lines(ctx, workload, topic, lines):
     if delivered != lines:
         raise CommandFailed(f"kcat -l delivered {delivered} of {lines} lines")
     return Rate(workload.bytes / MIB / wall, lines / wall)
+
+
+def csv_head_copy(ctx, workload, max_bytes):
+    """A directory holding data.csv cut to the whole lines within max_bytes (a smaller records workload)."""
+    lines, size = csv_slice(os.path.join(workload.tree, "data.csv"), max_bytes)
+    out = ctx.fresh_dir(f"{workload.key}-head")
+    with open(os.path.join(workload.tree, "data.csv"), "rb") as src, open(os.path.join(out, "data.csv"), "wb") as dst:
+        dst.write(src.read(size))
+    return out, lines, size
+
+
+def dump_messages(ctx, topic, count, path):
+    """Key TAB value of the first `count` messages of a one-partition topic, one per line (records are one-line JSON
+    and their key has no tab), for kcat -P -l -K to send them again."""
+    with open(path, "wb") as out:
+        subprocess.run(["kcat", "-C", "-b", ctx.bootstrap, "-t", topic, "-o", "beginning", "-c", str(count), "-e", "-q",
+                        "-f", "%k\t%s\n"], stdout=out, check=True, timeout=3600)
+    with open(path, "rb") as f:
+        got = sum(1 for _ in f)
+    if got != count:
+        raise CommandFailed(f"dumped {got} of {count} records of {topic}")
+
+
+def kcat_keyed_lines(ctx, path, topic, lines, csv_bytes):
+    """kcat -l -K sending pre-encoded messages (key TAB value per line) with the push's records settings (lz4,
+    acks=all, idempotent): what any producer of exactly these messages can reach. Rate in MiB/s of the CSV."""
+    argv = ["kcat", "-P", "-l", "-K", "\t", "-z", "lz4", "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all",
+            "-X", "enable.idempotence=true", path]
+    warm_page_cache(path)
+    wall, _, err = run_timed(argv)
+    if "ERROR" in err:
+        raise CommandFailed(f"kcat -l -K: {err.strip()[-1000:]}")
+    delivered = ctx.topics.end_offset(topic)
+    if delivered != lines:
+        raise CommandFailed(f"kcat -l -K delivered {delivered} of {lines} records")
+    return Rate(csv_bytes / MIB / wall, lines / wall)

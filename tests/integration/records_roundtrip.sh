@@ -52,6 +52,7 @@ for msg in consumer:
     assert not h, h                       # everything is in the value, under "ks"
     rec = json.loads(msg.value)           # what a plain pipeline does
     assert isinstance(rec["timestamp"], float), rec
+    assert abs(msg.timestamp - rec["timestamp"] * 1000) <= 1, (msg.timestamp, rec)  # Kafka's timestamp is the same
     by_path.setdefault(rec["ks"]["path"], []).append((rec, rec["ks"]))
 consumer.close()
 expected = open(src + "/result.csv", "rb").read().decode().split("\n")[:-1]
