@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 
+#include "fetch_kick.hpp"
 #include "kafka.hpp"
 #include "offset_watermark.hpp"
 #include "progress.hpp"
@@ -48,6 +50,9 @@ private:
                              void* opaque);
     void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
     Result<void> handle(const rd_kafka_message_t* m);
+    // The prefetch queue ran dry after librdkafka < 2.2 had probably stopped fetching (fetch_kick.hpp): seek every
+    // partition read so far to its next offset, so the fetch starts now rather than on librdkafka's 1 s timer.
+    void kick_stalled_fetch();
     // Sink::flush(), then commit every partition whose commit point moved.
     Result<void> flush_and_commit();
     Result<void> close();
@@ -57,12 +62,15 @@ private:
     const Log& log_;
     ProgressDisplay progress_;
     kafka::HandlePtr rk_;
+    kafka::QueuePtr consumer_queue_;  // to see how many messages librdkafka has prefetched
+    std::optional<FetchKick> fetch_kick_;  // librdkafka < 2.2 only
     std::map<PartitionKey, OffsetWatermark> watermarks_;
     std::optional<Error> callback_error_;  // an error inside the rebalance callback, reported by run()
     double last_activity_ = 0;
     double now_ = 0;  // monotonic seconds, read by run() every few messages
     bool warned_unknown_topic_ = false;
-    bool joined_ = false;  // a first assignment (possibly empty) arrived: idle time counts from then
+    bool joined_ = false;
+    std::uint64_t fetch_kicks_ = 0;  // a first assignment (possibly empty) arrived: idle time counts from then
 };
 
 Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
@@ -80,6 +88,16 @@ Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
     if (!rk_) return fail(std::string("creating the Kafka consumer: ") + err);
     conf->release();  // owned by the handle now
     rd_kafka_poll_set_consumer(rk_.get());
+    consumer_queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
+    if (rd_kafka_version() < 0x020200ff) {
+        auto setting = [this](const char* name) {
+            char value[64];
+            std::size_t size = sizeof value;
+            if (rd_kafka_conf_get(rd_kafka_conf(rk_.get()), name, value, &size) != RD_KAFKA_CONF_OK) return 0ull;
+            return std::strtoull(value, nullptr, 10);
+        };
+        fetch_kick_.emplace(setting("queued.min.messages"), setting("queued.max.messages.kbytes") * 1024);
+    }
     kafka::PartitionListPtr subs(rd_kafka_topic_partition_list_new(1));
     if (settings_.topic_regex.empty())
         for (const auto& t : settings_.topics) rd_kafka_topic_partition_list_add(subs.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
@@ -171,7 +189,22 @@ Result<void> ConsumerService::handle(const rd_kafka_message_t* m) {
                        std::string_view(static_cast<const char*>(m->payload ? m->payload : ""), m->payload ? m->len : 0)};
     auto it = watermarks_.find({topic, m->partition});
     if (it != watermarks_.end()) it->second.processed(m->offset);
+    if (fetch_kick_) fetch_kick_->consumed(m->len);
     return sink_.handle(in);
+}
+
+void ConsumerService::kick_stalled_fetch() {
+    if (!fetch_kick_ || !consumer_queue_ || !fetch_kick_->ran_dry(rd_kafka_queue_length(consumer_queue_.get()))) return;
+    kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(watermarks_.size())));
+    for (const auto& [key, w] : watermarks_)
+        if (auto next = w.next_offset()) rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second)->offset = *next;
+    if (list->cnt == 0) return;
+    ++fetch_kicks_;
+    // Asynchronous (timeout 0): a partition revoked meanwhile just fails to seek.
+    if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list.get(), 0)) {
+        log_.debug(std::string("restarting the fetch: ") + rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
 }
 
 Result<void> ConsumerService::run(const volatile std::sig_atomic_t& stop) {
@@ -181,7 +214,11 @@ Result<void> ConsumerService::run(const volatile std::sig_atomic_t& stop) {
     last_activity_ = now_ = now;
     std::uint32_t since_clock = 0;
     while (!stop) {
-        kafka::MessagePtr m(rd_kafka_consumer_poll(rk_.get(), 200));
+        kafka::MessagePtr m(rd_kafka_consumer_poll(rk_.get(), 0));
+        if (!m) {
+            kick_stalled_fetch();
+            m.reset(rd_kafka_consumer_poll(rk_.get(), 200));
+        }
         if (callback_error_) return std::unexpected(*callback_error_);
         if (m) {
             if (auto ok = handle(m.get()); !ok) return ok;
@@ -228,6 +265,8 @@ Result<void> ConsumerService::close() {
     const SinkStats& s = sink_.stats();
     log_.info("stopped: " + std::to_string(s.messages) + " messages, " + std::to_string(s.finalized_transfers) +
               " transfers finalized, " + std::to_string(s.quarantined) + " quarantined");
+    if (fetch_kick_)
+        log_.debug("fetch restarted " + std::to_string(fetch_kicks_) + " time(s) after the prefetch queue ran dry");
     return ok;
 }
 

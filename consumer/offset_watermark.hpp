@@ -26,6 +26,10 @@ public:
     bool needs_commit() const;
     void committed(std::int64_t offset) { committed_ = offset; }
     bool has_pending() const { return lowest_not_durable_.has_value(); }
+    // The offset after the highest one processed, if any: where reading goes on.
+    std::optional<std::int64_t> next_offset() const {
+        return next_ < 0 ? std::nullopt : std::optional<std::int64_t>(next_);
+    }
 
 private:
     std::optional<std::int64_t> lowest_not_durable_;
