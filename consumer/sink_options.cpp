@@ -75,9 +75,8 @@ Config keys (stream.*): stream.topics, stream.topic.regex, stream.group, stream.
   stream.stale.seconds (staged transfers without progress are moved to ROOT/.stale, default 604800),
   stream.max.file.bytes (default 1099511627776), stream.max.files (files per transfer, default 1000000),
   stream.max.open.files (staging descriptors kept open, default 256).
-  librdkafka defaults: auto.offset.reset=earliest, queued.max.messages.kbytes=65536 and queued.min.messages=200000
-  (librdkafka < 2.2; 16384 and
-  fetch.queue.backoff.ms=10 on newer); enforced: enable.auto.commit=false, enable.auto.offset.store=false.
+  librdkafka defaults: auto.offset.reset=earliest, queued.max.messages.kbytes=16384 (and fetch.queue.backoff.ms=10
+  from librdkafka 2.2); enforced: enable.auto.commit=false, enable.auto.offset.store=false.
 
 Under ROOT: .staging/ (incomplete transfers), .done/ (finished transfer ids), .quarantine/ (refused input, with a
 reason file per transfer and messages.log for single messages), .stale/ (transfers that stopped progressing).
