@@ -126,20 +126,26 @@ def count_lines(path):
     return lines + (last != b"\n")
 
 
+def _kcat_line_messages(ctx, options, path, topic, lines, csv_bytes, what):
+    """kcat -P -l (one message per line of `path`), acks=all, idempotent; checks every line arrived. Rate in MiB/s of
+    the CSV the lines stand for."""
+    argv = ["kcat", "-P", "-l", *options, "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all",
+            "-X", "enable.idempotence=true", path]
+    warm_page_cache(path)
+    wall, _, err = run_timed(argv)
+    if "ERROR" in err:
+        raise CommandFailed(f"{what}: {err.strip()[-1000:]}")
+    delivered = ctx.topics.end_offset(topic)
+    if delivered != lines:
+        raise CommandFailed(f"{what} delivered {delivered} of {lines} lines")
+    return Rate(csv_bytes / MIB / wall, lines / wall)
+
+
 def kcat_lines(ctx, workload, topic, lines):
     """kcat -l: the CSV sent one line per message (no JSON, no metadata), acks=all, idempotent, into the same
     one-partition topic: the issue's peer for records mode."""
-    csv = os.path.join(workload.tree, "data.csv")
-    argv = ["kcat", "-P", "-l", "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all", "-X", "enable.idempotence=true",
-            csv]
-    warm_page_cache(csv)
-    wall, _, err = run_timed(argv)
-    if "ERROR" in err:
-        raise CommandFailed(f"kcat -l: {err.strip()[-1000:]}")
-    delivered = ctx.topics.end_offset(topic)
-    if delivered != lines:
-        raise CommandFailed(f"kcat -l delivered {delivered} of {lines} lines")
-    return Rate(workload.bytes / MIB / wall, lines / wall)
+    return _kcat_line_messages(ctx, [], os.path.join(workload.tree, "data.csv"), topic, lines, workload.bytes,
+                               "kcat -l")
 
 
 def csv_head_copy(ctx, workload, max_bytes):
@@ -166,13 +172,4 @@ def dump_messages(ctx, topic, count, path):
 def kcat_keyed_lines(ctx, path, topic, lines, csv_bytes):
     """kcat -l -K sending pre-encoded messages (key TAB value per line) with the push's records settings (lz4,
     acks=all, idempotent): what any producer of exactly these messages can reach. Rate in MiB/s of the CSV."""
-    argv = ["kcat", "-P", "-l", "-K", "\t", "-z", "lz4", "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all",
-            "-X", "enable.idempotence=true", path]
-    warm_page_cache(path)
-    wall, _, err = run_timed(argv)
-    if "ERROR" in err:
-        raise CommandFailed(f"kcat -l -K: {err.strip()[-1000:]}")
-    delivered = ctx.topics.end_offset(topic)
-    if delivered != lines:
-        raise CommandFailed(f"kcat -l -K delivered {delivered} of {lines} records")
-    return Rate(csv_bytes / MIB / wall, lines / wall)
+    return _kcat_line_messages(ctx, ["-K", "\t", "-z", "lz4"], path, topic, lines, csv_bytes, "kcat -l -K")
