@@ -37,9 +37,13 @@ class Harness:
                     self.vars[k] = v
         return self.vars
 
-    def restart_slurmd(self, with_plugin):
-        """plugstack.conf loads the plugin, or (KS_PLUGIN naming no file) is empty; slurmd reads it at start only."""
-        extra = {} if with_plugin else {"KS_PLUGIN": "/nonexistent/kafka_stream.so"}
+    def restart_slurmd(self, with_plugin, plugin_path=None):
+        """plugstack.conf loads the plugin (or the plugin at plugin_path), or (KS_PLUGIN naming no file) is empty;
+        slurmd reads it at start only."""
+        if not with_plugin:
+            extra = {"KS_PLUGIN": "/nonexistent/kafka_stream.so"}
+        else:
+            extra = {"KS_PLUGIN": plugin_path} if plugin_path else {}
         self._cluster("restart-slurmd", **extra)
 
     def down_if_started(self, log):

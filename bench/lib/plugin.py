@@ -13,6 +13,16 @@ import time
 from .measure import CommandFailed, wait_for
 
 
+def build_empty_epilog_plugin(scratch):
+    """bench/empty_epilog_plugin.c as a shared object: a SPANK plugin whose job epilog does nothing."""
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "empty_epilog_plugin.c")
+    out = os.path.join(scratch, "plugin", "empty_epilog.so")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", out, src], check=True)
+    os.chmod(out, 0o755)
+    return out
+
+
 def _no_plugin_conf(slurm_conf, dest_dir):
     os.makedirs(dest_dir, exist_ok=True)
     os.chmod(dest_dir, 0o755)
