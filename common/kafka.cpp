@@ -47,4 +47,11 @@ bool valid_topic_name(std::string_view topic) {
     return true;
 }
 
+std::string conf_value(const rd_kafka_conf_t* conf, const char* key) {
+    char buf[1024];
+    std::size_t size = sizeof buf;
+    if (rd_kafka_conf_get(conf, key, buf, &size) != RD_KAFKA_CONF_OK) return {};
+    return buf;
+}
+
 }  // namespace ks::kafka

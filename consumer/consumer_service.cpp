@@ -67,8 +67,8 @@ private:
     double last_activity_ = 0;
     double now_ = 0;  // monotonic seconds, read by run() every few messages
     bool warned_unknown_topic_ = false;
-    bool joined_ = false;
-    std::uint64_t fetch_kicks_ = 0;  // a first assignment (possibly empty) arrived: idle time counts from then
+    bool joined_ = false;  // a first assignment (possibly empty) arrived: idle time counts from then
+    std::uint64_t fetch_kicks_ = 0;
 };
 
 Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
@@ -89,10 +89,7 @@ Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
     consumer_queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
     if (rd_kafka_version() < 0x020200ff) {
         auto setting = [this](const char* name) {
-            char value[64];
-            std::size_t size = sizeof value;
-            if (rd_kafka_conf_get(rd_kafka_conf(rk_.get()), name, value, &size) != RD_KAFKA_CONF_OK) return 0ull;
-            return std::strtoull(value, nullptr, 10);
+            return std::strtoull(kafka::conf_value(rd_kafka_conf(rk_.get()), name).c_str(), nullptr, 10);
         };
         fetch_kick_.emplace(setting("queued.min.messages"), setting("queued.max.messages.kbytes") * 1024);
     }
@@ -192,10 +189,11 @@ Result<void> ConsumerService::handle(const rd_kafka_message_t* m) {
 }
 
 void ConsumerService::kick_stalled_fetch() {
-    if (!fetch_kick_ || !consumer_queue_ || !fetch_kick_->ran_dry(rd_kafka_queue_length(consumer_queue_.get()))) return;
+    if (!fetch_kick_ || !fetch_kick_->ran_dry(rd_kafka_queue_length(consumer_queue_.get()))) return;
     kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(watermarks_.size())));
     for (const auto& [key, w] : watermarks_)
-        if (auto next = w.next_offset()) rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second)->offset = *next;
+        if (auto next = w.next_offset())
+            rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second)->offset = *next;
     if (list->cnt == 0) return;
     ++fetch_kicks_;
     // Asynchronous (timeout 0): a partition revoked meanwhile just fails to seek.

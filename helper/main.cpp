@@ -32,13 +32,6 @@ Result<std::vector<ConfigEntry>> config_entries(const CommandLine& cl) {
     return entries;
 }
 
-std::string conf_value(const rd_kafka_conf_t* conf, const char* key) {
-    char buf[1024];
-    size_t size = sizeof buf;
-    if (rd_kafka_conf_get(conf, key, buf, &size) != RD_KAFKA_CONF_OK) return {};
-    return buf;
-}
-
 int run(int argc, char** argv, Log& log) {
     auto cl = parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
     if (!cl) return log.error(cl.error().message + " (see --help)"), exit_code::usage;
@@ -55,9 +48,9 @@ int run(int argc, char** argv, Log& log) {
     if (!settings) return log.error(settings.error().message), exit_code::usage;
     auto conf = kafka::make_conf(default_kafka_properties(*settings), settings->kafka, forced_kafka_properties());
     if (!conf) return log.error(conf.error().message), exit_code::usage;
-    if (conf_value(conf->get(), "bootstrap.servers").empty())
+    if (kafka::conf_value(conf->get(), "bootstrap.servers").empty())
         return log.error("no Kafka brokers: set bootstrap.servers in the config file or with -X"), exit_code::usage;
-    auto max_bytes = wire::parse_u64(conf_value(conf->get(), "message.max.bytes"));
+    auto max_bytes = wire::parse_u64(kafka::conf_value(conf->get(), "message.max.bytes"));
     if (!max_bytes) return log.error("cannot read message.max.bytes back from librdkafka"), exit_code::usage;
     if (auto fits = check_chunk_fits(settings->chunk_bytes, *max_bytes); !fits)
         return log.error(fits.error().message), exit_code::usage;
