@@ -2,9 +2,9 @@
 //
 // Chunks are written with pwrite at their offset, so out-of-order and repeated chunks are harmless (the last write of
 // an offset wins). Open files are kept in a small LRU (bounded descriptors); a file written strictly in order from
-// offset 0 is hashed on the fly if it is small, so finalization need not re-read it (a large one is hashed at
-// finalization, see staging_area.cpp). flush() makes every write since the previous flush durable (fsync of files
-// and of directories that gained entries): only then may offsets be committed.
+// offset 0 is hashed on the fly, so finalization need not re-read it. Write-out of a large file starts while its
+// chunks arrive. flush() makes every write since the previous flush durable (fsync of files and of directories that
+// gained entries): only then may offsets be committed.
 // Where syncfs() is reliable (sync_batch.hpp), a file leaving the LRU is closed without fsync and flush() syncs the
 // file system once: with thousands of small files that is one journal commit instead of one per file.
 #pragma once
@@ -67,6 +67,7 @@ private:
         std::uint64_t hashed_upto = 0;
         bool hashing = true;  // false once a chunk arrived out of order (the digest will be computed by reading)
         bool dirty = false;
+        std::size_t unsubmitted_bytes = 0;  // written since write-out was last started
         std::list<Key>::iterator lru;
     };
     struct Digest {
@@ -81,6 +82,7 @@ private:
     Result<int> cached_transfer_dir(const std::string& transfer);
     void forget_cached_dir();
     Result<void> close_file(std::map<Key, OpenFile>::iterator it, bool sync);
+    void start_writeback(OpenFile& file, std::size_t written);
 
     UniqueFd dir_;
     std::size_t max_open_;

@@ -44,7 +44,10 @@ check_visible() {  # every file the sink has placed matches its source byte for 
         read -r job node <<<"$t"
         [ -d "$out/alice/$job/$node" ] || continue
         (cd "$out/alice/$job/$node" && find . -type f -print0 | xargs -0r sha256sum) > "$T/visible.sha"
-        (cd "$T/src/$job/$node" && sha256sum -c --quiet "$T/visible.sha") || fail "a visible file of $job/$node is partial or corrupt"
+        # Killed while finalizing, the node's directory may exist before any file was renamed into it.
+        if [ -s "$T/visible.sha" ]; then
+            (cd "$T/src/$job/$node" && sha256sum -c --quiet "$T/visible.sha") || fail "a visible file of $job/$node is partial or corrupt"
+        fi
         if [ -f "$out/alice/$job/_SUCCESS" ] && [ "$job" != 1 -o -d "$out/alice/1/n1" -a -d "$out/alice/1/n2" ]; then
             diff <(tree_digests "$T/src/$job/$node") <(tree_digests "$out/alice/$job/$node") >/dev/null || fail "_SUCCESS of job $job before its tree is complete"
         fi
