@@ -29,10 +29,10 @@ def run_timed(argv, *, env=None, cwd=None, stdout=subprocess.DEVNULL, stderr=sub
 class Background:
     """A child started now and reaped later with its peak RSS (for the sink running beside a push)."""
 
-    def __init__(self, argv, *, env=None, stderr_path=None):
+    def __init__(self, argv, *, env=None, stderr_path=None, stdout=subprocess.DEVNULL):
         self._err = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL
         self.start = time.monotonic()
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=self._err)
+        self.proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=self._err)
         self.returncode = None
         self.max_rss_kib = 0
 
@@ -99,6 +99,17 @@ def _files_in(tree):
 
 def median(values):
     return statistics.median(values) if values else float("nan")
+
+
+def paired_ratio(ours, peer):
+    """Median over runs of ours[r] / peer[r] (None where a run failed): each run's two figures were measured minutes
+    apart, so this ratio follows the broker's and the host's drift between runs, which a ratio of medians does not."""
+    ratios = [o / p for o, p in zip(ours, peer) if o is not None and p]
+    return statistics.median(ratios) if ratios else float("nan")
+
+
+def present(values):
+    return [v for v in values if v is not None]
 
 
 def own_children_rusage():

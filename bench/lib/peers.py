@@ -68,6 +68,37 @@ def kcat(ctx, workload, topic, queue_kib=None):
     return Rate(workload.bytes / MIB / wall, len(rel) / wall)
 
 
+def kcat_pipeline(ctx, workload, topic):
+    """The simplest pipeline through Kafka: kcat -C (assigned the partition, reading from the start, values appended
+    to one file) running before kcat -P sends the workload's pieces, then sync -f of that file. Seconds from kcat -P's
+    start to the file durable: no pipeline through this broker that also persists the bytes can be faster here."""
+    base = os.path.commonpath(workload.pieces) if len(workload.pieces) > 1 else os.path.dirname(workload.pieces[0])
+    rel = [os.path.relpath(p, base) for p in workload.pieces]
+    out_dir = ctx.fresh_dir("kcat-pipe-out")
+    out = os.path.join(out_dir, "values")
+    try:
+        warm_page_cache(*workload.pieces)
+        with open(out, "wb") as sink_file:
+            consumer = Background(["kcat", "-C", "-b", ctx.bootstrap, "-t", topic, "-p", "0", "-o", "beginning",
+                                   "-c", str(len(rel)), "-q", "-f", "%s"], stdout=sink_file,
+                                  stderr_path=os.path.join(ctx.scratch, "kcat-consumer.log"))
+        time.sleep(1)  # kcat -C has fetched the empty partition once: the consumer is running, as our sink is
+        start = time.monotonic()
+        _, _, err = run_timed(["kcat", "-P", "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all",
+                               "-X", "enable.idempotence=true", *rel], cwd=base)
+        if "ERROR" in err:
+            raise CommandFailed(f"kcat -P: {err.strip()[-1000:]}")
+        if consumer.wait(timeout=600) != 0:
+            raise CommandFailed(f"kcat -C exited with {consumer.returncode}")
+        run_timed(["sync", "-f", out])
+        seconds = time.monotonic() - start
+        if os.path.getsize(out) != workload.bytes:
+            raise CommandFailed(f"kcat -C wrote {os.path.getsize(out)} of {workload.bytes} bytes")
+        return seconds
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
 def copy_tree(ctx, workload):
     """cp -r of the tree to the output root, then syncfs of that file system (sync -f): the floor for persisting."""
     dest = ctx.fresh_dir("cp-out")

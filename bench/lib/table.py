@@ -16,9 +16,12 @@ class Row:
     absolute_min: float = None  # target met if ours >= absolute_min (peer shown for information)
     absolute_max: float = None
     verdict: str = None  # overrides the computed verdict (e.g. "no measurable overhead")
+    paired: float = None  # the median of per-run ratios, when ours and the peer ran in the same rounds
 
     @property
     def ratio(self):
+        if self.paired is not None:
+            return self.paired
         if not self.peer or math.isnan(self.peer) or math.isnan(self.ours):
             return float("nan")
         return self.ours / self.peer
