@@ -48,18 +48,27 @@ def consumer_performance(ctx, topic, messages):
     return Rate(float(cols[3]), float(cols[5]))
 
 
-def kcat(ctx, workload, topic, queue_kib=None):
+def kcat(ctx, workload, topic, queue_kib=None, checksum=False):
     """kcat sending the workload's bytes as messages of the push's chunk size (one file argument per message).
 
     queue_kib: librdkafka's queue.buffering.max.kbytes; kcat's default is librdkafka's, 1 GiB (the push's is 32 MiB),
-    so at its default kcat may read up to 1 GiB ahead of the broker."""
+    so at its default kcat may read up to 1 GiB ahead of the broker. checksum: sha256sum hashes the workload's files
+    while kcat runs, and the time is until both are done: the least work of a producer that checksums what it sends,
+    as the push does (kcat alone sends unchecked bytes)."""
     base = os.path.commonpath(workload.pieces) if len(workload.pieces) > 1 else os.path.dirname(workload.pieces[0])
     rel = [os.path.relpath(p, base) for p in workload.pieces]
     queue = ["-X", f"queue.buffering.max.kbytes={queue_kib}"] if queue_kib else []
     argv = ["kcat", "-P", "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all", "-X", "enable.idempotence=true", *queue,
             *rel]
     warm_page_cache(*workload.pieces)
-    wall, _, err = run_timed(argv, cwd=base)
+    if checksum:
+        warm_page_cache(workload.tree)
+    start = time.monotonic()
+    hasher = Background(["sha256sum", *_files_under(workload.tree)]) if checksum else None
+    _, _, err = run_timed(argv, cwd=base)
+    if hasher and hasher.wait(timeout=600) != 0:
+        raise CommandFailed(f"sha256sum exited with {hasher.returncode}")
+    wall = time.monotonic() - start
     if "ERROR" in err:
         raise CommandFailed(f"kcat: {err.strip()[-1000:]}")
     delivered = ctx.topics.end_offset(topic)
@@ -97,6 +106,10 @@ def kcat_pipeline(ctx, workload, topic):
         return seconds
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _files_under(tree):
+    return sorted(os.path.join(d, f) for d, _, names in os.walk(tree) for f in names)
 
 
 def copy_tree(ctx, workload):
