@@ -11,9 +11,11 @@ namespace ks::sink {
 namespace {
 // Bounds the digests kept for completed files (each ~100 bytes); beyond it finalization re-reads the staged file.
 constexpr std::size_t kMaxKnownDigests = 200000;
-// Write-out of a staged file is started every this many bytes written to it (small files are left to flush()'s
-// syncfs, which writes thousands of them in one journal commit).
+// Write-out of a staged file is started every this many bytes written to it, and when its last byte arrived with at
+// least kWritebackTailBytes not yet submitted (small files are left to flush()'s syncfs, which writes thousands of
+// them in one journal commit).
 constexpr std::size_t kWritebackStartBytes = 8u << 20;
+constexpr std::size_t kWritebackTailBytes = 1u << 20;
 }  // namespace
 
 std::string staged_file_name(std::uint64_t index) { return "f" + std::to_string(index); }
@@ -86,19 +88,20 @@ Result<void> StagingArea::close_file(std::map<Key, OpenFile>::iterator it, bool 
     return {};
 }
 
-void StagingArea::start_writeback(OpenFile& file, std::size_t written) {
+void StagingArea::start_writeback(OpenFile& file, std::size_t written, bool reached_end) {
 #ifdef SYNC_FILE_RANGE_WRITE
     // The kernel starts writing dirty pages back only past dirty_background_ratio (GBs on a big node), so every
     // flush() used to write its whole commit.bytes while the sink waited. Asking for write-out as the data arrives
     // lets the device work while the sink consumes; flush() then waits only for the tail. Durability is unchanged
     // (flush() still fsyncs), so an error here is only a lost optimisation.
     file.unsubmitted_bytes += written;
-    if (file.unsubmitted_bytes < kWritebackStartBytes) return;
+    if (file.unsubmitted_bytes < (reached_end ? kWritebackTailBytes : kWritebackStartBytes)) return;
     file.unsubmitted_bytes = 0;
     (void)::sync_file_range(file.fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
 #else
     (void)file;
     (void)written;
+    (void)reached_end;
 #endif
 }
 
@@ -122,7 +125,7 @@ Result<void> StagingArea::write_chunk(const std::string& transfer, std::uint64_t
     file.dirty = true;
     unflushed_bytes_ += data.size();
     digests_.erase(key);
-    start_writeback(file, data.size());
+    start_writeback(file, data.size(), offset + data.size() == declared_size);
     // Keep a running digest while the file's chunks arrive in order (a resend from offset 0 starts over):
     // finalization then need not read the file back, and the hashing overlaps the transfer. (It once stalled
     // librdkafka < 2.2's fetcher for a second per full prefetch queue; the sink now restarts the fetch, fetch_kick.hpp.

@@ -82,7 +82,7 @@ private:
     Result<int> cached_transfer_dir(const std::string& transfer);
     void forget_cached_dir();
     Result<void> close_file(std::map<Key, OpenFile>::iterator it, bool sync);
-    void start_writeback(OpenFile& file, std::size_t written);
+    void start_writeback(OpenFile& file, std::size_t written, bool reached_end);
 
     UniqueFd dir_;
     std::size_t max_open_;
