@@ -13,6 +13,8 @@ class Harness:
         self.env_file = os.path.join(root, "build", f"bench-cluster-{port_base}.env")
         self._env = dict(os.environ, KS_PORT_BASE=str(port_base), KS_CLUSTER_ENV=self.env_file)
         self._env.pop("KAFKA_BROKERS", None)
+        # A deleted topic's files go at once (not a minute later, in the middle of another measurement).
+        self._env["KS_KAFKA_PROPERTIES"] = "file.delete.delay.ms=0"
         self.started = False
         self.vars = {}
 
@@ -36,6 +38,17 @@ class Harness:
                     k, v = line[len("export "):].strip().split("=", 1)
                     self.vars[k] = v
         return self.vars
+
+    def kafka_data_dir_if_deletes_at_once(self):
+        """The broker's data dir if it deletes topics' files at once (a harness already running when the benchmark
+        started may not), else None."""
+        broker = os.path.join(self.vars.get("KS_STATE", ""), "kafka", "1")
+        try:
+            with open(os.path.join(broker, "server.properties")) as f:
+                at_once = "file.delete.delay.ms=0\n" in f.read()
+        except OSError:
+            return None
+        return os.path.join(broker, "data") if at_once else None
 
     def restart_slurmd(self, with_plugin, plugin_path=None):
         """plugstack.conf loads the plugin (or the plugin at plugin_path), or (KS_PLUGIN naming no file) is empty;

@@ -1,6 +1,7 @@
 """Topics for the benchmarks: one fresh topic per measurement, deleted afterwards so the broker's disk stays small."""
 import itertools
 import os
+import subprocess
 import time
 
 from kafka import KafkaConsumer, TopicPartition
@@ -10,8 +11,9 @@ _serial = itertools.count()
 
 
 class Topics:
-    def __init__(self, bootstrap):
+    def __init__(self, bootstrap, log_dir=None):
         self.bootstrap = bootstrap
+        self.log_dir = log_dir  # the broker's data dir: delete() waits until a topic's files are gone
         self._admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ks-bench")
         self._created = []
 
@@ -32,9 +34,16 @@ class Topics:
             c.close()
 
     def delete(self, topic):
+        """Deletes the topic; with log_dir, returns once its files are removed and the file system synced, so the
+        next measurement does not pay for freeing (and discarding) gigabytes, or for writing back a deleted topic."""
         if topic in self._created:
             self._created.remove(topic)
             self._admin.delete_topics([topic])
+            if self.log_dir and os.path.isdir(self.log_dir):
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline and any(n.startswith(topic + "-") for n in os.listdir(self.log_dir)):
+                    time.sleep(0.1)
+                subprocess.run(["sync", "-f", self.log_dir], check=False)
 
     def close(self):
         for t in list(self._created):

@@ -66,6 +66,12 @@ kafka_write_conf() {
         echo "share.coordinator.state.topic.min.isr=$min_isr"
         echo "group.initial.rebalance.delay.ms=0"
         echo "auto.create.topics.enable=true"
+        # Extra properties, key=value words (the benchmark's instance deletes topics at once: bench/lib/harness.py).
+        local prop
+        for prop in ${KS_KAFKA_PROPERTIES:-}; do
+            [[ $prop == [a-z]*=* ]] || die "KS_KAFKA_PROPERTIES: '$prop' is not key=value"
+            echo "$prop"
+        done
     } >"$dir/server.properties"
 }
 
