@@ -14,7 +14,7 @@ class Harness:
         self._env = dict(os.environ, KS_PORT_BASE=str(port_base), KS_CLUSTER_ENV=self.env_file)
         self._env.pop("KAFKA_BROKERS", None)
         # A deleted topic's files go at once (not a minute later, in the middle of another measurement).
-        self._env["KS_KAFKA_PROPERTIES"] = "file.delete.delay.ms=0"
+        self._env["KS_KAFKA_PROPERTIES"] = "log.segment.delete.delay.ms=0"
         self.started = False
         self.vars = {}
 
@@ -45,7 +45,7 @@ class Harness:
         broker = os.path.join(self.vars.get("KS_STATE", ""), "kafka", "1")
         try:
             with open(os.path.join(broker, "server.properties")) as f:
-                at_once = "file.delete.delay.ms=0\n" in f.read()
+                at_once = "log.segment.delete.delay.ms=0\n" in f.read()
         except OSError:
             return None
         return os.path.join(broker, "data") if at_once else None
