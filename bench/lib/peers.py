@@ -2,11 +2,10 @@
 from dataclasses import dataclass
 import os
 import re
-import shutil
 import subprocess
 import time
 
-from .measure import Background, CommandFailed, run_timed, warm_page_cache
+from .measure import Background, CommandFailed, remove_output, run_timed, warm_page_cache
 
 MIB = 1 << 20
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -106,7 +105,7 @@ def kcat_pipeline(ctx, workload, topic):
             raise CommandFailed(f"kcat -C wrote {os.path.getsize(out)} of {workload.bytes} bytes")
         return seconds
     finally:
-        shutil.rmtree(out_dir, ignore_errors=True)
+        remove_output(out_dir)
 
 
 def _files_under(tree):
@@ -123,7 +122,7 @@ def copy_tree(ctx, workload):
         run_timed(["sync", "-f", dest])
         return time.monotonic() - start
     finally:
-        shutil.rmtree(dest, ignore_errors=True)
+        remove_output(dest)
 
 
 def csv_slice(path, max_bytes):
@@ -158,7 +157,7 @@ def python_pipeline(ctx, workload, lines, topic):
             raise CommandFailed(f"python consumer wrote {written} of {lines} lines")
         return seconds
     finally:
-        shutil.rmtree(out_dir, ignore_errors=True)
+        remove_output(out_dir)
 
 
 def count_lines(path):
