@@ -42,6 +42,30 @@ def sha_of(path):
             h.update(b)
 
 
+def reread(a, partition, file_index, wanted, seen_at):
+    """Reads the partition again with a fresh consumer, to tell a chunk missing from (or misplaced in) the log from
+    one that this consumer skipped."""
+    c = KafkaConsumer(bootstrap_servers=a.bootstrap, enable_auto_commit=False, group_id=None,
+                      max_partition_fetch_bytes=1 << 20)
+    tp = TopicPartition(a.topic, partition)
+    c.assign([tp])
+    c.seek_to_beginning(tp)
+    end = c.end_offsets([tp])[tp]
+    found, deadline = [], time.time() + 30
+    while c.position(tp) < end and time.time() < deadline:
+        for r in c.poll(timeout_ms=500).get(tp, []):
+            h = {k: v for k, v in (r.headers or [])}
+            if h.get("ks.type") == b"chunk" and int(h["ks.file"]) == file_index and int(h["ks.offset"]) == wanted:
+                found.append(r.offset)
+    c.close()
+    if not found:
+        return "a second read of the partition (%d messages) does not find it: not in the log" % end
+    where = ", ".join(str(o) for o in found)
+    return "a second read finds it at Kafka offset %s, %s" % (
+        where, "before the chunk seen first: the first read skipped it" if min(found) < seen_at
+        else "after the chunk seen first: reordered in the log")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bootstrap", required=True)
@@ -129,7 +153,8 @@ def main():
                 if path != st["path"] or size != st["size"]:
                     fail("file %d: headers changed mid-file" % idx)
                 if off != st["next"]:
-                    fail("file %s: chunk at offset %d, expected %d" % (path, off, st["next"]))
+                    fail("file %s: chunk at offset %d (Kafka offset %d), expected %d; %s" %
+                         (path, off, r.offset, st["next"], reread(a, tp.partition, idx, st["next"], r.offset)))
                 if off + len(r.value or b"") > size:
                     fail("file %s: chunk past the declared size" % path)
                 if size > 0 and not r.value:
