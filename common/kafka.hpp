@@ -35,11 +35,11 @@ using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
 
 using Property = std::pair<std::string, std::string>;
 
-// Applies `defaults` first, then the site's entries (which therefore override), then `forced` (which the tool's
-// correctness depends on, e.g. enable.idempotence=true; a site entry that contradicts one is an error).
 // The value of `key` in `conf` as librdkafka prints it; empty if unknown.
 std::string conf_value(const rd_kafka_conf_t* conf, const char* key);
 
+// Applies `defaults` first, then the site's entries (which therefore override), then `forced` (which the tool's
+// correctness depends on, e.g. enable.idempotence=true; a site entry that contradicts one is an error).
 Result<ConfPtr> make_conf(const std::vector<Property>& defaults, const std::vector<ConfigEntry>& site,
                           const std::vector<Property>& forced);
 

@@ -86,7 +86,7 @@ def warm_page_cache(*paths):
     A job's outputs were just written when the push starts, so they are cached; and this machine's host pages out
     what nobody touched for a few seconds (DAMON: age >= 6 s, up to 128 MiB/s), so without this each tool would find
     a different share of its input on disk depending on what ran before it."""
-    files = [f for p in paths for f in ([p] if os.path.isfile(p) else _files_in(p))]
+    files = [f for p in paths for f in ([p] if os.path.isfile(p) else files_in(p))]
     buf = bytearray(8 << 20)
     for p in files:
         with open(p, "rb", buffering=0) as f:
@@ -94,7 +94,7 @@ def warm_page_cache(*paths):
                 pass
 
 
-def _files_in(tree):
+def files_in(tree):
     return [os.path.join(d, f) for d, _, names in os.walk(tree) for f in names]
 
 

@@ -5,7 +5,7 @@ import re
 import subprocess
 import time
 
-from .measure import Background, CommandFailed, remove_output, run_timed, warm_page_cache
+from .measure import Background, CommandFailed, files_in, remove_output, run_timed, warm_page_cache
 
 MIB = 1 << 20
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,8 +55,7 @@ def kcat(ctx, workload, topic, queue_kib=None, checksum=False):
     OpenSSL's, with the CPU's SHA instructions; coreutils' sha256sum is 4x slower here) hashes the workload's files
     while kcat runs, and the time is until both are done: the least work of a producer that checksums what it sends,
     as the push does (kcat alone sends unchecked bytes)."""
-    base = os.path.commonpath(workload.pieces) if len(workload.pieces) > 1 else os.path.dirname(workload.pieces[0])
-    rel = [os.path.relpath(p, base) for p in workload.pieces]
+    base, rel = _pieces(workload)
     queue = ["-X", f"queue.buffering.max.kbytes={queue_kib}"] if queue_kib else []
     argv = ["kcat", "-P", "-b", ctx.bootstrap, "-t", topic, "-X", "acks=all", "-X", "enable.idempotence=true", *queue,
             *rel]
@@ -64,7 +63,7 @@ def kcat(ctx, workload, topic, queue_kib=None, checksum=False):
     if checksum:
         warm_page_cache(workload.tree)
     start = time.monotonic()
-    hasher = Background(["openssl", "dgst", "-sha256", *_files_under(workload.tree)]) if checksum else None
+    hasher = Background(["openssl", "dgst", "-sha256", *files_in(workload.tree)]) if checksum else None
     _, _, err = run_timed(argv, cwd=base)
     if hasher and hasher.wait(timeout=600) != 0:
         raise CommandFailed(f"openssl dgst exited with {hasher.returncode}")
@@ -81,8 +80,7 @@ def kcat_pipeline(ctx, workload, topic):
     """The simplest pipeline through Kafka: kcat -C (assigned the partition, reading from the start, values appended
     to one file) running before kcat -P sends the workload's pieces, then sync -f of that file. Seconds from kcat -P's
     start to the file durable: no pipeline through this broker that also persists the bytes can be faster here."""
-    base = os.path.commonpath(workload.pieces) if len(workload.pieces) > 1 else os.path.dirname(workload.pieces[0])
-    rel = [os.path.relpath(p, base) for p in workload.pieces]
+    base, rel = _pieces(workload)
     out_dir = ctx.fresh_dir("kcat-pipe-out")
     out = os.path.join(out_dir, "values")
     try:
@@ -108,8 +106,10 @@ def kcat_pipeline(ctx, workload, topic):
         remove_output(out_dir)
 
 
-def _files_under(tree):
-    return sorted(os.path.join(d, f) for d, _, names in os.walk(tree) for f in names)
+def _pieces(workload):
+    """(directory, paths relative to it) of the pieces kcat sends, one message each."""
+    base = os.path.commonpath(workload.pieces) if len(workload.pieces) > 1 else os.path.dirname(workload.pieces[0])
+    return base, [os.path.relpath(p, base) for p in workload.pieces]
 
 
 def copy_tree(ctx, workload):
