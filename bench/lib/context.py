@@ -1,10 +1,14 @@
 """What every measurement needs: tool paths, the harness's Kafka, a scratch dir, the topic factory, the log."""
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 import glob
+import itertools
 import os
 import shutil
 import subprocess
 import sys
+
+from .measure import remove_output
 
 
 @dataclass
@@ -17,6 +21,8 @@ class Context:
     topics: object       # kafka_admin.Topics
     empty_config: str    # an empty config file, so no site config on this machine changes what is measured
     big_manifest: bool   # until the multi-part manifest lands, (c)'s manifest needs a 16 MiB message limit
+    kept: list = field(default=None)  # output trees kept until keeping_outputs() ends, else None
+    _serial: object = field(default_factory=itertools.count)
 
     @property
     def push(self):
@@ -30,10 +36,33 @@ class Context:
         return ["java", "-Xmx512m", "-cp", os.path.join(self.kafka_libs, "*"), main_class, *args]
 
     def fresh_dir(self, what):
+        if self.kept is not None:  # a new directory each time, removed when keeping_outputs() ends
+            what = f"{what}-kept{next(self._serial)}"
         path = os.path.join(self.scratch, what)
         shutil.rmtree(path, ignore_errors=True)
         os.makedirs(path)
+        if self.kept is not None:
+            self.kept.append(path)
         return path
+
+    def remove_output(self, path):
+        """Removes a measurement's output tree now, or when keeping_outputs() ends."""
+        if self.kept is None:
+            remove_output(path)
+
+    @contextlib.contextmanager
+    def keeping_outputs(self):
+        """Output trees are removed only when this block ends. Why: this machine's root is ext4 without a journal,
+        where creating an inode checks every free inode slot it passes for a deletion within the last 1-6 minutes
+        (the kernel's recently_deleted()): right after removing 20,000 files, creating 20,000 new ones cost the sink
+        and cp -r 5 s of kernel CPU in that check (perf), 1,400-2,500 files/s instead of 6,000-25,000."""
+        self.kept = []
+        try:
+            yield
+        finally:
+            kept, self.kept = self.kept, None
+            for path in kept:
+                remove_output(path)
 
 
 def log(msg):

@@ -5,7 +5,7 @@ import os
 import time
 
 from .context import success_marker
-from .measure import Background, CommandFailed, remove_output, run_timed, wait_for, warm_page_cache
+from .measure import Background, CommandFailed, run_timed, wait_for, warm_page_cache
 
 BIG_MESSAGE = 16 * 1024 * 1024
 _jobs = itertools.count(1)
@@ -78,7 +78,7 @@ def sink(ctx, workload, topic, job_id):
         return Sample(seconds, proc.max_rss_kib)
     finally:
         proc.stop()
-        remove_output(out)
+        ctx.remove_output(out)
 
 
 def end_to_end(ctx, workload, *, sink_already_running=True, push_extra=()):
@@ -110,5 +110,5 @@ def end_to_end(ctx, workload, *, sink_already_running=True, push_extra=()):
         for p in (push_proc, sink_proc):
             if p:
                 p.stop()
-        remove_output(out)
+        ctx.remove_output(out)
         ctx.topics.delete(topic)
