@@ -156,8 +156,8 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
         if (auto ok = content.commit(); !ok) return judge(ok.error(), errno);
     }
 
-    // Pass 3: rename into place; every directory that gained entries is made durable after its renames (grouped:
-    // one syncfs once all are renamed).
+    // Pass 3: rename into place; every directory that gained entries or was created is made durable after its
+    // renames (grouped: one syncfs once all are renamed, instead of an fsync of the parent per new directory).
     std::size_t rename_count = 0;
     for (bool b : to_rename) rename_count += b ? 1 : 0;
     SyncBatch directories(target.rootfd, staging.sync_mode(), rename_count);
@@ -171,7 +171,7 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
         if (!parent || dir != open_parent_path) {
             if (parent)
                 if (auto ok = directories.add(parent.get(), "output directory"); !ok) return judge(ok.error(), errno);
-            auto p = open_dir_path(target.rootfd, dir, true, on_created);
+            auto p = open_dir_path(target.rootfd, dir, true, on_created, &directories);
             if (!p) return judge(p.error(), errno);
             parent = std::move(*p);
             open_parent_path = dir;

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "sha256.hpp"
+#include "sync_batch.hpp"
 
 namespace ks::sink {
 
@@ -22,7 +23,8 @@ Error errno_error(const std::string& what) {
     return e;
 }
 
-Result<UniqueFd> open_dir(int dirfd, const std::string& name, bool create, const std::function<void(int)>& on_created) {
+Result<UniqueFd> open_dir(int dirfd, const std::string& name, bool create, const std::function<void(int)>& on_created,
+                          SyncBatch* batch) {
     bool created = false;
     if (create) {
         if (::mkdirat(dirfd, name.c_str(), 0755) == 0)
@@ -37,17 +39,18 @@ Result<UniqueFd> open_dir(int dirfd, const std::string& name, bool create, const
     }
     if (created) {
         if (on_created) on_created(fd.get());
-        if (auto ok = fsync_fd(dirfd, "directory above " + name); !ok) return std::unexpected(ok.error());
+        auto ok = batch ? batch->add(dirfd, "directory above " + name) : fsync_fd(dirfd, "directory above " + name);
+        if (!ok) return std::unexpected(ok.error());
     }
     return fd;
 }
 
 Result<UniqueFd> open_dir_path(int rootfd, const std::vector<std::string>& components, bool create,
-                               const std::function<void(int)>& on_created) {
+                               const std::function<void(int)>& on_created, SyncBatch* batch) {
     UniqueFd cur(::openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!cur) return std::unexpected(errno_error("open output root"));
     for (const auto& c : components) {
-        auto next = open_dir(cur.get(), c, create, on_created);
+        auto next = open_dir(cur.get(), c, create, on_created, batch);
         if (!next) return next;
         cur = std::move(*next);
     }

@@ -19,13 +19,16 @@ namespace ks::sink {
 // "what: strerror(errno)"; errno is left unchanged, so callers can still classify the failure.
 Error errno_error(const std::string& what);
 
+class SyncBatch;
+
 // Opens (and with `create`, first creates, mode 0755) the directory `name` inside `dirfd`; never follows a symlink.
-// When it was created, the parent is fsync'ed and `on_created(fd)` is called (for chown).
+// When it was created, `on_created(fd)` is called (for chown) and the parent is fsync'ed, or added to `batch` (made
+// durable by its commit(), which the caller runs before anything relies on the new directory).
 Result<UniqueFd> open_dir(int dirfd, const std::string& name, bool create,
-                          const std::function<void(int)>& on_created = {});
+                          const std::function<void(int)>& on_created = {}, SyncBatch* batch = nullptr);
 // The same, component by component from `rootfd`; an empty list opens `rootfd` itself again.
 Result<UniqueFd> open_dir_path(int rootfd, const std::vector<std::string>& components, bool create,
-                               const std::function<void(int)>& on_created = {});
+                               const std::function<void(int)>& on_created = {}, SyncBatch* batch = nullptr);
 
 Result<void> fsync_fd(int fd, const std::string& what);
 // fdatasync: the data and what is needed to read it back (the size), not timestamps; for staged chunks.

@@ -193,8 +193,12 @@ Result<void> Sink::handle_manifest(const IncomingMessage& msg, const wire::Trans
     if (!plan) return quarantine_transfer(id.transfer_id, t, &msg, plan.error().message);
     auto tdir = staging_.open_transfer_dir(id.transfer_id, true);
     if (!tdir) return std::unexpected(tdir.error());
-    // The topic first: a staged manifest.json means everything needed to finalize after a restart is there.
-    if (auto ok = write_file_atomic(tdir->get(), tdir->get(), std::string(kStagedTopicName), msg.topic); !ok) return ok;
+    // The topic first: a staged manifest.json means everything needed to finalize after a restart is there. Once per
+    // transfer: every part of a large manifest comes from the same topic, and each write costs two fsyncs.
+    if (auto staged_topic = read_small_file(tdir->get(), std::string(kStagedTopicName), 4096);
+        !staged_topic || *staged_topic != msg.topic)
+        if (auto ok = write_file_atomic(tdir->get(), tdir->get(), std::string(kStagedTopicName), msg.topic); !ok)
+            return ok;
     std::string whole;
     if (manifest->parts > 1) {
         // A large manifest comes in parts: stage each; once all are in, stage their merge as manifest.json. A crash

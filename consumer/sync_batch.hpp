@@ -41,6 +41,8 @@ public:
     Result<void> commit();
 
     bool grouped() const { return grouped_; }
+    // Something was added that only commit() makes durable.
+    bool pending() const { return pending_; }
 
 private:
     int fs_fd_;

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "unique_fd.hpp"
+#include "../../consumer/safe_fs.hpp"
 #include "../../consumer/sync_batch.hpp"
 
 namespace fs = std::filesystem;
@@ -77,4 +78,24 @@ TEST_F(SyncBatchTest, LocalJournalingFileSystemsOnARecentKernelAllowGrouping) {
     if (reliable_sync_mode(root_.get()) == SyncMode::per_file)
         GTEST_SKIP() << "temporary directory is not ext4/xfs/btrfs/tmpfs, or the kernel is older than 5.8";
     SUCCEED();
+}
+
+TEST_F(SyncBatchTest, NewDirectoriesAreLeftToTheBatchWhenItIsGrouped) {
+    SyncBatch batch(root_.get(), SyncMode::grouped, kGroupedSyncMinFiles);
+    ASSERT_TRUE(open_dir_path(root_.get(), {"old"}, true));  // created before: nothing for the batch
+    ASSERT_TRUE(open_dir_path(root_.get(), {"old"}, true, {}, &batch));
+    EXPECT_FALSE(batch.pending());
+    auto d = open_dir_path(root_.get(), {"old", "new", "deeper"}, true, {}, &batch);
+    ASSERT_TRUE(d);
+    EXPECT_TRUE(fs::is_directory(dir_ / "old" / "new" / "deeper"));
+    EXPECT_TRUE(batch.pending());  // the parents of "new" and "deeper" wait for the batch's syncfs
+    ASSERT_TRUE(batch.commit());
+    EXPECT_FALSE(batch.pending());
+}
+
+TEST_F(SyncBatchTest, NewDirectoriesAreFsyncedAtOnceWhenTheBatchIsPerFile) {
+    SyncBatch batch(root_.get(), SyncMode::per_file, 100);
+    ASSERT_TRUE(open_dir_path(root_.get(), {"x", "y"}, true, {}, &batch));
+    EXPECT_TRUE(fs::is_directory(dir_ / "x" / "y"));
+    EXPECT_FALSE(batch.pending());  // fsync'ed by add(): nothing left for commit()
 }
