@@ -62,12 +62,13 @@ def _wait_queue_empty(slurm_conf, timeout=300):
 
 
 def submit_times(user, slurm_conf, scratch, runs):
-    """Interleaved with/without runs, so a load change on the machine hits both alike; returns (with, without)."""
+    """Interleaved with/without runs, so a load change on the machine hits both alike, each pair in the other order
+    than the one before, so neither always goes first; returns (with, without)."""
     without_conf = _no_plugin_conf(slurm_conf, os.path.join(scratch, "plugin"))
     with_plugin, without = [], []
-    for _ in range(runs):
-        with_plugin.append(_sbatch(user, slurm_conf)[0])
-        without.append(_sbatch(user, without_conf)[0])
+    for n in range(runs):
+        for conf, into in ((slurm_conf, with_plugin), (without_conf, without))[::1 if n % 2 == 0 else -1]:
+            into.append(_sbatch(user, conf)[0])
     _wait_queue_empty(slurm_conf)
     return with_plugin, without
 
