@@ -134,6 +134,12 @@ def kcat_consume_to_file(ctx, workload, topic, messages):
         ctx.remove_output(out_dir)
 
 
+def read_topic(ctx, topic, messages):
+    """kcat -C reading the partition from the start, values thrown away: brings a topic's log back into memory."""
+    subprocess.run(["kcat", "-C", "-b", ctx.bootstrap, "-t", topic, "-p", "0", "-o", "beginning", "-c", str(messages),
+                    "-q", "-f", "%s", *KCAT_FAST_FETCH], stdout=subprocess.DEVNULL, check=True, timeout=600)
+
+
 def _pieces(workload):
     """(directory, paths relative to it) of the pieces kcat sends, one message each."""
     base = os.path.commonpath(workload.pieces) if len(workload.pieces) > 1 else os.path.dirname(workload.pieces[0])
