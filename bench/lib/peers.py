@@ -123,8 +123,7 @@ def kcat_consume_to_file(ctx, workload, topic, messages):
     try:
         start = time.monotonic()
         with open(out, "wb") as sink_file:
-            run_timed(["kcat", "-C", "-b", ctx.bootstrap, "-t", topic, "-p", "0", "-o", "beginning",
-                       "-c", str(messages), "-q", "-f", "%s", *KCAT_FAST_FETCH], stdout=sink_file)
+            run_timed(_kcat_values(ctx, topic, messages), stdout=sink_file)
         run_timed(["sync", "-f", out])
         seconds = time.monotonic() - start
         if os.path.getsize(out) < workload.bytes:  # the values are the chunks' bytes, plus the manifest
@@ -136,8 +135,13 @@ def kcat_consume_to_file(ctx, workload, topic, messages):
 
 def read_topic(ctx, topic, messages):
     """kcat -C reading the partition from the start, values thrown away: brings a topic's log back into memory."""
-    subprocess.run(["kcat", "-C", "-b", ctx.bootstrap, "-t", topic, "-p", "0", "-o", "beginning", "-c", str(messages),
-                    "-q", "-f", "%s", *KCAT_FAST_FETCH], stdout=subprocess.DEVNULL, check=True, timeout=600)
+    subprocess.run(_kcat_values(ctx, topic, messages), stdout=subprocess.DEVNULL, check=True, timeout=600)
+
+
+def _kcat_values(ctx, topic, messages):
+    """kcat -C printing the values of the first `messages` messages of partition 0, tuned for throughput."""
+    return ["kcat", "-C", "-b", ctx.bootstrap, "-t", topic, "-p", "0", "-o", "beginning", "-c", str(messages), "-q",
+            "-f", "%s", *KCAT_FAST_FETCH]
 
 
 def _pieces(workload):
