@@ -95,3 +95,15 @@ TEST(RecordsOptions, RecordsAreCompressedByDefaultFilesAreNot) {
     auto props = push::default_kafka_properties(rec);
     EXPECT_NE(std::find(props.begin(), props.end(), kafka::Property{"batch.num.messages", "100000"}), props.end());
 }
+
+TEST(RecordsOptions, FileChunksGoOneBatchEachWithOneRequestFewerInFlightThanIdempotenceAllows) {
+    push::Settings files;
+    files.chunk_bytes = 512 * 1024;
+    auto props = push::default_kafka_properties(files);
+    auto has = [&](const kafka::Property& p) { return std::find(props.begin(), props.end(), p) != props.end(); };
+    EXPECT_TRUE(has({"batch.size", "524288"}));
+    EXPECT_TRUE(has({"max.in.flight.requests.per.connection", "4"}));
+    push::Settings rec;
+    rec.format = push::SendFormat::records;
+    for (const auto& p : push::default_kafka_properties(rec)) EXPECT_NE(p.first, "batch.size");  // records batch up
+}
