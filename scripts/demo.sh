@@ -102,7 +102,7 @@ printf '    total %.1f s\n' "$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN{
 cat <<EOF2
 
 Look further:
-  . build/cluster.env; sacct/squeue/scontrol work as usual (SLURM_CONF=$SLURM_CONF)
+  . $(tests/cluster/cluster env); sacct/squeue/scontrol work as usual (SLURM_CONF=$SLURM_CONF)
   kcat -b $KAFKA_BOOTSTRAP -C -t $TOPIC -e -f '%k %h (%S bytes)\n'     the messages, with their headers
   less $KS_STATE/demo-sink.log                                           the sink's log
 Stop the local cluster with: make cluster-down

@@ -8,7 +8,7 @@ cat "$T/demo.out"
 grep -q '_SUCCESS' "$T/demo.out" || fail "no _SUCCESS shown"
 # The sink ran with --chown as root: the job's files belong to the job's user, with the job's modes.
 # shellcheck disable=SC1091
-. "$KS_ROOT/build/cluster.env"
+. "$("$KS_ROOT/tests/cluster/cluster" env)"
 jobdir=$(sed -n 's/^    durable copy: //p' "$T/demo.out")
 [ -d "$jobdir" ] || fail "durable copy not found"
 owners=$(find "$jobdir" -path '*/results/*' -type f -printf '%u\n' | sort -u)
