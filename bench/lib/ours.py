@@ -5,7 +5,7 @@ import os
 import time
 
 from .context import success_marker
-from .measure import Background, CommandFailed, run_timed, wait_for, warm_page_cache
+from .measure import Background, CommandFailed, children_cpu_s, run_timed, wait_for, warm_page_cache
 
 BIG_MESSAGE = 16 * 1024 * 1024
 _jobs = itertools.count(1)
@@ -15,6 +15,7 @@ _jobs = itertools.count(1)
 class Sample:
     seconds: float
     max_rss_kib: int = 0
+    cpu_s: float = 0.0  # user + system CPU seconds of the process (all its threads)
 
 
 def _job_id():
@@ -45,8 +46,9 @@ def push(ctx, workload, topic, job_id=None, extra=()):
     """Wall time of the whole push process (start-up, walk, SHA-256, every message confirmed) and its peak RSS."""
     spool = ctx.fresh_dir("spool")
     warm_page_cache(workload.tree)
+    cpu = children_cpu_s()
     wall, rss, _ = run_timed(push_argv(ctx, workload, topic, job_id or _job_id(), spool, extra))
-    return Sample(wall, rss)
+    return Sample(wall, rss, children_cpu_s() - cpu)
 
 
 def prefill(ctx, workload):

@@ -5,7 +5,7 @@ import re
 import subprocess
 import time
 
-from .measure import Background, CommandFailed, files_in, run_timed, warm_page_cache
+from .measure import Background, CommandFailed, children_cpu_s, files_in, run_timed, warm_page_cache
 
 MIB = 1 << 20
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -15,6 +15,7 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class Rate:
     mib_per_s: float
     msgs_per_s: float
+    cpu_s: float = None  # user + system CPU seconds of the client's processes, where measured
 
 
 def producer_performance(ctx, workload, topic):
@@ -62,7 +63,7 @@ def kcat(ctx, workload, topic, queue_kib=None, checksum=False):
     warm_page_cache(*workload.pieces)
     if checksum:
         warm_page_cache(workload.tree)
-    start = time.monotonic()
+    cpu, start = children_cpu_s(), time.monotonic()
     hasher = Background(["openssl", "dgst", "-sha256", *files_in(workload.tree)]) if checksum else None
     _, _, err = run_timed(argv, cwd=base)
     if hasher and hasher.wait(timeout=600) != 0:
@@ -73,7 +74,7 @@ def kcat(ctx, workload, topic, queue_kib=None, checksum=False):
     delivered = ctx.topics.end_offset(topic)
     if delivered != len(rel):
         raise CommandFailed(f"kcat delivered {delivered} of {len(rel)} messages")
-    return Rate(workload.bytes / MIB / wall, len(rel) / wall)
+    return Rate(workload.bytes / MIB / wall, len(rel) / wall, children_cpu_s() - cpu)
 
 
 def kcat_pipeline(ctx, workload, topic):
