@@ -42,12 +42,15 @@ def sink_argv(ctx, topic, output, verbose=False):
             *(["-v"] if verbose else [])]
 
 
-def push(ctx, workload, topic, job_id=None, extra=()):
-    """Wall time of the whole push process (start-up, walk, SHA-256, every message confirmed) and its peak RSS."""
+def push(ctx, workload, topic, job_id=None, extra=(), preload=None):
+    """Wall time of the whole push process (start-up, walk, SHA-256, every message confirmed) and its peak RSS.
+
+    preload: a shared object for LD_PRELOAD (the checksum-off shim of one comparison row)."""
     spool = ctx.fresh_dir("spool")
     warm_page_cache(workload.tree)
+    env = dict(os.environ, LD_PRELOAD=preload) if preload else None
     cpu = children_cpu_s()
-    wall, rss, _ = run_timed(push_argv(ctx, workload, topic, job_id or _job_id(), spool, extra))
+    wall, rss, _ = run_timed(push_argv(ctx, workload, topic, job_id or _job_id(), spool, extra), env=env)
     return Sample(wall, rss, children_cpu_s() - cpu)
 
 

@@ -13,14 +13,19 @@ import time
 from .measure import CommandFailed, wait_for
 
 
-def build_empty_epilog_plugin(scratch):
-    """bench/empty_epilog_plugin.c as a shared object: a SPANK plugin whose job epilog does nothing."""
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "empty_epilog_plugin.c")
-    out = os.path.join(scratch, "plugin", "empty_epilog.so")
+def build_shared_object(scratch, source):
+    """bench/<source> built with cc as a shared object in the scratch directory; returns its path."""
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), source)
+    out = os.path.join(scratch, "plugin", os.path.splitext(source)[0] + ".so")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", out, src], check=True)
     os.chmod(out, 0o755)
     return out
+
+
+def build_empty_epilog_plugin(scratch):
+    """bench/empty_epilog_plugin.c: a SPANK plugin whose job epilog does nothing."""
+    return build_shared_object(scratch, "empty_epilog_plugin.c")
 
 
 def _no_plugin_conf(slurm_conf, dest_dir):
