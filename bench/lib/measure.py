@@ -125,3 +125,14 @@ def children_cpu_s():
     measurement is the CPU its processes used (a tool's threads, and openssl beside kcat), whatever the wall time."""
     u = resource.getrusage(resource.RUSAGE_CHILDREN)
     return u.ru_utime + u.ru_stime
+
+
+def build_shared_object(scratch, source):
+    """bench/<source> built with cc as a shared object under the scratch directory (a do-nothing SPANK plugin, the
+    checksum-off shim); returns its path."""
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), source)
+    out = os.path.join(scratch, "plugin", os.path.splitext(source)[0] + ".so")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", out, src], check=True)
+    os.chmod(out, 0o755)
+    return out

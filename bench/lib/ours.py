@@ -15,7 +15,7 @@ _jobs = itertools.count(1)
 class Sample:
     seconds: float
     max_rss_kib: int = 0
-    cpu_s: float = 0.0  # user + system CPU seconds of the process (all its threads)
+    cpu_s: float = None  # user + system CPU seconds of the process (all its threads), where measured
 
 
 def _job_id():

@@ -10,17 +10,7 @@ import re
 import subprocess
 import time
 
-from .measure import CommandFailed, wait_for
-
-
-def build_shared_object(scratch, source):
-    """bench/<source> built with cc as a shared object in the scratch directory; returns its path."""
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), source)
-    out = os.path.join(scratch, "plugin", os.path.splitext(source)[0] + ".so")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", out, src], check=True)
-    os.chmod(out, 0o755)
-    return out
+from .measure import CommandFailed, build_shared_object, wait_for
 
 
 def build_empty_epilog_plugin(scratch):
