@@ -80,6 +80,51 @@ Result<T> get_field(const json& obj, const char* name) {
     return v.get<T>();
 }
 
+json job_json(const JobInfo& info) {
+    json job;
+    job["id"] = info.job_id;
+    job["user"] = info.user;
+    job["uid"] = info.uid;
+    job["gid"] = info.gid;
+    job["node"] = info.node;
+    job["cluster"] = info.cluster;
+    job["nodes"] = info.nodes;
+    job["exit_code"] = info.exit_code ? json(*info.exit_code) : json(nullptr);
+    if (!info.instance.empty()) job["instance"] = info.instance;
+    return job;
+}
+
+// The "job" object of a manifest or an open message; `what` prefixes the errors.
+Result<JobInfo> parse_job(const json& j, const std::string& what) {
+    if (!j.contains("job") || !j["job"].is_object()) return fail(what + ": missing \"job\" object");
+    const json& job = j["job"];
+    auto id = get_field<std::string>(job, "id");
+    auto user = get_field<std::string>(job, "user");
+    auto node = get_field<std::string>(job, "node");
+    auto cluster = get_field<std::string>(job, "cluster");
+    auto uid = get_field<std::int64_t>(job, "uid");
+    auto gid = get_field<std::int64_t>(job, "gid");
+    auto nodes = get_field<std::uint32_t>(job, "nodes");
+    for (auto* r : {&id, &user, &node, &cluster})
+        if (!*r) return fail(what + ": job: " + r->error().message);
+    for (auto* r : {&uid, &gid})
+        if (!*r) return fail(what + ": job: " + r->error().message);
+    if (!nodes) return fail(what + ": job: " + nodes.error().message);
+    if (*nodes == 0) return fail(what + ": job: \"nodes\" must be at least 1");
+    JobInfo info{*id, *user, *uid, *gid, *node, *cluster, *nodes, std::nullopt};
+    if (job.contains("exit_code") && !job["exit_code"].is_null()) {
+        auto ec = get_field<std::int32_t>(job, "exit_code");
+        if (!ec) return fail(what + ": job: " + ec.error().message);
+        info.exit_code = *ec;
+    }
+    if (job.contains("instance")) {
+        auto inst = get_field<std::string>(job, "instance");
+        if (!inst || !valid_instance(*inst)) return fail(what + ": job: malformed \"instance\"");
+        info.instance = *inst;
+    }
+    return info;
+}
+
 }  // namespace
 
 std::string make_transfer_id(std::string_view cluster, std::string_view job_id, std::string_view node,
@@ -137,6 +182,36 @@ bool valid_transfer_id(std::string_view s) {
     return true;
 }
 
+Headers encode_open_headers(const TransferIdentity& id) {
+    Headers h;
+    put_identity(h, id, "open");
+    return h;
+}
+
+bool valid_identity_name(std::string_view s) {
+    if (s.empty() || s.size() > 128) return false;
+    auto ok = [](char c, bool first) {
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_') return true;
+        return !first && (c == '.' || c == '-' || c == '@' || c == '+');
+    };
+    for (std::size_t i = 0; i < s.size(); ++i)
+        if (!ok(s[i], i == 0)) return false;
+    return true;
+}
+
+Result<void> check_identity_names(const std::string& cluster, const std::string& job, const std::string& node,
+                                  const std::string& user) {
+    for (auto [what, value] : {std::pair{"job id", &job}, std::pair{"node", &node}, std::pair{"user", &user},
+                               std::pair{"cluster", &cluster}}) {
+        if (value == &cluster && value->empty()) continue;
+        if (!valid_identity_name(*value))
+            return fail(std::string(what) + " \"" + value->substr(0, 64) +
+                        "\" is not a valid name (1-128 characters of [A-Za-z0-9._@+-], starting with a letter, a digit "
+                        "or '_')");
+    }
+    return {};
+}
+
 Headers encode_manifest_headers(const TransferIdentity& id, std::uint32_t part, std::uint32_t parts) {
     Headers h;
     put_identity(h, id, "manifest");
@@ -152,6 +227,7 @@ Result<MessageType> message_type(const Headers& headers) {
     if (!v) return fail("not a kafka-stream message (no ks.v header)");
     if (*v != std::to_string(kVersion)) return fail("unsupported wire format version \"" + *v + "\"");
     if (!t) return fail("missing header ks.type");
+    if (*t == "open") return MessageType::open;
     if (*t == "chunk") return MessageType::chunk;
     if (*t == "manifest") return MessageType::manifest;
     if (*t == "record") return MessageType::record;
@@ -223,23 +299,41 @@ std::uint64_t Manifest::total_bytes() const {
     return total;
 }
 
+TransferIdentity identity_of(const JobInfo& job, const std::string& transfer_id) {
+    return TransferIdentity{job.cluster, job.job_id, job.node, job.user, transfer_id, job.instance};
+}
+
+std::string open_to_json(const TransferOpen& open) {
+    json j;
+    j["version"] = open.version;
+    j["transfer_id"] = open.transfer_id;
+    j["job"] = job_json(open.job);
+    return j.dump();
+}
+
+Result<TransferOpen> parse_open(std::string_view text) {
+    json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) return fail("open message is not a JSON object");
+    TransferOpen open;
+    auto version = get_field<int>(j, "version");
+    if (!version) return fail("open message: " + version.error().message);
+    if (*version != kVersion) return fail("open message: unsupported version " + std::to_string(*version));
+    auto tid = get_field<std::string>(j, "transfer_id");
+    if (!tid || !valid_transfer_id(*tid)) return fail("open message: missing or malformed \"transfer_id\"");
+    open.transfer_id = *tid;
+    auto job = parse_job(j, "open message");
+    if (!job) return std::unexpected(job.error());
+    open.job = std::move(*job);
+    return open;
+}
+
 std::string manifest_to_json(const Manifest& m) {
     json j;
     j["version"] = m.version;
     j["transfer_id"] = m.transfer_id;
     j["part"] = m.part;
     j["parts"] = m.parts;
-    json job;
-    job["id"] = m.job.job_id;
-    job["user"] = m.job.user;
-    job["uid"] = m.job.uid;
-    job["gid"] = m.job.gid;
-    job["node"] = m.job.node;
-    job["cluster"] = m.job.cluster;
-    job["nodes"] = m.job.nodes;
-    job["exit_code"] = m.job.exit_code ? json(*m.job.exit_code) : json(nullptr);
-    if (!m.job.instance.empty()) job["instance"] = m.job.instance;
-    j["job"] = std::move(job);
+    j["job"] = job_json(m.job);
     j["chunk_bytes"] = m.chunk_bytes;
     json files = json::array();
     for (const auto& f : m.files) {
@@ -311,32 +405,9 @@ Result<Manifest> parse_manifest(std::string_view text) {
         m.part = *part;
         m.parts = *parts;
     }
-    if (!j.contains("job") || !j["job"].is_object()) return fail("manifest: missing \"job\" object");
-    const json& job = j["job"];
-    auto id = get_field<std::string>(job, "id");
-    auto user = get_field<std::string>(job, "user");
-    auto node = get_field<std::string>(job, "node");
-    auto cluster = get_field<std::string>(job, "cluster");
-    auto uid = get_field<std::int64_t>(job, "uid");
-    auto gid = get_field<std::int64_t>(job, "gid");
-    auto nodes = get_field<std::uint32_t>(job, "nodes");
-    for (auto* r : {&id, &user, &node, &cluster})
-        if (!*r) return fail("manifest: job: " + r->error().message);
-    for (auto* r : {&uid, &gid})
-        if (!*r) return fail("manifest: job: " + r->error().message);
-    if (!nodes) return fail("manifest: job: " + nodes.error().message);
-    if (*nodes == 0) return fail("manifest: job: \"nodes\" must be at least 1");
-    m.job = JobInfo{*id, *user, *uid, *gid, *node, *cluster, *nodes, std::nullopt};
-    if (job.contains("exit_code") && !job["exit_code"].is_null()) {
-        auto ec = get_field<std::int32_t>(job, "exit_code");
-        if (!ec) return fail("manifest: job: " + ec.error().message);
-        m.job.exit_code = *ec;
-    }
-    if (job.contains("instance")) {
-        auto inst = get_field<std::string>(job, "instance");
-        if (!inst || !valid_instance(*inst)) return fail("manifest: job: malformed \"instance\"");
-        m.job.instance = *inst;
-    }
+    auto job = parse_job(j, "manifest");
+    if (!job) return std::unexpected(job.error());
+    m.job = std::move(*job);
     auto chunk = get_field<std::uint64_t>(j, "chunk_bytes");
     if (!chunk || *chunk == 0 || *chunk > kMaxChunkBytes) return fail("manifest: missing or invalid \"chunk_bytes\"");
     m.chunk_bytes = *chunk;
@@ -456,7 +527,8 @@ Result<Manifest> merge_manifest_parts(std::vector<Manifest> parts) {
         if (p.part != i || p.parts != n) return fail("manifest parts are inconsistent (missing or repeated part)");
         if (p.transfer_id != out.transfer_id || p.chunk_bytes != out.chunk_bytes || p.job.job_id != out.job.job_id ||
             p.job.node != out.job.node || p.job.user != out.job.user || p.job.cluster != out.job.cluster ||
-            p.job.nodes != out.job.nodes || p.job.uid != out.job.uid || p.job.instance != out.job.instance)
+            p.job.nodes != out.job.nodes || p.job.uid != out.job.uid || p.job.gid != out.job.gid ||
+            p.job.instance != out.job.instance)
             return fail("manifest parts disagree on the transfer or the job");
         for (auto& f : p.files) {
             if (!seen.insert(f.meta.index).second)

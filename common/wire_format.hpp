@@ -14,7 +14,8 @@
 
 namespace ks::wire {
 
-inline constexpr int kVersion = 1;
+// 2: transfers start with an "open" message and their open and manifest messages carry a signature (ks.sig).
+inline constexpr int kVersion = 2;
 // Default chunk payload: well below the broker's and librdkafka's default 1,000,000-byte message limit,
 // leaving room for headers and record overhead.
 inline constexpr std::uint64_t kDefaultChunkBytes = 960 * 1024;
@@ -23,7 +24,7 @@ inline constexpr std::size_t kMaxPathBytes = 4096;
 
 namespace header {
 inline constexpr std::string_view version = "ks.v";         // "1"
-inline constexpr std::string_view type = "ks.type";         // "chunk" | "manifest" | "record"
+inline constexpr std::string_view type = "ks.type";         // "open" | "chunk" | "manifest" | "record"
 inline constexpr std::string_view transfer = "ks.transfer"; // transfer id, 32 lowercase hex digits
 inline constexpr std::string_view cluster = "ks.cluster";
 inline constexpr std::string_view job = "ks.job";
@@ -38,6 +39,7 @@ inline constexpr std::string_view mtime = "ks.mtime";       // modification time
 inline constexpr std::string_view offset = "ks.offset";     // byte offset of this chunk in the file
 inline constexpr std::string_view part = "ks.part";         // manifest part index (0-based)
 inline constexpr std::string_view parts = "ks.parts";       // number of manifest parts of the transfer
+inline constexpr std::string_view signature = "ks.sig";     // open and manifest: "<key id>:<hex HMAC>" (signature.hpp)
 }  // namespace header
 
 // A manifest larger than one message is split into parts, each a complete JSON object with a subset of the entries.
@@ -46,7 +48,7 @@ inline constexpr std::uint32_t kMaxManifestParts = 65536;
 // Kafka headers as an ordered list of (name, value); values are raw bytes.
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-enum class MessageType { chunk, manifest, record };
+enum class MessageType { open, chunk, manifest, record };
 
 // What identifies one node's transfer of one job.
 struct TransferIdentity {
@@ -67,6 +69,12 @@ std::string make_transfer_id(std::string_view cluster, std::string_view job_id, 
 bool valid_instance(std::string_view instance);
 // 32 lowercase hex digits, the form make_transfer_id returns.
 bool valid_transfer_id(std::string_view s);
+// A user, job, node or cluster name as the sink accepts it, since such values become directory names: 1-128 bytes of
+// [A-Za-z0-9._@+-] (and '_'), starting with a letter, a digit or '_' (never '.', so never ".staging" or "..").
+bool valid_identity_name(std::string_view s);
+// Which identity value breaks that rule, as an error naming it; empty cluster is allowed (ad-hoc runs).
+Result<void> check_identity_names(const std::string& cluster, const std::string& job, const std::string& node,
+                                  const std::string& user);
 // Message key: "<cluster>/<job>/<node>"; one node's messages share a partition, the nodes of a job spread out.
 std::string message_key(const TransferIdentity& id);
 
@@ -107,6 +115,7 @@ inline constexpr std::string_view eol = "eol";
 
 Headers encode_chunk(const ChunkHeader& chunk);
 Headers encode_manifest_headers(const TransferIdentity& id, std::uint32_t part = 0, std::uint32_t parts = 1);
+Headers encode_open_headers(const TransferIdentity& id);
 
 // Reads ks.v and ks.type; fails on a missing or unknown version or type. A message without either is a record
 // (records carry no headers; ks.type=record with ks.v is accepted too).
@@ -155,6 +164,19 @@ struct Manifest {
     std::vector<SkipEntry> skipped;
     std::uint64_t total_bytes() const;
 };
+
+// The first message of every transfer: who sends it, for which job. The sink stages nothing of a transfer before its
+// open message was verified (signature.hpp), so a forged transfer never gets a byte of staging space.
+struct TransferOpen {
+    int version = kVersion;
+    std::string transfer_id;
+    JobInfo job;
+};
+// {"version":2,"transfer_id":"...","job":{...as in the manifest...}}
+std::string open_to_json(const TransferOpen& open);
+Result<TransferOpen> parse_open(std::string_view json);
+// The identity a job's messages carry in their headers.
+TransferIdentity identity_of(const JobInfo& job, const std::string& transfer_id);
 
 // JSON. Paths that are valid UTF-8 go in "path"; others in "path_b64" (base64 of the raw bytes).
 std::string manifest_to_json(const Manifest& manifest);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,11 +16,10 @@
 namespace ks::sink {
 namespace {
 
-// errno values that mean the host is in trouble, not the input: stop instead of quarantining good data.
-bool host_failure(int err) {
-    return err == ENOSPC || err == EDQUOT || err == EIO || err == EROFS || err == ENOMEM || err == EMFILE ||
-           err == ENFILE;
-}
+// errno values that mean the host is in trouble, not the input: stop instead of quarantining good data. A full file
+// system or quota is not one of them: a transfer that does not fit is set aside (kept whole in .quarantine) and the
+// sink goes on, since stopping would only stop again at every restart.
+bool host_failure(int err) { return err == EIO || err == EROFS || err == ENOMEM || err == EMFILE || err == ENFILE; }
 
 // Turns a failed file-system step into either a host failure (Result error) or a rejection of the transfer.
 Result<FinalizeResult> judge(const Error& e, int err) {
@@ -57,6 +57,34 @@ Result<bool> placed_by_another_sink(int rootfd, const PlannedFile& f) {
     auto p = open_dir_path(rootfd, dir, false);
     if (!p) return false;
     return already_placed(p->get(), f.target.back(), f);
+}
+
+// Another transfer's node manifest in this transfer's place: the job id was reused (a new job with the same id, or
+// another cluster with the same name), and its files are never replaced by ours.
+Result<std::optional<std::string>> other_transfer_in_place(int rootfd, const TransferPlan& plan,
+                                                           const std::string& transfer) {
+    auto jobdir = open_dir_path(rootfd, plan.job_dir, false);
+    if (!jobdir) return std::optional<std::string>{};
+    auto mdir = open_dir(jobdir->get(), std::string(kManifestDirName), false);
+    if (!mdir) return std::optional<std::string>{};
+    if (!entry_exists(mdir->get(), plan.node_manifest_name)) return std::optional<std::string>{};
+    auto text = read_small_file(mdir->get(), plan.node_manifest_name, 256u << 20);
+    if (!text) return std::unexpected(text.error());
+    auto placed = wire::parse_manifest(*text);
+    if (placed && placed->transfer_id == transfer) return std::optional<std::string>{};
+    return std::optional<std::string>{placed ? placed->transfer_id : std::string("(unreadable manifest)")};
+}
+
+// rename(2) that never replaces an existing entry (RENAME_NOREPLACE; a file system without it gets a check first).
+int rename_no_replace(int olddir, const char* oldname, int newdir, const char* newname) {
+    if (::renameat2(olddir, oldname, newdir, newname, RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS) return -1;
+    struct stat st {};
+    if (::fstatat(newdir, newname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return ::renameat(olddir, oldname, newdir, newname);
 }
 
 }  // namespace
@@ -116,6 +144,16 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
         if (!placed) return judge(placed.error(), errno);
         if (!*placed) return waiting("file \"" + f.path + "\" not received");
     }
+
+    // A node directory that holds another transfer's output is never overwritten.
+    auto occupant = other_transfer_in_place(target.rootfd, plan, transfer);
+    if (!occupant) return judge(occupant.error(), errno);
+    if (*occupant)
+        return FinalizeResult{FinalizeResult::Kind::rejected,
+                              "job " + plan.job.job_id + " node " + plan.job.node + " already holds the output of " +
+                                  "transfer " + **occupant + " (the job id was reused); it is kept, this transfer is " +
+                                  "not placed (see docs/security.md)",
+                              0, 0, false};
 
     // Pass 2: give each staged file its size, mode, owner and mtime, then make all of them durable at once (one syncfs
     // where that is reliable, else an fsync each): a file is renamed only once its content and metadata are durable.
@@ -177,12 +215,24 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
             open_parent_path = dir;
         }
         std::string sname = staged_file_name(f.index);
-        if (::renameat(tdir->get(), sname.c_str(), parent.get(), f.target.back().c_str()) != 0) {
+        if (rename_no_replace(tdir->get(), sname.c_str(), parent.get(), f.target.back().c_str()) != 0) {
             auto e = errno_error("rename into place: " + f.path);
             int err = errno;
             if (err == ENOENT) {
-                auto other = placed_by_another_sink(target.rootfd, f);
-                if (other && *other) continue;
+                auto placed = placed_by_another_sink(target.rootfd, f);
+                if (placed && *placed) continue;
+            }
+            if (err == EEXIST) {
+                // Ours already (the same bytes): fine. Anything else there belongs to someone else: never replaced.
+                auto same = already_placed(parent.get(), f.target.back(), f);
+                if (!same) return judge(same.error(), errno);
+                if (!*same)
+                    return FinalizeResult{FinalizeResult::Kind::rejected,
+                                          "\"" + f.path + "\": another file is already in its place (another " +
+                                              "transfer's, or put there by someone else); it is not replaced",
+                                          0, 0, false};
+                (void)::unlinkat(tdir->get(), sname.c_str(), 0);
+                continue;
             }
             return judge(e, err);
         }

@@ -72,8 +72,30 @@ int run(int argc, char** argv) {
         log.error(layout.error().message);
         return 2;
     }
-    SinkSettings settings{config->output, *layout, config->limits, chown, config->stale_seconds, config->max_open_files, {},
-                          {}, config->records_timestamp_data};
+    SinkSettings settings;
+    settings.root = config->output;
+    settings.layout = *layout;
+    settings.limits = config->limits;
+    settings.chown = chown;
+    settings.stale_seconds = config->stale_seconds;
+    settings.max_open_files = config->max_open_files;
+    settings.records_timestamp_data = config->records_timestamp_data;
+    if (config->authenticate) {
+        auto keys = ks::auth::KeyRing::load(config->auth_key_file, ::geteuid());
+        if (!keys) {
+            log.error(keys.error().message + "; the sink accepts only transfers signed by the site's nodes (set "
+                      "stream.auth=none to accept anything, which lets any producer write into any user's tree)");
+            return 2;
+        }
+        settings.keys = std::move(*keys);
+    } else {
+        log.warning("stream.auth=none: transfers are NOT authenticated; anyone who can produce to " +
+                    std::string(config->topics.empty() ? "the topics" : "topic " + config->topics.front()) +
+                    " can write files into any user's tree" + (chown ? ", owned by that user" : ""));
+    }
+    settings.staging_limits = config->staging_limits;
+    settings.keep_seconds = config->keep_seconds;
+    settings.max_record_bytes = config->max_record_bytes;
     auto sink = Sink::open(std::move(settings), log);
     if (!sink) {
         log.error(sink.error().message);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,8 +26,34 @@ constexpr std::size_t kMaxManifestBytes = 256u << 20;
 // Cached states of finished transfers are dropped beyond this many (they are re-read from ROOT/.done when needed).
 constexpr std::size_t kMaxCachedTransfers = 100000;
 
+constexpr std::uint64_t kWarningsPerMinute = 20;
+
 bool is_transfer_id(std::string_view s) {
     return s.size() == 32 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+// A write into staging that failed because the file system or the quota is full: the transfer did not fit.
+bool no_space(int err) { return err == ENOSPC || err == EDQUOT || err == EFBIG; }
+
+// Bytes allocated below a staged transfer's directory (its files are one level deep).
+std::uint64_t staged_bytes_of(int staging_dir, const std::string& id) {
+    auto dir = open_dir(staging_dir, id, false);
+    if (!dir) return 0;
+    auto names = list_dir(dir->get());
+    if (!names) return 0;
+    std::uint64_t total = 0;
+    for (const auto& n : *names) {
+        struct stat st {};
+        if (::fstatat(dir->get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+    }
+    return total;
+}
+
+double mtime_of(int dirfd, const std::string& name) {
+    struct stat st {};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+    return static_cast<double>(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1e9;
 }
 
 std::string where(const IncomingMessage& msg) {
@@ -84,22 +111,52 @@ Result<Sink> Sink::open(SinkSettings settings, const Log& log) {
     UniqueFd qlog(::openat(quarantine->get(), std::string(kQuarantineLogName).c_str(),
                            O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640));
     if (!qlog) return std::unexpected(errno_error("open quarantine log"));
-    return Sink(std::move(settings), log, std::move(root), std::move(*staging), std::move(*quarantine),
-                std::move(*stale), std::move(*done), std::move(qlog));
+    StagingLedger::Limits limits = settings.staging_limits;
+    if (limits.max_user_bytes == 0) {
+        struct statvfs fs {};
+        if (::fstatvfs(root.get(), &fs) != 0) return std::unexpected(errno_error("statfs " + settings.root));
+        limits.max_user_bytes = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize / 2;
+    }
+    Sink sink(std::move(settings), log, std::move(root), std::move(*staging), std::move(*quarantine), std::move(*stale),
+              std::move(*done), std::move(qlog), StagingLedger(limits));
+    struct stat st {};
+    if (::fstat(sink.qlog_.get(), &st) == 0) sink.qlog_bytes_ = static_cast<std::uint64_t>(st.st_size);
+    return sink;
 }
 
-Sink::Transfer& Sink::transfer(const std::string& id) {
-    if (auto it = transfers_.find(id); it != transfers_.end()) return it->second;
-    if (transfers_.size() >= kMaxCachedTransfers) std::erase_if(transfers_, [](const auto& kv) { return kv.second.state != State::active; });
+Sink::Transfer* Sink::find_transfer(const std::string& id) {
+    if (auto it = transfers_.find(id); it != transfers_.end()) return &it->second;
     Transfer t;
     t.first_seen = t.last_progress = now();
-    if (entry_exists(done_.get(), id))
+    if (entry_exists(done_.get(), id)) {
         t.state = State::done;
-    else if (entry_exists(quarantine_.get(), id))
+    } else if (entry_exists(quarantine_.get(), id)) {
         t.state = State::quarantined;
-    else
-        t.manifest_staged = entry_exists(staging_.dir(), id + "/" + std::string(kStagedManifestName));
-    return transfers_.emplace(id, t).first->second;
+    } else {
+        // Admitted before (by this process before a restart, or by another sink sharing ROOT): its open message is
+        // staged, and was verified when it was.
+        auto tdir = staging_.open_transfer_dir(id, false);
+        if (!tdir) return nullptr;
+        auto text = read_small_file(tdir->get(), std::string(kStagedOpenName), 64 * 1024);
+        if (!text) return nullptr;
+        auto open = wire::parse_open(*text);
+        if (!open || open->transfer_id != id) return nullptr;
+        t.job = open->job;
+        t.manifest_staged = entry_exists(tdir->get(), std::string(kStagedManifestName));
+        t.staged_bytes = staged_bytes_of(staging_.dir(), id);
+        (void)ledger_.add_bytes(t.job->user, t.staged_bytes);  // already there: counted, not judged
+        ledger_.adopt(t.job->user);
+    }
+    if (transfers_.size() >= kMaxCachedTransfers)
+        std::erase_if(transfers_, [](const auto& kv) { return kv.second.state != State::active; });
+    return &transfers_.emplace(id, std::move(t)).first->second;
+}
+
+void Sink::release(Transfer& t) {
+    if (!t.job) return;
+    ledger_.close(t.job->user, t.staged_bytes);
+    t.staged_bytes = 0;
+    t.job.reset();
 }
 
 Result<void> Sink::handle(const IncomingMessage& msg) {
@@ -114,19 +171,65 @@ Result<void> Sink::handle(const IncomingMessage& msg) {
     auto id = wire::decode_identity(headers);
     if (!id) return quarantine_message(msg, id.error().message);
     if (auto ok = check_identity(*id); !ok) return quarantine_message(msg, ok.error().message);
-    Transfer& t = transfer(id->transfer_id);
-    if (t.state == State::quarantined) {
+    if (*type == wire::MessageType::open) return handle_open(msg, *id);
+    Transfer* t = find_transfer(id->transfer_id);
+    if (!t) return drop_unadmitted(msg, id->transfer_id);
+    if (t->state == State::quarantined) {
         ++stats_.dropped;
         return {};
     }
-    if (t.state == State::done) {
+    if (t->state == State::done) {
         if (*type == wire::MessageType::manifest) return replay_of_done(msg, *id);
         ++stats_.dropped;
         return {};
     }
-    if (*type == wire::MessageType::chunk) return handle_chunk(msg, *id, t);
-    if (*type == wire::MessageType::manifest) return handle_manifest(msg, *id, t);
+    if (!t->job) return drop_unadmitted(msg, id->transfer_id);
+    if (*type == wire::MessageType::chunk) return handle_chunk(msg, *id, *t);
+    if (*type == wire::MessageType::manifest) return handle_manifest(msg, *id, *t);
     return quarantine_message(msg, "message type not supported by this sink");
+}
+
+Result<void> Sink::handle_open(const IncomingMessage& msg, const wire::TransferIdentity& id) {
+    auto open = admit_open(rules(), {"open", msg.topic, &id, msg.headers, msg.payload});
+    if (!open) return quarantine_message(msg, open.error().message);
+    if (Transfer* known = find_transfer(id.transfer_id)) {
+        // Sent again (a retry, the drain of a spooled transfer): nothing new unless it was never admitted.
+        if (known->state != State::active || known->job) {
+            ++stats_.dropped;
+            return {};
+        }
+    }
+    Transfer& t = transfers_[id.transfer_id];
+    t = Transfer{};
+    t.first_seen = t.last_progress = now();
+    if (auto ok = ledger_.open(open->job.user); !ok)
+        return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
+    t.job = open->job;
+    auto tdir = staging_.open_transfer_dir(id.transfer_id, true);
+    if (!tdir) return staging_write_failed(id.transfer_id, t, &msg, tdir.error(), errno);
+    // The topic, then the open message: once open.json is there, the transfer is admitted for every sink sharing ROOT.
+    for (auto [name, content] : {std::pair{kStagedTopicName, msg.topic}, std::pair{kStagedOpenName, msg.payload}})
+        if (auto ok = write_file_atomic(tdir->get(), tdir->get(), std::string(name), content); !ok)
+            return staging_write_failed(id.transfer_id, t, &msg, ok.error(), errno);
+    log_->debug("transfer " + id.transfer_id + " opened: job " + id.job_id + " node " + id.node + " user " + id.user);
+    return {};
+}
+
+Result<void> Sink::drop_unadmitted(const IncomingMessage& msg, const std::string& id) {
+    ++stats_.unadmitted;
+    return quarantine_message(msg, "transfer " + id + " was not opened by a verified open message: dropped");
+}
+
+Result<void> Sink::account_staged(const std::string& id, Transfer& t, std::uint64_t bytes, const IncomingMessage* msg) {
+    t.staged_bytes += bytes;
+    if (auto ok = ledger_.add_bytes(t.job->user, bytes); !ok) return quarantine_transfer(id, t, msg, ok.error().message, true);
+    return {};
+}
+
+Result<void> Sink::staging_write_failed(const std::string& id, Transfer& t, const IncomingMessage* msg, const Error& e,
+                                        int err) {
+    if (!no_space(err)) return std::unexpected(e);
+    return quarantine_transfer(id, t, msg, "did not fit in staging: " + e.message, true);
 }
 
 Result<void> Sink::handle_chunk(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t) {
@@ -138,12 +241,13 @@ Result<void> Sink::handle_chunk(const IncomingMessage& msg, const wire::Transfer
     auto ok = staging_.write_chunk(id.transfer_id, chunk->file.index, chunk->offset, chunk->file.size, msg.payload,
                                    input_error);
     if (!ok) {
+        const int err = errno;
         if (input_error) return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
-        return ok;
+        return staging_write_failed(id.transfer_id, t, &msg, ok.error(), err);
     }
     t.last_progress = now();
     if (t.manifest_staged) t.retry = true;
-    return {};
+    return account_staged(id.transfer_id, t, msg.payload.size(), &msg);
 }
 
 Result<void> Sink::handle_record(const IncomingMessage& msg) {
@@ -153,18 +257,25 @@ Result<void> Sink::handle_record(const IncomingMessage& msg) {
     if (!decoded && !wire::valid_transfer_id(where.transfer_id))
         return quarantine_message(msg, "no ks.type header, and not a record: " + decoded.error().message);
     const std::string id = where.transfer_id;
-    Transfer& t = transfer(id);
+    Transfer* found = find_transfer(id);
+    if (!found) return drop_unadmitted(msg, id);
+    Transfer& t = *found;
     if (t.state != State::active) {
         ++stats_.dropped;
         return {};
     }
+    if (!t.job) return drop_unadmitted(msg, id);
     if (!decoded) return quarantine_transfer(id, t, &msg, decoded.error().message);
+    if (record_.bytes.size() > settings_.max_record_bytes)
+        return quarantine_transfer(id, t, &msg, "record: a line of " + std::to_string(record_.bytes.size()) +
+                                                    " bytes, above stream.max.record.bytes");
     if (auto ok = check_range(where.file, where.size, where.offset, record_.bytes.size(), settings_.limits); !ok)
         return quarantine_transfer(id, t, &msg, "record: " + ok.error().message);
     const bool follows = pending_.transfer == id && pending_.file == where.file && pending_.size == where.size &&
                          pending_.offset + pending_.bytes.size() == where.offset;
     if (!follows || pending_.bytes.size() >= kPendingRecordBytes) {
         if (auto ok = write_pending_records(); !ok) return ok;
+        if (t.state != State::active) return {};  // the lines before it did not fit
         pending_.transfer = id;
         pending_.file = where.file;
         pending_.size = where.size;
@@ -181,44 +292,70 @@ Result<void> Sink::write_pending_records() {
     const std::string id = std::exchange(pending_.transfer, {});
     bool input_error = false;
     auto ok = staging_.write_chunk(id, pending_.file, pending_.offset, pending_.size, pending_.bytes, input_error);
+    const int err = errno;
+    const std::uint64_t written = pending_.bytes.size();
     pending_.bytes.clear();
-    if (!ok && input_error) return quarantine_transfer(id, transfer(id), nullptr, "records: " + ok.error().message);
-    return ok;
+    Transfer* t = find_transfer(id);
+    if (!t || !t->job) return ok;  // cannot happen: records are gathered only for admitted transfers
+    if (!ok && input_error) return quarantine_transfer(id, *t, nullptr, "records: " + ok.error().message);
+    if (!ok) return staging_write_failed(id, *t, nullptr, ok.error(), err);
+    return account_staged(id, *t, written, nullptr);
 }
 
 Result<void> Sink::handle_manifest(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t) {
     auto manifest = wire::parse_manifest(msg.payload);
     if (!manifest) return quarantine_transfer(id.transfer_id, t, &msg, manifest.error().message);
+    if (auto ok = verify_signature(rules(), {"manifest", msg.topic, &id, msg.headers, msg.payload, manifest->part,
+                                             manifest->parts});
+        !ok)
+        return quarantine_transfer(id.transfer_id, t, &msg, "manifest: " + ok.error().message);
+    if (auto ok = manifest_matches_open(*manifest, *t.job); !ok)
+        return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
     auto plan = plan_transfer(*manifest, id, std::string(msg.topic), settings_.layout, settings_.limits);
     if (!plan) return quarantine_transfer(id.transfer_id, t, &msg, plan.error().message);
     auto tdir = staging_.open_transfer_dir(id.transfer_id, true);
-    if (!tdir) return std::unexpected(tdir.error());
-    // The topic first: a staged manifest.json means everything needed to finalize after a restart is there. Once per
-    // transfer: every part of a large manifest comes from the same topic, and each write costs two fsyncs.
+    if (!tdir) return staging_write_failed(id.transfer_id, t, &msg, tdir.error(), errno);
+    // The topic was staged with the open message; it must be this one (the signatures bind it).
     if (auto staged_topic = read_small_file(tdir->get(), std::string(kStagedTopicName), 4096);
         !staged_topic || *staged_topic != msg.topic)
-        if (auto ok = write_file_atomic(tdir->get(), tdir->get(), std::string(kStagedTopicName), msg.topic); !ok)
-            return ok;
+        return quarantine_transfer(id.transfer_id, t, &msg, "manifest arrived on another topic than the open message");
     std::string whole;
     if (manifest->parts > 1) {
-        // A large manifest comes in parts: stage each; once all are in, stage their merge as manifest.json. A crash
-        // in between is harmless: the offset of the last part is committed only after this message was handled.
+        // A large manifest comes in parts: stage each; once all are in, stage their merge as manifest.json (read
+        // and merged once, not at every part). A crash in between is harmless: the offset of the last part is
+        // committed only after this message was handled.
         const std::string part_name = std::string(kStagedManifestPartPrefix) + std::to_string(manifest->part);
-        if (auto ok = write_file_atomic(tdir->get(), tdir->get(), part_name, msg.payload); !ok) return ok;
+        if (auto ok = write_file_atomic(tdir->get(), tdir->get(), part_name, msg.payload); !ok)
+            return staging_write_failed(id.transfer_id, t, &msg, ok.error(), errno);
         t.last_progress = now();
+        if (t.parts != manifest->parts) {
+            // First part seen by this process (or the manifest was split differently): see what is staged already.
+            t.parts = manifest->parts;
+            t.parts_staged.clear();
+            for (std::uint32_t i = 0; i < t.parts; ++i)
+                if (entry_exists(tdir->get(), std::string(kStagedManifestPartPrefix) + std::to_string(i)))
+                    t.parts_staged.insert(i);
+        }
+        t.parts_staged.insert(manifest->part);
+        if (t.parts_staged.size() < t.parts) return {};  // parts still missing
         auto merged = merge_staged_parts(tdir->get(), manifest->parts);
         if (!merged) {
             // Parts of two sends with the same count but other boundaries cannot be told from forged ones: wait for
             // a consistent set (a replay resends all parts); stream.stale.seconds bounds the wait.
             log_->warning("transfer " + id.transfer_id + ": manifest parts do not fit together yet: " +
                           printable(merged.error().message));
+            t.parts = 0;
             return {};
         }
-        if (!*merged) return {};  // parts still missing
+        if (!*merged) {
+            t.parts = 0;  // a part was left from another send: look again when the next one comes
+            return {};
+        }
         whole = std::move(**merged);
     }
     std::string_view staged = manifest->parts > 1 ? std::string_view(whole) : msg.payload;
-    if (auto ok = write_file_atomic(tdir->get(), tdir->get(), std::string(kStagedManifestName), staged); !ok) return ok;
+    if (auto ok = write_file_atomic(tdir->get(), tdir->get(), std::string(kStagedManifestName), staged); !ok)
+        return staging_write_failed(id.transfer_id, t, &msg, ok.error(), errno);
     t.manifest_staged = true;
     t.last_progress = now();
     return try_finalize(id.transfer_id, t);
@@ -257,6 +394,7 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
                 log_->info("transfer " + id + " was finalized by another sink meanwhile");
                 t.state = State::done;
                 t.manifest_staged = false;
+                release(t);
                 return {};
             }
             return quarantine_transfer(id, t, nullptr, result->reason);
@@ -265,6 +403,7 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
     }
     t.state = State::done;
     t.manifest_staged = false;
+    release(t);
     ++stats_.finalized_transfers;
     stats_.finalized_files += result->files;
     char secs[32];
@@ -303,36 +442,58 @@ Result<void> Sink::replay_of_done(const IncomingMessage& msg, const wire::Transf
 Result<void> Sink::quarantine_message(const IncomingMessage& msg, const std::string& reason) {
     ++stats_.quarantined;
     std::string line = printable(where(msg) + ": " + reason, 1000);
-    log_->warning("quarantined message " + line);
+    // Anyone who can produce to the topic can send such messages: the log gets a bounded number of lines a minute,
+    // messages.log gets every one (and is rotated by size, prune_set_aside()).
+    if (now() - warn_window_start_ >= 60) {
+        if (warnings_suppressed_)
+            log_->warning(std::to_string(warnings_suppressed_) + " more messages were quarantined in the last minute; "
+                          "see " + std::string(kQuarantineDirName) + "/" + std::string(kQuarantineLogName));
+        warn_window_start_ = now();
+        warnings_in_window_ = warnings_suppressed_ = 0;
+    }
+    if (warnings_in_window_ < kWarningsPerMinute) {
+        ++warnings_in_window_;
+        log_->warning("quarantined message " + line);
+    } else {
+        ++warnings_suppressed_;
+    }
     line.push_back('\n');
-    if (::write(qlog_.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-        return std::unexpected(errno_error("append to quarantine log"));
+    if (::write(qlog_.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+        // The log is for the admin; a full disk must not stop the sink because of someone's messages.
+        if (!no_space(errno)) return std::unexpected(errno_error("append to quarantine log"));
+        return {};
+    }
+    qlog_bytes_ += line.size();
     qlog_dirty_ = true;
     return {};
 }
 
 Result<void> Sink::quarantine_transfer(const std::string& id, Transfer& t, const IncomingMessage* msg,
-                                       const std::string& reason) {
+                                       const std::string& reason, bool drop_data) {
     ++stats_.quarantined;
     if (pending_.transfer == id) pending_.transfer.clear(), pending_.bytes.clear();
     staging_.release_transfer(id);
+    release(t);
+    t.state = State::quarantined;
+    t.manifest_staged = false;
+    if (drop_data)
+        if (auto ok = remove_tree(staging_.dir(), id); !ok) return ok;
     if (entry_exists(staging_.dir(), id)) {
         if (::renameat(staging_.dir(), id.c_str(), quarantine_.get(), id.c_str()) != 0)
             return std::unexpected(errno_error("move " + id + " to quarantine"));
     } else if (::mkdirat(quarantine_.get(), id.c_str(), 0750) != 0 && errno != EEXIST) {
-        return std::unexpected(errno_error("create quarantine entry " + id));
+        if (!no_space(errno)) return std::unexpected(errno_error("create quarantine entry " + id));
     }
-    auto qdir = open_dir(quarantine_.get(), id, false);
-    if (!qdir) return std::unexpected(qdir.error());
+    log_->warning("quarantined transfer " + id + (msg ? " at " + where(*msg) : std::string()) + ": " + printable(reason, 1000));
     std::string text = printable(reason, 2000) + "\n";
     if (msg) text += "message: " + where(*msg) + "\n";
-    if (auto ok = write_file_atomic(qdir->get(), qdir->get(), "reason", text); !ok) return ok;
+    if (drop_data) text += "its staged data was removed; its messages are still in Kafka (see docs/security.md)\n";
+    // The reason is for the admin: with the file system full it may not be written, and the sink goes on.
+    auto qdir = open_dir(quarantine_.get(), id, false);
+    if (!qdir) return {};
+    if (auto ok = write_file_atomic(qdir->get(), qdir->get(), "reason", text); !ok && !no_space(errno)) return ok;
     if (auto ok = fsync_fd(quarantine_.get(), "quarantine directory"); !ok) return ok;
-    if (auto ok = fsync_fd(staging_.dir(), "staging directory"); !ok) return ok;
-    t.state = State::quarantined;
-    t.manifest_staged = false;
-    log_->warning("quarantined transfer " + id + (msg ? " at " + where(*msg) : std::string()) + ": " + printable(reason, 1000));
-    return {};
+    return fsync_fd(staging_.dir(), "staging directory");
 }
 
 Result<void> Sink::flush() {
@@ -353,14 +514,15 @@ Result<void> Sink::recover() {
     if (!names) return std::unexpected(names.error());
     for (const auto& n : *names) {
         if (!is_transfer_id(n)) continue;
-        Transfer& t = transfer(n);
+        Transfer* t = find_transfer(n);
+        if (!t) continue;  // never admitted (left by an older version): sweep_stale moves it aside in time
         // Finalized, but the crash came before its staging was removed.
-        if (t.state == State::done) {
+        if (t->state == State::done) {
             if (auto ok = remove_tree(staging_.dir(), n); !ok) return ok;
             continue;
         }
-        if (t.state == State::active && t.manifest_staged)
-            if (auto ok = try_finalize(n, t); !ok) return ok;
+        if (t->state == State::active && t->manifest_staged)
+            if (auto ok = try_finalize(n, *t); !ok) return ok;
     }
     return {};
 }
@@ -371,9 +533,7 @@ Result<void> Sink::sweep_stale() {
     if (!names) return std::unexpected(names.error());
     const double t_now = now();
     for (const auto& n : *names) {
-        struct stat st {};
-        if (::fstatat(staging_.dir(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-        double last = static_cast<double>(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1e9;
+        double last = mtime_of(staging_.dir(), n);
         auto it = transfers_.find(n);
         if (it != transfers_.end() && it->second.last_progress > last) last = it->second.last_progress;
         if (t_now - last < settings_.stale_seconds) continue;
@@ -392,6 +552,8 @@ Result<void> Sink::sweep_stale() {
         if (auto sdir = open_dir(stale_.get(), dest, false); sdir) {
             std::string why = it != transfers_.end() && !it->second.waiting.empty()
                                   ? "waiting for: " + printable(it->second.waiting, 2000)
+                              : !entry_exists(sdir->get(), std::string(kStagedOpenName))
+                                  ? std::string("it was never opened by a verified open message")
                               : entry_exists(sdir->get(), std::string(kStagedManifestName))
                                   ? std::string("the staged files never matched the manifest")
                                   : std::string("no (complete) manifest was received");
@@ -399,9 +561,41 @@ Result<void> Sink::sweep_stale() {
                                     "made no progress for " + std::to_string(static_cast<long long>(settings_.stale_seconds)) +
                                         " s; " + why + "\n");
         }
-        if (it != transfers_.end()) transfers_.erase(it);
+        if (it != transfers_.end()) {
+            release(it->second);
+            transfers_.erase(it);
+        }
         log_->warning("transfer " + n + " made no progress for " + std::to_string(static_cast<long long>(settings_.stale_seconds)) +
                       " s: moved to " + std::string(kStaleDirName) + "/" + dest);
+    }
+    return prune_set_aside();
+}
+
+Result<void> Sink::prune_set_aside() {
+    const double t_now = now();
+    for (int dirfd : {stale_.get(), quarantine_.get()}) {
+        auto names = list_dir(dirfd);
+        if (!names) return std::unexpected(names.error());
+        for (const auto& n : *names) {
+            if (n == kQuarantineLogName || n.starts_with(std::string(kQuarantineLogName) + ".")) continue;
+            if (t_now - mtime_of(dirfd, n) < settings_.keep_seconds) continue;
+            if (auto ok = remove_tree(dirfd, n); !ok) return ok;
+            // A transfer set aside long ago is forgotten: if it is ever sent again, it is judged again.
+            if (auto it = transfers_.find(n); it != transfers_.end() && it->second.state == State::quarantined)
+                transfers_.erase(it);
+            log_->info("removed " + std::string(dirfd == stale_.get() ? kStaleDirName : kQuarantineDirName) + "/" + n +
+                       ", older than stream.sink.keep.seconds");
+        }
+    }
+    if (qlog_bytes_ > settings_.quarantine_log_bytes) {
+        const std::string name(kQuarantineLogName);
+        if (::renameat(quarantine_.get(), name.c_str(), quarantine_.get(), (name + ".1").c_str()) != 0)
+            return std::unexpected(errno_error("rotate " + name));
+        UniqueFd qlog(::openat(quarantine_.get(), name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                               0640));
+        if (!qlog) return std::unexpected(errno_error("open quarantine log"));
+        qlog_ = std::move(qlog);
+        qlog_bytes_ = 0;
     }
     return {};
 }

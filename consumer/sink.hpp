@@ -1,6 +1,8 @@
-// The sink's core, without Kafka: takes one message at a time, stages chunks, finalizes transfers when their
-// manifest arrives, quarantines bad input, and says which messages still need a flush before their offset may be
-// committed. main() and the consumer loop feed it; the unit tests drive it directly.
+// The sink's core, without Kafka: takes one message at a time, admits transfers by their verified open message
+// (admission.hpp), stages their chunks, finalizes them when their manifest arrives, quarantines bad input, and says
+// which messages still need a flush before their offset may be committed. main() and the consumer loop feed it; the
+// unit tests drive it directly. No message content stops it: only a fault of the host (its output root unusable)
+// is returned as an error.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -10,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "admission.hpp"
 #include "layout.hpp"
 #include "log.hpp"
 #include "record_decoder.hpp"
@@ -25,6 +28,8 @@ namespace ks::sink {
 inline constexpr std::string_view kQuarantineDirName = ".quarantine";
 inline constexpr std::string_view kStaleDirName = ".stale";
 inline constexpr std::string_view kQuarantineLogName = "messages.log";
+// The staged open message of a transfer: its presence means the transfer was admitted.
+inline constexpr std::string_view kStagedOpenName = "open.json";
 
 struct SinkSettings {
     std::string root;
@@ -37,6 +42,12 @@ struct SinkSettings {
     // How staged and finalized files are made durable; default: grouped where syncfs() is reliable (sync_batch.hpp).
     std::optional<SyncMode> sync_mode;
     bool records_timestamp_data = false;  // also write "<file>.timestamp_data" for records-mode files
+    std::optional<auth::KeyRing> keys;    // the site's keys; none: stream.auth=none (nothing is verified)
+    // Bounds on staging; max_user_bytes 0: half of the output root's file system.
+    StagingLedger::Limits staging_limits = {100000, 10000, 0};
+    double keep_seconds = 30 * 24 * 3600.0;  // .stale and .quarantine entries older than this are removed
+    std::uint64_t quarantine_log_bytes = 64ull << 20;  // messages.log is rotated (one old copy) beyond this
+    std::uint64_t max_record_bytes = 16ull << 20;      // a longer records-mode line sets its transfer aside
 };
 
 struct IncomingMessage {
@@ -54,6 +65,7 @@ struct SinkStats {
     std::uint64_t finalized_files = 0;
     std::uint64_t quarantined = 0;
     std::uint64_t dropped = 0;  // messages of finished or quarantined transfers
+    std::uint64_t unadmitted = 0;  // messages of transfers without a verified open message (dropped)
 };
 
 class Sink {
@@ -67,11 +79,13 @@ public:
     std::uint64_t unflushed_bytes() const { return staging_.unflushed_bytes(); }
     // Startup: finalizes transfers whose manifest was staged before a crash.
     Result<void> recover();
-    // Moves staged transfers without progress for stale_seconds to ROOT/.stale/.
+    // Moves staged transfers without progress for stale_seconds to ROOT/.stale/, removes .stale and .quarantine
+    // entries older than keep_seconds.
     Result<void> sweep_stale();
     // Forgets cached transfer states (another instance may have finished some): after a rebalance.
     void forget_cached_states();
     const SinkStats& stats() const { return stats_; }
+    const StagingLedger& ledger() const { return ledger_; }
 
 private:
     enum class State { active, done, quarantined };
@@ -82,15 +96,35 @@ private:
         bool manifest_staged = false;
         bool retry = false;  // got data after its manifest: try to finalize at the next flush
         std::string waiting;  // why the last finalization attempt waited: the reason given if it goes stale
+        std::optional<wire::JobInfo> job;  // from its verified open message: the transfer is admitted
+        std::uint64_t staged_bytes = 0;    // counted in the ledger for job->user
+        std::uint32_t parts = 0;           // manifest parts expected, and those staged so far
+        std::set<std::uint32_t> parts_staged;
     };
 
     Sink(SinkSettings settings, const Log& log, UniqueFd root, StagingArea staging, UniqueFd quarantine, UniqueFd stale,
-         UniqueFd done, UniqueFd qlog)
+         UniqueFd done, UniqueFd qlog, StagingLedger ledger)
         : settings_(std::move(settings)), log_(&log), root_(std::move(root)), staging_(std::move(staging)),
-          quarantine_(std::move(quarantine)), stale_(std::move(stale)), done_(std::move(done)), qlog_(std::move(qlog)) {}
+          quarantine_(std::move(quarantine)), stale_(std::move(stale)), done_(std::move(done)), qlog_(std::move(qlog)),
+          ledger_(std::move(ledger)) {}
 
     double now() const { return settings_.clock(); }
-    Transfer& transfer(const std::string& id);
+    // Built on use: the Sink moves, and the rules point into its settings.
+    AdmissionRules rules() const { return {settings_.keys ? &*settings_.keys : nullptr, settings_.chown, passwd_uid}; }
+    // The transfer's state, cached or read from ROOT (.done, .quarantine, its staged open message); null when the
+    // sink knows nothing of it (never opened): such ids are not cached, so forged ones cannot fill memory.
+    Transfer* find_transfer(const std::string& id);
+    Result<void> handle_open(const IncomingMessage& msg, const wire::TransferIdentity& id);
+    // A message of a transfer that was never opened: dropped, with a line in the quarantine log.
+    Result<void> drop_unadmitted(const IncomingMessage& msg, const std::string& id);
+    // Bytes written to staging for `t`: counted; a user past the limit has the transfer set aside.
+    Result<void> account_staged(const std::string& id, Transfer& t, std::uint64_t bytes, const IncomingMessage* msg);
+    // A staging write failed: a full file system or quota sets the transfer aside (its staged data removed); any
+    // other error is the host's.
+    Result<void> staging_write_failed(const std::string& id, Transfer& t, const IncomingMessage* msg, const Error& e,
+                                      int err);
+    // Transfer `t` left staging (finalized, quarantined, moved aside): release what the ledger counted for it.
+    void release(Transfer& t);
     Result<void> handle_chunk(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t);
     // Records mode: the line's bytes and ending are staged at its offset, exactly like a chunk's payload. Consecutive
     // lines of one file are gathered and written together (one pwrite per line was most of the sink's time).
@@ -102,8 +136,12 @@ private:
     // Loads the staged manifest of `id` and finalizes it if complete.
     Result<void> try_finalize(const std::string& id, Transfer& t);
     Result<void> quarantine_message(const IncomingMessage& msg, const std::string& reason);
+    // Sets a transfer aside in ROOT/.quarantine/<id>/ with the reason; with `drop_data`, without its staged data
+    // (it did not fit: keeping it would keep the file system full).
     Result<void> quarantine_transfer(const std::string& id, Transfer& t, const IncomingMessage* msg,
-                                     const std::string& reason);
+                                     const std::string& reason, bool drop_data = false);
+    // Removes .stale and .quarantine entries older than keep_seconds; rotates messages.log.
+    Result<void> prune_set_aside();
 
     SinkSettings settings_;
     const Log* log_;
@@ -114,6 +152,11 @@ private:
     UniqueFd done_;
     UniqueFd qlog_;
     bool qlog_dirty_ = false;
+    std::uint64_t qlog_bytes_ = 0;
+    // At most kWarningsPerMinute quarantined-message warnings a minute in the log (each is in messages.log).
+    double warn_window_start_ = 0;
+    std::uint64_t warnings_in_window_ = 0, warnings_suppressed_ = 0;
+    StagingLedger ledger_;
     std::map<std::string, Transfer> transfers_;
     SinkStats stats_;
     DecodedRecord record_;  // reused for every record (no allocation per line once grown)

@@ -74,7 +74,18 @@ Config keys (stream.*): stream.topics, stream.topic.regex, stream.group, stream.
   stream.commit.bytes (fsync+commit after this many staged bytes, default 67108864),
   stream.stale.seconds (staged transfers without progress are moved to ROOT/.stale, default 604800),
   stream.max.file.bytes (default 1099511627776), stream.max.files (files per transfer, default 1000000),
-  stream.max.open.files (staging descriptors kept open, default 256).
+  stream.max.open.files (staging descriptors kept open, default 256),
+  stream.auth (hmac: only transfers signed with a key of stream.auth.key.file are accepted, the default;
+  none: nothing is verified, for a site whose every producer is trusted: said loudly at start),
+  stream.auth.key.file (default /etc/kafka-stream.key: "<key id> <hex secret>" lines, owned by the sink's user,
+  mode 0600; every key in it is accepted),
+  stream.sink.max.transfers (transfers in staging, default 100000),
+  stream.sink.max.user.transfers (transfers in staging per user, default 10000),
+  stream.sink.max.user.staged.bytes (bytes in staging per user, default half the output file system),
+  stream.sink.keep.seconds (.stale and .quarantine entries are removed after this, default 2592000),
+  stream.max.record.bytes (longest records-mode line, default 16777216).
+  A transfer past a staging limit, or that does not fit in the file system, is set aside in .quarantine with its
+  reason (without its staged data); no message makes the sink stop.
   librdkafka defaults: auto.offset.reset=earliest, queued.max.messages.kbytes=16384 (and fetch.queue.backoff.ms=10
   from librdkafka 2.2); enforced: enable.auto.commit=false, enable.auto.offset.store=false.
 
@@ -144,7 +155,9 @@ const std::vector<std::string>& sink_config_keys() {
     static const std::vector<std::string> keys = {
         "stream.topics", "stream.topic.regex", "stream.group", "stream.output", "stream.layout",
         "stream.exit.when.idle", "stream.chown", "stream.records.timestamp.data", "stream.commit.interval.ms", "stream.commit.bytes",
-        "stream.stale.seconds", "stream.max.file.bytes", "stream.max.files", "stream.max.open.files"};
+        "stream.stale.seconds", "stream.max.file.bytes", "stream.max.files", "stream.max.open.files",
+        "stream.auth", "stream.auth.key.file", "stream.sink.max.transfers", "stream.sink.max.user.transfers",
+        "stream.sink.max.user.staged.bytes", "stream.sink.keep.seconds", "stream.max.record.bytes"};
     return keys;
 }
 
@@ -207,6 +220,33 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     auto max_open = get_u64(*split, "stream.max.open.files", 1, 65536);
     if (!max_open) return std::unexpected(max_open.error());
     if (*max_open) c.max_open_files = static_cast<std::size_t>(**max_open);
+    if (auto auth = get_string(*split, "stream.auth")) {
+        if (*auth != "hmac" && *auth != "none")
+            return fail(split->own.at("stream.auth").origin + ": stream.auth: expected \"hmac\" or \"none\", got \"" +
+                        *auth + "\"");
+        c.authenticate = *auth == "hmac";
+    }
+    if (auto key = get_string(*split, "stream.auth.key.file")) {
+        if (key->empty() || key->front() != '/')
+            return fail(split->own.at("stream.auth.key.file").origin + ": stream.auth.key.file must be an absolute path");
+        c.auth_key_file = *key;
+    }
+    for (auto [key, field, max] : {std::tuple{"stream.sink.max.transfers", &c.staging_limits.max_transfers, 100000000ull},
+                                   std::tuple{"stream.sink.max.user.transfers", &c.staging_limits.max_user_transfers,
+                                              100000000ull}}) {
+        auto v = get_u64(*split, key, 1, max);
+        if (!v) return std::unexpected(v.error());
+        if (*v) *field = static_cast<std::size_t>(**v);
+    }
+    auto user_bytes = get_u64(*split, "stream.sink.max.user.staged.bytes", 1, std::numeric_limits<std::uint64_t>::max());
+    if (!user_bytes) return std::unexpected(user_bytes.error());
+    if (*user_bytes) c.staging_limits.max_user_bytes = **user_bytes;
+    auto keep = get_seconds(*split, "stream.sink.keep.seconds");
+    if (!keep) return std::unexpected(keep.error());
+    if (*keep) c.keep_seconds = **keep;
+    auto record = get_u64(*split, "stream.max.record.bytes", 1, 1ull << 32);
+    if (!record) return std::unexpected(record.error());
+    if (*record) c.max_record_bytes = **record;
     return c;
 }
 

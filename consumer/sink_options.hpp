@@ -9,8 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "admission.hpp"
 #include "config.hpp"
 #include "result.hpp"
+#include "signature.hpp"
 #include "transfer_plan.hpp"
 
 namespace ks::sink {
@@ -50,6 +52,11 @@ struct SinkConfig {
     double stale_seconds = 7 * 24 * 3600.0;
     std::size_t max_open_files = 256;
     Limits limits;
+    bool authenticate = true;                          // stream.auth=hmac (default) or none
+    std::string auth_key_file = auth::kDefaultKeyFile;  // stream.auth.key.file
+    StagingLedger::Limits staging_limits = {100000, 10000, 0};  // max_user_bytes 0: half the output file system
+    double keep_seconds = 30 * 24 * 3600.0;
+    std::uint64_t max_record_bytes = 16ull << 20;
     std::vector<ConfigEntry> kafka;  // librdkafka properties
 };
 

@@ -13,7 +13,8 @@ LayoutVars layout_vars(const wire::JobInfo& job, const std::string& transfer_id,
 Result<void> check_identity(const wire::TransferIdentity& id) {
     if (wire::make_transfer_id(id.cluster, id.job_id, id.node, id.instance) != id.transfer_id)
         return fail("transfer id does not match cluster/job/node/instance");
-    return {};
+    // The names become directories (layout.hpp): never ".staging", "..", a separator or an overlong name.
+    return wire::check_identity_names(id.cluster, id.job_id, id.node, id.user);
 }
 
 Result<void> check_range(std::uint64_t index, std::uint64_t size, std::uint64_t offset, std::size_t payload_bytes,

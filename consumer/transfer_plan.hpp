@@ -48,7 +48,8 @@ Result<TransferPlan> plan_transfer(const wire::Manifest& manifest, const wire::T
 Result<void> check_range(std::uint64_t index, std::uint64_t size, std::uint64_t offset, std::size_t payload_bytes,
                          const Limits& limits);
 Result<void> check_chunk(const wire::ChunkHeader& chunk, std::size_t payload_bytes, const Limits& limits);
-// The transfer id must be the one derived from the identity, so a message cannot write into another node's transfer.
+// The transfer id must be the one derived from the identity, so a message cannot write into another node's transfer,
+// and the names must be safe directory names (wire::valid_identity_name).
 Result<void> check_identity(const wire::TransferIdentity& id);
 
 }  // namespace ks::sink

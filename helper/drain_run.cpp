@@ -1,8 +1,11 @@
 // --drain-spool: resend spooled transfers (see spool.hpp for the layout).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <thread>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +19,7 @@
 #include "safe_walk.hpp"
 #include "sha256.hpp"
 #include "spool.hpp"
+#include "transfer_open.hpp"
 
 namespace ks::push {
 namespace {
@@ -95,15 +99,48 @@ struct DrainCounts {
     int kept = 0;
 };
 
+// What the drain of one SPOOL/<uid> directory needs besides the settings.
+struct DrainScope {
+    const rd_kafka_conf_t* conf = nullptr;
+    const RunContext* ctx = nullptr;
+    uid_t owner = 0;  // the directory's owner: every entry in it must be a transfer of this uid
+    Clock::time_point deadline;
+};
+
+// The spool directory belongs to the job's user, who can rewrite any entry: only an entry a node signed, for a job
+// of this very user, is resent (with stream.auth=none, whatever is there).
+Result<void> check_entry_origin(int entry_fd, const std::string& text, const SpoolEntry& entry, const DrainScope& d) {
+    if (entry.manifest.job.uid != static_cast<std::int64_t>(d.owner))
+        return fail("the entry is a transfer of uid " + std::to_string(entry.manifest.job.uid) +
+                    " but lies in the spool directory of uid " + std::to_string(d.owner) + "; not sent");
+    if (auto ok = wire::check_identity_names(entry.id.cluster, entry.id.job_id, entry.id.node, entry.id.user); !ok)
+        return fail(ok.error().message + "; not sent");
+    if (!d.ctx->keys) return {};
+    auto sig = read_small_file(entry_fd, kSpoolSignatureFile);
+    if (!sig) return fail("no valid signature (" + sig.error().message + "); not sent");
+    std::string_view signature = *sig;
+    while (!signature.empty() && (signature.back() == '\n' || signature.back() == '\r')) signature.remove_suffix(1);
+    const std::string key = wire::message_key(entry.id);
+    if (auto ok = auth::verify(*d.ctx->keys, signature, {"spool", entry.topic, key, entry.id.transfer_id, 0, 1, text});
+        !ok)
+        return fail("transfer.json: " + ok.error().message + "; not sent");
+    return {};
+}
+
 // Drains one entry; true when it was delivered and removed.
-bool drain_entry(int parent_fd, const std::string& name, const std::string& shown, const rd_kafka_conf_t* conf,
-                 const Settings& s, Clock::time_point deadline, const Log& log) {
+bool drain_entry(int parent_fd, const std::string& name, const std::string& shown, const Settings& s,
+                 const DrainScope& d, const Log& log) {
+    const rd_kafka_conf_t* conf = d.conf;
+    const Clock::time_point deadline = d.deadline;
     UniqueFd entry_fd(::openat(parent_fd, name.c_str(), kDirFlags));
     if (!entry_fd) return log.error(shown + ": " + std::strerror(errno)), false;
     auto text = read_small_file(entry_fd.get(), kSpoolEntryFile);
     if (!text) return log.error(shown + ": " + text.error().message), false;
     auto entry = parse_spool_entry(*text);
     if (!entry) return log.error(shown + ": " + entry.error().message + " (entry kept)"), false;
+    if (auto ok = check_entry_origin(entry_fd.get(), *text, *entry, d); !ok)
+        return log.error(shown + ": " + ok.error().message + " (entry kept)"), false;
+    const MessageSigner signer(d.ctx->keys ? &d.ctx->keys->signing_key() : nullptr, entry->topic);
     std::vector<SourceFile> sources, as_records;
     for (auto index : entry->resend) {
         const wire::FileEntry* f = manifest_file(entry->manifest, index);
@@ -119,6 +156,8 @@ bool drain_entry(int parent_fd, const std::string& name, const std::string& show
     std::string topic = entry->topic;
     ProducerFactory rebuild = [conf, topic, &log](int ms) { return Producer::create(conf, topic, ms, log); };
     std::unique_ptr<Producer> session = std::move(*producer);
+    if (auto opened = open_transfer(*session, entry->manifest.job, entry->id, signer, deadline); !opened)
+        return log.warning(shown + ": not delivered: " + opened.error().message + " (entry kept)"), false;
     auto changed = [&](const wire::FileEntry& f) {
         return log.error(shown + ": " + f.meta.path + " changed in the spool while it was sent (entry kept)"), false;
     };
@@ -126,7 +165,8 @@ bool drain_entry(int parent_fd, const std::string& name, const std::string& show
         // Files that were going out as records go as records again: consumers of the topic get every line.
         auto limit = records_line_limit(s);
         if (!limit) return log.error(shown + ": " + limit.error().message + " (entry kept)"), false;
-        RecordSettings rs{*limit, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline};
+        RecordSettings rs{*limit, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline,
+                          d.ctx->interrupted};
         RecordSender records(std::move(session), rebuild, entry->id, rs, log);
         RecordOutcome out = records.send_files(as_records);
         if (!records.failure().empty())
@@ -148,7 +188,7 @@ bool drain_entry(int parent_fd, const std::string& name, const std::string& show
         }
     }
     SenderSettings ss{entry->manifest.chunk_bytes, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts,
-                      deadline};
+                      deadline, d.ctx->interrupted, &signer};
     TransferSender sender(std::move(session), rebuild, entry->id, ss, log);
     auto results = sender.send_files(std::move(sources));
     for (const auto& r : results) {
@@ -172,20 +212,23 @@ bool drain_entry(int parent_fd, const std::string& name, const std::string& show
     return true;
 }
 
-// Drains every complete entry in a SPOOL/<uid> directory (or the single entry `only`).
+// Drains every complete entry in a SPOOL/<uid> directory (or the single entry `only`), after removing what
+// interrupted runs left there.
 DrainCounts drain_user_dir(int dir_fd, const std::string& shown, const std::optional<std::string>& only,
-                           const rd_kafka_conf_t* conf, const Settings& s, Clock::time_point deadline, const Log& log) {
+                           const Settings& s, const DrainScope& d, const Log& log) {
     DrainCounts c;
+    if (std::size_t n = remove_interrupted_entries(dir_fd))
+        log.info(shown + ": removed " + std::to_string(n) + " entries left by interrupted runs");
     std::vector<std::string> names = only ? std::vector<std::string>{*only} : subdirectories(dir_fd);
     for (const auto& name : names) {
         UniqueFd e(::openat(dir_fd, name.c_str(), kDirFlags));
         if (!e || !has_entry_file(e.get())) continue;  // not a complete entry
         e.reset();
-        if (Clock::now() >= deadline) {
+        if (Clock::now() >= d.deadline || (d.ctx->interrupted && *d.ctx->interrupted)) {
             ++c.kept;
             continue;
         }
-        if (drain_entry(dir_fd, name, shown + "/" + name, conf, s, deadline, log))
+        if (drain_entry(dir_fd, name, shown + "/" + name, s, d, log))
             ++c.drained;
         else
             ++c.kept;
@@ -195,41 +238,74 @@ DrainCounts drain_user_dir(int dir_fd, const std::string& shown, const std::opti
 
 int code_for(const DrainCounts& c) { return c.kept ? exit_code::spooled : exit_code::delivered; }
 
-// As root: drain one user's directory in a child that runs as the directory's owner.
+// As root: drain one user's directory in a child that runs as the directory's owner, killed if it is still running
+// `budget` after it started (a user's entries must not stall the drain of everyone else's).
 int drain_as_owner(int parent_fd, const std::string& name, const std::string& shown,
-                   const std::optional<std::string>& only, const rd_kafka_conf_t* conf, const Settings& s,
-                   Clock::time_point deadline, const Log& log) {
+                   const std::optional<std::string>& only, const Settings& s, DrainScope d,
+                   Clock::duration budget, const Log& log) {
     UniqueFd dir(::openat(parent_fd, name.c_str(), kDirFlags));
     if (!dir) return log.error(shown + ": " + std::strerror(errno)), exit_code::spooled;
     struct stat st {};
     if (::fstat(dir.get(), &st) != 0) return log.error(shown + ": " + std::strerror(errno)), exit_code::spooled;
-    if (st.st_uid == 0) return code_for(drain_user_dir(dir.get(), shown, only, conf, s, deadline, log));
+    d.owner = st.st_uid;
+    const auto started = Clock::now();
+    d.deadline = std::min(d.deadline, started + budget);
+    if (st.st_uid == 0) return code_for(drain_user_dir(dir.get(), shown, only, s, d, log));
     pid_t pid = ::fork();
     if (pid < 0) return log.error(std::string("fork: ") + std::strerror(errno)), exit_code::spooled;
     if (pid == 0) {
-        if (auto d = drop_privileges({st.st_uid, st.st_gid}); !d) {
-            log.error(shown + ": cannot drop privileges: " + d.error().message);
+        if (auto dropped = drop_privileges({st.st_uid, st.st_gid}); !dropped) {
+            log.error(shown + ": cannot drop privileges: " + dropped.error().message);
             ::_exit(exit_code::spooled);
         }
-        ::_exit(code_for(drain_user_dir(dir.get(), shown, only, conf, s, deadline, log)));
+        ::_exit(code_for(drain_user_dir(dir.get(), shown, only, s, d, log)));
     }
+    // The child stops by itself at its deadline; a child stuck in a system call is killed a little later.
+    const auto kill_at = d.deadline + std::chrono::seconds(5);
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (true) {
+        pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (r < 0 && errno != EINTR) return log.error(shown + ": waitpid: " + std::strerror(errno)), exit_code::spooled;
+        if (Clock::now() >= kill_at) {
+            ::kill(pid, SIGKILL);
+            while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            log.error(shown + ": still draining after its time budget; stopped (the rest waits for the next run)");
+            return exit_code::spooled;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     log.error(shown + ": drain child died");
     return exit_code::spooled;
 }
 
+// The oldest complete entry's time in a SPOOL/<uid> directory (lstat only, as root): users are drained oldest
+// first, so a user whose entries keep failing cannot keep the others waiting forever.
+time_t oldest_entry_time(int spool_fd, const std::string& name) {
+    UniqueFd dir(::openat(spool_fd, name.c_str(), kDirFlags));
+    time_t oldest = std::numeric_limits<time_t>::max();
+    if (!dir) return oldest;
+    for (const auto& n : subdirectories(dir.get())) {
+        struct stat st {};
+        if (::fstatat(dir.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) oldest = std::min(oldest, st.st_mtime);
+    }
+    return oldest;
+}
+
 }  // namespace
 
-int run_drain(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* conf, const Log& log) {
+int run_drain(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* conf, const RunContext& ctx,
+              const Log& log) {
     const auto start = Clock::now();
     const auto deadline = start + std::chrono::milliseconds(static_cast<long long>(s.timeout_seconds * 1000));
     const std::string path = *cl.drain_spool;
     UniqueFd target(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!target) return log.error(path + ": " + std::strerror(errno)), exit_code::usage;
     const bool root = ::geteuid() == 0;
+    const DrainScope scope{conf, &ctx, ::geteuid(), deadline};
+    const Clock::duration user_budget = std::chrono::milliseconds(static_cast<long long>(s.drain_user_seconds * 1000));
 
     // One entry, one SPOOL/<uid> directory, or the spool root: each level is handled by the one below.
     std::string parent_path = path.substr(0, path.find_last_not_of('/') + 1);
@@ -239,6 +315,13 @@ int run_drain(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* c
 
     int worst = exit_code::delivered;
     auto merge = [&worst](int code) { worst = std::max(worst, code); };
+    // Not root: only one's own directories, as oneself.
+    auto drain_here = [&](int dir_fd, const std::string& shown, const std::optional<std::string>& only) {
+        struct stat st {};
+        DrainScope d = scope;
+        if (::fstat(dir_fd, &st) == 0) d.owner = st.st_uid;
+        merge(code_for(drain_user_dir(dir_fd, shown, only, s, d, log)));
+    };
     if (has_entry_file(target.get())) {
         // A single entry: its parent is the user's directory.
         UniqueFd user_dir(::open(dirname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -248,9 +331,9 @@ int run_drain(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* c
                                    O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         std::string user_name = up == std::string::npos ? dirname : dirname.substr(up + 1);
         if (root && spool_root)
-            merge(drain_as_owner(spool_root.get(), user_name, dirname, base, conf, s, deadline, log));
+            merge(drain_as_owner(spool_root.get(), user_name, dirname, base, s, scope, user_budget, log));
         else
-            merge(code_for(drain_user_dir(user_dir.get(), dirname, base, conf, s, deadline, log)));
+            drain_here(user_dir.get(), dirname, base);
     } else {
         bool user_level = false;
         for (const auto& n : subdirectories(target.get())) {
@@ -260,17 +343,26 @@ int run_drain(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* c
         if (user_level) {
             UniqueFd parent(::open(dirname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
             if (root && parent)
-                merge(drain_as_owner(parent.get(), base, path, std::nullopt, conf, s, deadline, log));
+                merge(drain_as_owner(parent.get(), base, path, std::nullopt, s, scope, user_budget, log));
             else
-                merge(code_for(drain_user_dir(target.get(), path, std::nullopt, conf, s, deadline, log)));
+                drain_here(target.get(), path, std::nullopt);
         } else {
-            for (const auto& n : subdirectories(target.get())) {
+            std::vector<std::pair<time_t, std::string>> users;
+            for (const auto& n : subdirectories(target.get())) users.emplace_back(oldest_entry_time(target.get(), n), n);
+            std::sort(users.begin(), users.end());
+            for (std::size_t i = 0; i < users.size(); ++i) {
+                const std::string& n = users[i].second;
                 std::string shown = path + "/" + n;
                 if (root) {
-                    merge(drain_as_owner(target.get(), n, shown, std::nullopt, conf, s, deadline, log));
+                    // Each user gets at most an even share of the time left, so the last ones are reached too.
+                    const auto left = deadline - Clock::now();
+                    const auto share = left / static_cast<long>(users.size() - i);
+                    merge(drain_as_owner(target.get(), n, shown, std::nullopt, s, scope,
+                                         std::min(user_budget, std::max<Clock::duration>(share, std::chrono::seconds(5))),
+                                         log));
                 } else {
                     UniqueFd sub(::openat(target.get(), n.c_str(), kDirFlags));
-                    if (sub) merge(code_for(drain_user_dir(sub.get(), shown, std::nullopt, conf, s, deadline, log)));
+                    if (sub) drain_here(sub.get(), shown, std::nullopt);
                 }
             }
         }

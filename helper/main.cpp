@@ -1,7 +1,9 @@
 // kafka-stream-push: sends a job's files to Kafka (see usage_text() and kafka-stream-push(1)).
 // main() only parses arguments, builds the configuration and turns errors into messages and exit codes.
+#include <sys/prctl.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -18,6 +20,19 @@ namespace {
 
 using namespace ks;
 using namespace ks::push;
+
+// Set by SIGTERM/SIGINT (the epilog's timeout), read by the senders: the only process-wide state, as signals require.
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void on_signal(int) { g_interrupted = 1; }
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+}
 
 // Site file (explicit, else the default one if present) followed by -X overrides.
 Result<std::vector<ConfigEntry>> config_entries(const CommandLine& cl) {
@@ -55,14 +70,28 @@ int run(int argc, char** argv, Log& log) {
     if (auto fits = check_chunk_fits(settings->chunk_bytes, *max_bytes); !fits)
         return log.error(fits.error().message), exit_code::usage;
     settings->message_max_bytes = *max_bytes;
-    if (cl->drain_spool) return run_drain(*cl, *settings, conf->get(), log);
-    return run_push(*cl, *settings, conf->get(), log);
+    // The signing key, read while we may still be root; with stream.auth=none there is none.
+    std::optional<auth::KeyRing> keys;
+    if (settings->authenticate) {
+        auto ring = auth::KeyRing::load(settings->auth_key_file, ::geteuid());
+        if (!ring)
+            return log.error(ring.error().message + "; set stream.auth=none to send unsigned transfers (a sink that "
+                             "authenticates sets them aside)"),
+                   exit_code::usage;
+        keys = std::move(*ring);
+    }
+    install_signal_handlers();
+    RunContext ctx{keys ? &*keys : nullptr, &g_interrupted};
+    if (cl->drain_spool) return run_drain(*cl, *settings, conf->get(), ctx, log);
+    return run_push(*cl, *settings, conf->get(), ctx, log);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     ks::Log log("kafka-stream-push");
+    // Never dumpable or traceable by the job's user once we run as her: this process holds the site's key.
+    (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     try {
         return run(argc, argv, log);
     } catch (const std::exception& e) {

@@ -22,6 +22,11 @@ const char* const kKeyAttempts = "stream.max.file.attempts";
 const char* const kKeyFormat = "stream.format";
 const char* const kKeyMaxLine = "stream.records.max.line.bytes";
 const char* const kKeyMaxFile = "stream.max.file.bytes";
+const char* const kKeyAuth = "stream.auth";
+const char* const kKeyAuthKeyFile = "stream.auth.key.file";
+const char* const kKeySpoolMax = "stream.spool.max.bytes";
+const char* const kKeySpoolMinFree = "stream.spool.min.free.percent";
+const char* const kKeyDrainUser = "stream.drain.user.seconds";
 
 // Room librdkafka needs next to a chunk's payload: key, headers (path up to 4 KiB) and record overhead.
 constexpr std::uint64_t kHeaderRoom = 16 * 1024;
@@ -40,15 +45,6 @@ Result<std::int64_t> parse_int(std::string_view opt, const std::string& v, std::
         return fail(std::string(opt) + ": expected an integer between " + std::to_string(min) + " and " +
                     std::to_string(max) + ", got \"" + v + "\"");
     return *n;
-}
-
-// Cluster, job id, node and user become Kafka headers and the "cluster/job/node" key: keep them printable.
-Result<void> check_name(std::string_view what, const std::string& v) {
-    if (v.empty() || v.size() > 255) return fail(std::string(what) + " must be 1 to 255 bytes long");
-    for (unsigned char c : v)
-        if (c < 0x20 || c == 0x7f || c == '/')
-            return fail(std::string(what) + " \"" + v + "\" contains '/' or a control character");
-    return {};
 }
 
 std::optional<std::string> non_empty(const EnvLookup& env, const char* name) {
@@ -151,8 +147,10 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
 }
 
 const std::vector<std::string>& own_config_keys() {
-    static const std::vector<std::string> keys = {kKeyChunk,    kKeyTimeout,  kKeySpool,    kKeyCluster, kKeyOpenFiles,
-                                                  kKeyRebuilds, kKeyAttempts, kKeyFormat, kKeyMaxLine, kKeyMaxFile};
+    static const std::vector<std::string> keys = {
+        kKeyChunk,   kKeyTimeout, kKeySpool,   kKeyCluster,     kKeyOpenFiles,   kKeyRebuilds, kKeyAttempts,
+        kKeyFormat,  kKeyMaxLine, kKeyMaxFile, kKeyAuth,        kKeyAuthKeyFile, kKeySpoolMax, kKeySpoolMinFree,
+        kKeyDrainUser};
     return keys;
 }
 
@@ -217,6 +215,29 @@ Result<Settings> resolve_settings(const std::vector<ConfigEntry>& entries, const
     auto max_file = get_u64(*split, kKeyMaxFile, 1, std::numeric_limits<std::uint64_t>::max());
     if (!max_file) return std::unexpected(max_file.error());
     s.max_file_bytes = *max_file;
+    if (auto auth = get_string(*split, kKeyAuth)) {
+        if (*auth != "hmac" && *auth != "none")
+            return fail(split->own.at(kKeyAuth).origin + ": " + kKeyAuth + ": expected \"hmac\" or \"none\", got \"" +
+                        *auth + "\"");
+        s.authenticate = *auth == "hmac";
+    }
+    if (auto key = get_string(*split, kKeyAuthKeyFile)) {
+        if (key->empty() || key->front() != '/')
+            return fail(split->own.at(kKeyAuthKeyFile).origin + ": " + kKeyAuthKeyFile + " must be an absolute path");
+        s.auth_key_file = *key;
+    }
+    auto spool_max = get_u64(*split, kKeySpoolMax, 0, std::numeric_limits<std::uint64_t>::max());
+    if (!spool_max) return std::unexpected(spool_max.error());
+    if (*spool_max) s.spool_max_bytes = **spool_max;
+    auto min_free = get_u64(*split, kKeySpoolMinFree, 0, 99);
+    if (!min_free) return std::unexpected(min_free.error());
+    if (*min_free) s.spool_min_free_percent = static_cast<unsigned>(**min_free);
+    auto drain_user = get_seconds(*split, kKeyDrainUser);
+    if (!drain_user) return std::unexpected(drain_user.error());
+    if (*drain_user) {
+        if (**drain_user <= 0) return fail(split->own.at(kKeyDrainUser).origin + ": " + kKeyDrainUser + " must be positive");
+        s.drain_user_seconds = **drain_user;
+    }
     return s;
 }
 
@@ -307,11 +328,8 @@ Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, cons
     j.user = cl.user ? *cl.user : d.user_name;
     j.uid = d.uid;
     j.gid = d.gid;
-    for (auto [what, v] : {std::pair{"cluster", &j.cluster}, std::pair{"job id", &j.job_id},
-                           std::pair{"node", &j.node}, std::pair{"user", &j.user}}) {
-        auto ok = check_name(what, *v);
-        if (!ok) return std::unexpected(ok.error());
-    }
+    // They become Kafka headers, the "cluster/job/node" key and, at the sink, directory names.
+    if (auto ok = wire::check_identity_names(j.cluster, j.job_id, j.node, j.user); !ok) return std::unexpected(ok.error());
     if (cl.nodes) {
         j.nodes = *cl.nodes;
     } else if (auto n = non_empty(env, "SLURM_JOB_NUM_NODES")) {
@@ -329,8 +347,7 @@ Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, cons
 }
 
 wire::TransferIdentity identity_of(const wire::JobInfo& job) {
-    return {job.cluster, job.job_id, job.node, job.user,
-            wire::make_transfer_id(job.cluster, job.job_id, job.node, job.instance), job.instance};
+    return wire::identity_of(job, wire::make_transfer_id(job.cluster, job.job_id, job.node, job.instance));
 }
 
 std::optional<std::int32_t> exit_code_from_slurm(const EnvLookup& env) {

@@ -11,6 +11,7 @@
 #include "config.hpp"
 #include "kafka.hpp"
 #include "result.hpp"
+#include "signature.hpp"
 #include "wire_format.hpp"
 
 namespace ks::push {
@@ -61,6 +62,16 @@ struct Settings {
     std::optional<std::uint64_t> records_max_line_bytes;  // stream.records.max.line.bytes; default: what fits
     std::optional<std::uint64_t> max_file_bytes;  // stream.max.file.bytes: larger files are skipped; default: no limit
     std::vector<ConfigEntry> kafka;  // librdkafka properties from the file and -X, in order
+    // stream.auth: "hmac" (default: sign the transfer with the site key) or "none" (send unsigned; a sink that
+    // authenticates sets such transfers aside).
+    bool authenticate = true;
+    std::string auth_key_file = auth::kDefaultKeyFile;  // stream.auth.key.file
+    // The spool: at most this many bytes per user (0 = no limit), and never below this share of free space.
+    std::uint64_t spool_max_bytes = 0;
+    unsigned spool_min_free_percent = 5;
+    // --drain-spool as root: each user's entries get at most this long (then the child draining them is killed),
+    // and never more than an even share of what is left of --timeout.
+    double drain_user_seconds = 120;
 };
 
 // Config entries (file, then -X) plus the command line's own options, which win over the file.

@@ -14,6 +14,7 @@
 #include "safe_walk.hpp"
 #include "size_limit.hpp"
 #include "spool.hpp"
+#include "transfer_open.hpp"
 
 namespace ks::push {
 namespace {
@@ -77,8 +78,10 @@ Tally tally(std::vector<FileResult>& results, std::vector<wire::SkipEntry> walk_
 Result<std::string> spool_pending(const Settings& s, const std::string& topic, const wire::TransferIdentity& id,
                                   wire::Manifest manifest, std::vector<FileResult>& results,
                                   const std::vector<std::size_t>& pending, const std::vector<bool>& as_records,
-                                  int root_fd, std::uint64_t& spooled_files) {
-    auto writer = SpoolWriter::begin(s.spool_dir, ::geteuid(), id.transfer_id);
+                                  int root_fd, const MessageSigner& signer, std::uint64_t& spooled_files,
+                                  std::vector<std::string>& not_spooled) {
+    auto writer = SpoolWriter::begin(s.spool_dir, ::geteuid(), id.transfer_id, SpoolLimits{s.spool_max_bytes,
+                                                                                        s.spool_min_free_percent});
     if (!writer) return std::unexpected(writer.error());
     SpoolEntry entry;
     entry.topic = topic;
@@ -98,7 +101,13 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
             opened = std::move(*o);
         }
         auto copy = writer->add_file(r.entry.meta.index, opened.fd.get());
-        if (!copy) return fail(copy.error().message);
+        if (!copy) {
+            if (!copy.error().full) return fail(copy.error().message);
+            // No room in the spool for this file: the others are still saved; the run reports the loss.
+            not_spooled.push_back(r.entry.meta.path);
+            manifest.skipped.push_back({r.entry.meta.path, "not spooled: " + copy.error().message});
+            continue;
+        }
         wire::FileEntry f;
         f.meta = r.entry.meta;
         f.meta.size = copy->size;
@@ -114,7 +123,7 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
     std::sort(manifest.files.begin(), manifest.files.end(),
               [](const auto& a, const auto& b) { return a.meta.index < b.meta.index; });
     entry.manifest = std::move(manifest);
-    return writer->commit(entry);
+    return writer->commit(entry, [&](std::string_view json) { return signer.sign_spool_entry(id, json); });
 }
 
 }  // namespace
@@ -130,7 +139,8 @@ std::string summary_counts(std::uint64_t files, std::uint64_t bytes, std::uint64
     return buf;
 }
 
-int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* conf, const Log& log) {
+int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* conf, const RunContext& ctx,
+             const Log& log) {
     const auto start = Clock::now();
     const auto deadline = start + std::chrono::milliseconds(static_cast<long long>(s.timeout_seconds * 1000));
 
@@ -150,6 +160,7 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     auto job = resolve_job(cl, s, real_env, defaults);
     if (!job) return log.error(job.error().message), exit_code::usage;
     const wire::TransferIdentity id = identity_of(*job);
+    const MessageSigner signer(ctx.keys ? &ctx.keys->signing_key() : nullptr, cl.topic);
 
     // Credentials and connection first, while we may still be root; nothing under DIR has been touched yet.
     auto line_limit = records_line_limit(s);
@@ -185,7 +196,8 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
         std::string path = walked->files[i].path;
         sources.push_back({path, i, [root_fd, path] { return open_regular_beneath(root_fd, path); }, std::nullopt});
     }
-    SenderSettings ss{s.chunk_bytes, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline};
+    SenderSettings ss{s.chunk_bytes, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline,
+                      ctx.interrupted, &signer};
     ProducerFactory rebuild = [conf, &cl, &log](int timeout_ms) {
         return Producer::create(conf, cl.topic, timeout_ms, log);
     };
@@ -193,13 +205,22 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     std::vector<FileResult> results(sources.size());
     std::vector<std::size_t> file_mode;  // positions of the files sent as chunks
     std::vector<bool> as_records(sources.size(), false);
-    std::string records_failure;
-    if (s.format == SendFormat::records) {
+    std::string failure_before_chunks;
+    // The signed open message first: the sink stages nothing of a transfer before it.
+    if (auto opened = open_transfer(*session, *job, id, signer, deadline); !opened) {
+        failure_before_chunks = opened.error().message;
+        for (std::size_t pos = 0; pos < sources.size(); ++pos) {
+            file_mode.push_back(pos);
+            // The drain decides again which of them are text and sends those as records.
+            as_records[pos] = s.format == SendFormat::records;
+        }
+    } else if (s.format == SendFormat::records) {
         // Text files first, as records; then the rest as chunks and the manifest, on the same producer session.
-        RecordSettings rs{*line_limit, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline};
+        RecordSettings rs{*line_limit, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline,
+                          ctx.interrupted};
         RecordSender records(std::move(session), rebuild, id, rs, log);
         RecordOutcome out = records.send_files(sources);
-        records_failure = records.failure();
+        failure_before_chunks = records.failure();
         session = records.release_producer();
         results = std::move(out.results);
         for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -210,14 +231,14 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
         for (std::size_t i = 0; i < sources.size(); ++i) file_mode.push_back(i);
     }
     std::optional<TransferSender> sender;
-    if (records_failure.empty() && session) {
+    if (failure_before_chunks.empty() && session) {
         sender.emplace(std::move(session), rebuild, id, ss, log);
         std::vector<SourceFile> chunked;
         for (std::size_t pos : file_mode) chunked.push_back(sources[pos]);
         auto sent = sender->send_files(std::move(chunked));
         for (std::size_t k = 0; k < sent.size(); ++k) results[file_mode[k]] = std::move(sent[k]);
     } else {
-        // The records did not all get through: nothing more is sent; what is not confirmed is spooled.
+        // The open or the records did not all get through: nothing more is sent; what is not confirmed is spooled.
         for (std::size_t pos : file_mode) results[pos].entry.meta = {sources[pos].path, sources[pos].index, 0, 0644, 0};
     }
     Tally t = tally(results, std::move(walked->skipped));
@@ -232,17 +253,27 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
         return exit_code::delivered;
     }
 
-    std::string why = !records_failure.empty()         ? records_failure
+    const bool interrupted = ctx.interrupted && *ctx.interrupted;
+    std::string why = interrupted                              ? "interrupted (SIGTERM: the epilog's time is up)"
+                      : !failure_before_chunks.empty()               ? failure_before_chunks
                       : sender && !sender->failure().empty() ? sender->failure()
                                                              : "not every message was confirmed";
     log.warning("not delivered: " + why + "; spooling what is not confirmed");
     std::uint64_t spooled = 0;
-    auto where = spool_pending(s, cl.topic, id, std::move(manifest), results, t.pending, as_records, root_fd,
-                               spooled);
+    std::vector<std::string> not_spooled;
+    auto where = spool_pending(s, cl.topic, id, std::move(manifest), results, t.pending, as_records, root_fd, signer,
+                               spooled, not_spooled);
     std::string counts = summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(), seconds_since(start));
     if (!where) {
         log.error("cannot spool: " + where.error().message);
         print_line("kafka-stream-push: NOT delivered and NOT spooled: " + counts + tail);
+        return exit_code::lost;
+    }
+    if (!not_spooled.empty()) {
+        log.error(std::to_string(not_spooled.size()) + " file(s) did not fit in the spool and are NOT saved, first: " +
+                  not_spooled.front());
+        print_line("kafka-stream-push: NOT delivered, spooled " + std::to_string(spooled) + " files to " + *where +
+                   ", " + std::to_string(not_spooled.size()) + " NOT spooled (spool full): " + counts + tail);
         return exit_code::lost;
     }
     print_line("kafka-stream-push: NOT delivered, spooled " + std::to_string(spooled) + " files to " + *where + ": " +

@@ -50,7 +50,10 @@ RecordSender::~RecordSender() {
     }
 }
 
-bool RecordSender::stopping() const { return !failure_.empty() || Clock::now() >= settings_.deadline; }
+bool RecordSender::stopping() const {
+    return !failure_.empty() || Clock::now() >= settings_.deadline ||
+           (settings_.interrupted != nullptr && *settings_.interrupted != 0);
+}
 
 void RecordSender::stop(std::string why) {
     if (failure_.empty()) failure_ = std::move(why);

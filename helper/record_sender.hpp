@@ -12,6 +12,7 @@
 // A file that is not text (text_lines.hpp) is left for file mode: the caller sends it with TransferSender, on the
 // producer handed back by release_producer() once every record is confirmed (so the manifest comes after them).
 #pragma once
+#include <csignal>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -35,6 +36,7 @@ struct RecordSettings {
     int max_producer_rebuilds = 5;
     int max_file_attempts = 3;
     Clock::time_point deadline = Clock::time_point::max();
+    const volatile std::sig_atomic_t* interrupted = nullptr;  // set by SIGTERM: stop as at the deadline
 };
 
 // Limits of the message id packing: beyond them a file goes in file mode.

@@ -2,8 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <ctime>
 
 #include <cerrno>
 #include <cstring>
@@ -145,8 +149,10 @@ Result<void> prepare_user_spool(const std::string& spool_root, uid_t uid, gid_t 
     return {};
 }
 
-Result<SpoolWriter> SpoolWriter::begin(const std::string& spool_root, uid_t uid, const std::string& transfer_id) {
+Result<SpoolWriter> SpoolWriter::begin(const std::string& spool_root, uid_t uid, const std::string& transfer_id,
+                                       SpoolLimits limits) {
     SpoolWriter w;
+    w.limits_ = limits;
     if (::mkdir(spool_root.c_str(), 0755) != 0 && errno != EEXIST) return fail(errno_text("spool " + spool_root));
     UniqueFd root(::open(spool_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root) return fail(errno_text("spool " + spool_root));
@@ -154,6 +160,7 @@ Result<SpoolWriter> SpoolWriter::begin(const std::string& spool_root, uid_t uid,
     auto user = open_owned_dir(root.get(), std::to_string(uid), w.user_dir_, 0700, ::geteuid());
     if (!user) return std::unexpected(user.error());
     w.user_fd_ = std::move(*user);
+    w.used_ = allocated_bytes(w.user_fd_.get());
     w.final_name_ = transfer_id;
     w.partial_name_ = "." + transfer_id + ".partial-" + std::to_string(::getpid());
     (void)remove_entry(w.user_fd_.get(), w.partial_name_);  // a leftover of a crashed run with our pid
@@ -179,32 +186,78 @@ SpoolWriter::~SpoolWriter() {
     }
 }
 
-Result<SpooledCopy> SpoolWriter::add_file(std::uint64_t index, int fd) {
+std::expected<SpooledCopy, SpoolError> SpoolWriter::add_file(std::uint64_t index, int fd) {
     std::string name = std::to_string(index);
     std::string shown = user_dir_ + "/" + partial_name_ + "/data/" + name;
+    auto error = [](std::string m, bool full = false) { return std::unexpected(SpoolError{std::move(m), full}); };
+    struct stat src {};
+    if (::fstat(fd, &src) != 0) return error(errno_text("stat the file to spool"));
+    // Room: what the copy will allocate (its data, not its holes) against the user's share and the free space.
+    struct statvfs fs {};
+    if (::fstatvfs(user_fd_.get(), &fs) != 0) return error(errno_text("statfs " + user_dir_));
+    const std::uint64_t total = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
+    const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    const std::uint64_t need = static_cast<std::uint64_t>(src.st_blocks) * 512;
+    const std::uint64_t share = limits_.max_bytes ? limits_.max_bytes : total / 4;
+    if (used_ + need > share)
+        return error(user_dir_ + " would hold " + std::to_string(used_ + need) + " bytes, above its limit of " +
+                         std::to_string(share) + " (stream.spool.max.bytes)",
+                     true);
+    const std::uint64_t floor = total / 100 * limits_.min_free_percent;
+    if (need + floor > free)
+        return error("the spool's file system would have less than " + std::to_string(limits_.min_free_percent) +
+                         "% free (stream.spool.min.free.percent)",
+                     true);
     UniqueFd out(::openat(data_fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!out) return fail(errno_text(shown));
+    if (!out) return error(errno_text(shown));
     std::string buf(kCopyBuffer, '\0');
+    const std::string zeros(kCopyBuffer, '\0');
     Sha256 sha;
     SpooledCopy copy;
-    while (true) {
-        ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(copy.size));
+    const std::uint64_t size = static_cast<std::uint64_t>(src.st_size);
+    while (copy.size < size) {
+        // Skip holes: they are hashed as the zeros they read as, and stay holes in the copy.
+        off_t data = ::lseek(fd, static_cast<off_t>(copy.size), SEEK_DATA);
+        std::uint64_t next = data < 0 ? size : std::min<std::uint64_t>(static_cast<std::uint64_t>(data), size);
+        if (data < 0 && errno != ENXIO) next = copy.size;  // SEEK_DATA unsupported: copy everything
+        while (copy.size < next) {
+            std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), next - copy.size));
+            sha.update(zeros.data(), n);
+            copy.size += n;
+        }
+        if (copy.size >= size) break;
+        ssize_t n = ::pread(fd, buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - copy.size)),
+                            static_cast<off_t>(copy.size));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(errno_text("reading the file to spool"));
-        if (n == 0) break;
-        auto w = write_all(out.get(), buf.data(), static_cast<std::size_t>(n));
-        if (!w) return fail(shown + ": " + w.error().message);
+        if (n < 0) return error(errno_text("reading the file to spool"));
+        if (n == 0) break;  // it shrank: the copy ends here
+        if (::pwrite(out.get(), buf.data(), static_cast<std::size_t>(n), static_cast<off_t>(copy.size)) != n)
+            return error(shown + ": " + std::strerror(errno), errno == ENOSPC || errno == EDQUOT);
         sha.update(buf.data(), static_cast<std::size_t>(n));
         copy.size += static_cast<std::uint64_t>(n);
     }
+    if (::ftruncate(out.get(), static_cast<off_t>(copy.size)) != 0)
+        return error(errno_text("truncate " + shown), errno == ENOSPC || errno == EDQUOT);
+    struct stat written {};
+    if (::fstat(out.get(), &written) == 0) used_ += static_cast<std::uint64_t>(written.st_blocks) * 512;
     copy.sha256 = sha.finish_hex();  // durability: commit() syncs the whole file system once, before transfer.json
     return copy;
 }
 
-Result<std::string> SpoolWriter::commit(const SpoolEntry& entry) {
-    // One syncfs for all data files (an fsync per file made spooling 10,000 small files take tens of seconds).
-    if (::syncfs(data_fd_.get()) != 0) return fail(errno_text("syncfs " + user_dir_));
+Result<std::string> SpoolWriter::commit(const SpoolEntry& entry,
+                                        const std::function<std::string(std::string_view)>& sign) {
     std::string text = spool_entry_to_json(entry);
+    if (std::string signature = sign ? sign(text) : std::string(); !signature.empty()) {
+        UniqueFd sig(::openat(entry_fd_.get(), kSpoolSignatureFile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                              0600));
+        if (!sig) return fail(errno_text(user_dir_ + "/" + partial_name_ + "/" + kSpoolSignatureFile));
+        signature.push_back('\n');
+        if (auto w = write_all(sig.get(), signature.data(), signature.size()); !w)
+            return fail(std::string("writing ") + kSpoolSignatureFile + ": " + w.error().message);
+    }
+    // One syncfs for all data files and the signature (an fsync per file made spooling 10,000 small files take tens
+    // of seconds).
+    if (::syncfs(data_fd_.get()) != 0) return fail(errno_text("syncfs " + user_dir_));
     const std::string tmp = std::string(kSpoolEntryFile) + ".tmp";
     UniqueFd out(::openat(entry_fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out) return fail(errno_text(user_dir_ + "/" + partial_name_ + "/" + tmp));
@@ -246,6 +299,44 @@ Result<void> remove_entry(int parent_fd, const std::string& name) {
     entry.reset();
     if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0) return fail(errno_text("remove " + name));
     return {};
+}
+
+std::uint64_t allocated_bytes(int dir_fd) {
+    std::uint64_t total = 0;
+    for (const auto& n : names_in(dir_fd)) {
+        struct stat st {};
+        if (::fstatat(dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+        if (!S_ISDIR(st.st_mode)) continue;
+        UniqueFd sub(::openat(dir_fd, n.c_str(), kDirFlags));
+        if (sub) total += allocated_bytes(sub.get());  // entries are two levels deep (entry/data/<index>)
+    }
+    return total;
+}
+
+std::size_t remove_interrupted_entries(int user_dir_fd) {
+    constexpr time_t kMaxAge = 24 * 3600;
+    std::size_t removed = 0;
+    const time_t now = ::time(nullptr);
+    for (const auto& n : names_in(user_dir_fd)) {
+        auto mark = n.rfind(".partial-");
+        std::size_t skip = sizeof(".partial-") - 1;
+        if (mark == std::string::npos) {
+            mark = n.rfind(".old-");
+            skip = sizeof(".old-") - 1;
+        }
+        if (n.front() != '.' || mark == std::string::npos || mark == 0) continue;
+        auto pid = wire::parse_u64(std::string_view(n).substr(mark + skip));
+        struct stat st {};
+        if (!pid || *pid == 0 || *pid > 0x7fffffff || ::fstatat(user_dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISDIR(st.st_mode))
+            continue;
+        // EPERM: the process exists (it may be root's push writing it now).
+        const bool alive = ::kill(static_cast<pid_t>(*pid), 0) == 0 || errno == EPERM;
+        if (alive && now - st.st_mtime < kMaxAge) continue;
+        if (remove_entry(user_dir_fd, n)) ++removed;
+    }
+    return removed;
 }
 
 }  // namespace ks::push

@@ -2,6 +2,8 @@
 //
 // Layout: SPOOL/<uid>/<transfer id>/
 //   transfer.json   topic, key, identity, the complete manifest, the indexes of the files to resend, written LAST
+//   transfer.sig    the node's signature of transfer.json (signature.hpp, type "spool"): the directory belongs to
+//                   the job's user, who can change anything in it, so the drain resends only what a node signed
 //   data/<index>    a copy of each file that was not fully confirmed (synced to disk before transfer.json exists)
 // An entry is built in SPOOL/<uid>/.<transfer id>.partial-<pid> and renamed into place only when complete, so a
 // crash never leaves something that looks like a complete entry. Names starting with '.' are never drained.
@@ -9,6 +11,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <expected>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +23,7 @@
 namespace ks::push {
 
 inline constexpr const char* kSpoolEntryFile = "transfer.json";
+inline constexpr const char* kSpoolSignatureFile = "transfer.sig";
 inline constexpr int kSpoolFormat = 1;
 
 struct SpoolEntry {
@@ -42,21 +47,37 @@ struct SpooledCopy {
     std::string sha256;
 };
 
+// How much one user's spool directory may hold: at most `max_bytes` (0: a quarter of the file system), and a copy
+// never leaves less than `min_free_percent` of the file system free. Bytes are counted as allocated, so a sparse
+// file counts (and is copied) as its data only.
+struct SpoolLimits {
+    std::uint64_t max_bytes = 0;
+    unsigned min_free_percent = 5;
+};
+
+struct SpoolError {
+    std::string message;
+    bool full = false;  // the file did not fit (limits above); the entry can still be committed without it
+};
+
 // Builds one entry; commit() makes it visible. Destroying an uncommitted writer removes the partial directory.
 class SpoolWriter {
 public:
     // Creates SPOOL/<uid>/ if it does not exist yet (running as that user) and the partial entry directory.
-    static Result<SpoolWriter> begin(const std::string& spool_root, uid_t uid, const std::string& transfer_id);
+    static Result<SpoolWriter> begin(const std::string& spool_root, uid_t uid, const std::string& transfer_id,
+                                     SpoolLimits limits = {});
     SpoolWriter(SpoolWriter&&) noexcept;
     SpoolWriter& operator=(SpoolWriter&&) = delete;
     ~SpoolWriter();
 
-    // Copies the whole content of `fd` (from offset 0 to EOF) to data/<index> and returns what was copied;
-    // commit() makes the copies durable before the entry exists.
-    Result<SpooledCopy> add_file(std::uint64_t index, int fd);
-    // Writes transfer.json (temp file, fsync, rename), then renames the entry into place, replacing an older entry
-    // of the same transfer. Returns the entry's final path.
-    Result<std::string> commit(const SpoolEntry& entry);
+    // Copies the whole content of `fd` (from offset 0 to EOF; holes stay holes) to data/<index> and returns what was
+    // copied; commit() makes the copies durable before the entry exists.
+    std::expected<SpooledCopy, SpoolError> add_file(std::uint64_t index, int fd);
+    // Writes transfer.sig (the signature `sign` returns for the entry's JSON; none if it returns ""), transfer.json
+    // (temp file, fsync, rename), then renames the entry into place, replacing an older entry of the same transfer.
+    // Returns the entry's final path.
+    Result<std::string> commit(const SpoolEntry& entry,
+                               const std::function<std::string(std::string_view)>& sign = {});
 
 private:
     SpoolWriter() = default;
@@ -66,10 +87,19 @@ private:
     UniqueFd user_fd_;
     UniqueFd entry_fd_;
     UniqueFd data_fd_;
+    SpoolLimits limits_;
+    std::uint64_t used_ = 0;  // bytes allocated in SPOOL/<uid> (all entries)
     bool committed_ = false;
 };
 
 // Removes a spool entry directory (its data/ files, transfer.json, then itself) relative to `parent_fd`.
 Result<void> remove_entry(int parent_fd, const std::string& name);
+
+// Removes what interrupted runs left in a SPOOL/<uid> directory: ".<id>.partial-<pid>" and ".<id>.old-<pid>"
+// entries whose process is gone, or older than a day. Returns how many were removed.
+std::size_t remove_interrupted_entries(int user_dir_fd);
+
+// Bytes allocated under a directory (not following links).
+std::uint64_t allocated_bytes(int dir_fd);
 
 }  // namespace ks::push

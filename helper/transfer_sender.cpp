@@ -9,6 +9,7 @@
 
 #include "sha256.hpp"
 #include "source_reading.hpp"
+#include "transfer_open.hpp"
 
 namespace ks::push {
 namespace {
@@ -55,7 +56,10 @@ TransferSender::~TransferSender() {
     if (producer_ && producer_->outstanding() > 0) abandon_outstanding();
 }
 
-bool TransferSender::stopping() const { return !failure_.empty() || Clock::now() >= settings_.deadline; }
+bool TransferSender::stopping() const {
+    return !failure_.empty() || Clock::now() >= settings_.deadline ||
+           (settings_.interrupted != nullptr && *settings_.interrupted != 0);
+}
 
 void TransferSender::stop(std::string why) {
     if (failure_.empty()) failure_ = std::move(why);
@@ -232,9 +236,13 @@ rd_kafka_resp_err_t TransferSender::produce_raw(std::uint64_t id, std::string_vi
 }
 
 wire::Headers TransferSender::headers_for(const Message& m) const {
-    if (m.file == kManifestSlot)
-        return wire::encode_manifest_headers(id_, static_cast<std::uint32_t>(m.offset),
-                                             static_cast<std::uint32_t>(manifest_parts_.size()));
+    if (m.file == kManifestSlot) {
+        const auto part = static_cast<std::uint32_t>(m.offset);
+        const auto parts = static_cast<std::uint32_t>(manifest_parts_.size());
+        wire::Headers h = wire::encode_manifest_headers(id_, part, parts);
+        if (settings_.signer) settings_.signer->sign(h, "manifest", id_, manifest_parts_[m.offset], part, parts);
+        return h;
+    }
     wire::ChunkHeader h;
     h.id = id_;
     h.file = files_[m.file]->meta;

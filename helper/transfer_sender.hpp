@@ -11,6 +11,7 @@
 //    confirmed (FileResult::status).
 #pragma once
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,6 +36,8 @@ struct SenderSettings {
     int max_producer_rebuilds = 5;
     int max_file_attempts = 3;
     Clock::time_point deadline = Clock::time_point::max();
+    const volatile std::sig_atomic_t* interrupted = nullptr;  // set by SIGTERM: stop as at the deadline
+    const class MessageSigner* signer = nullptr;               // signs the manifest (transfer_open.hpp)
 };
 
 struct SourceFile {

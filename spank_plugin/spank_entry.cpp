@@ -313,8 +313,9 @@ int run_epilog(spank_t sp, int ac, char** av) {
         return -1;
     }
     const int failure = config->fail_on_error ? -1 : 0;
-    // The topic was checked at submission; the name rules are checked again since the value came from the user.
-    if (auto ok = check_kafka_topic_name(*topic); !ok) {
+    // The topic was checked at submission, but the value came from the user (set around sbatch's own check, e.g.
+    // through the job's SPANK environment): the site's whole policy is applied again before anything is sent.
+    if (auto ok = check_topic(*topic, config->topics, job->user); !ok) {
         slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, ok.error().message.c_str());
         return failure;
     }

@@ -249,12 +249,12 @@ TEST(RecordsWire, RecordsAreTheMessagesWithoutHeaders) {
     EXPECT_EQ(*type, wire::MessageType::record);
     EXPECT_FALSE(wire::decode_chunk(none));  // a record is not a chunk
     // The explicit form is accepted too; a version without a type, or a type without a version, is not a record.
-    auto typed = wire::message_type({{"ks.v", "1"}, {"ks.type", "record"}});
+    auto typed = wire::message_type({{"ks.v", "2"}, {"ks.type", "record"}});
     ASSERT_TRUE(typed);
     EXPECT_EQ(*typed, wire::MessageType::record);
-    EXPECT_FALSE(wire::message_type({{"ks.v", "1"}}));
+    EXPECT_FALSE(wire::message_type({{"ks.v", "2"}}));
     EXPECT_FALSE(wire::message_type({{"ks.type", "record"}}));
-    EXPECT_FALSE(wire::message_type({{"ks.v", "2"}, {"ks.type", "record"}}));
+    EXPECT_FALSE(wire::message_type({{"ks.v", "1"}, {"ks.type", "record"}}));  // version 1: unsigned, refused
 }
 
 TEST(RecordsWire, BadMetaIsRejected) {

@@ -42,10 +42,16 @@ public:
         id_.transfer_id = wire::make_transfer_id(id_.cluster, id_.job_id, id_.node);
     }
     const wire::TransferIdentity& id() const { return id_; }
+    wire::JobInfo job_info() const { return wire::JobInfo{id_.job_id, id_.user, 1000, 1000, id_.node, id_.cluster, nodes_, 0}; }
 
-    // Chunks of every file (chunk_bytes each; a 0-byte file is one empty chunk), then the manifest.
+    // The transfer's open message (unsigned: these sinks run with stream.auth=none).
+    Msg open() const {
+        return {wire::encode_open_headers(id_), wire::open_to_json({wire::kVersion, id_.transfer_id, job_info()})};
+    }
+
+    // The open message, chunks of every file (chunk_bytes each; a 0-byte file is one empty chunk), then the manifest.
     std::vector<Msg> messages(const std::vector<SourceFile>& files, std::size_t chunk_bytes = 4) const {
-        std::vector<Msg> out;
+        std::vector<Msg> out = {open()};
         for (std::size_t i = 0; i < files.size(); ++i) {
             const auto& f = files[i];
             std::size_t off = 0;
@@ -75,7 +81,7 @@ public:
     std::string manifest_json(const std::vector<SourceFile>& files) const {
         wire::Manifest m;
         m.transfer_id = id_.transfer_id;
-        m.job = wire::JobInfo{id_.job_id, id_.user, 1000, 1000, id_.node, id_.cluster, nodes_, 0};
+        m.job = job_info();
         m.chunk_bytes = 4;
         for (std::size_t i = 0; i < files.size(); ++i) {
             const auto& f = files[i];
@@ -133,7 +139,14 @@ protected:
         sink_.reset();
         auto layout = Layout::parse(kDefaultLayout);
         ASSERT_TRUE(layout);
-        SinkSettings s{root_.string(), *layout, Limits{1 << 20, 1000}, false, 3600, 3, {}, GetParam(), timestamp_data_};
+        SinkSettings s;
+        s.root = root_.string();
+        s.layout = *layout;
+        s.limits = Limits{1 << 20, 1000};
+        s.stale_seconds = 3600;
+        s.max_open_files = 3;
+        s.sync_mode = GetParam();
+        s.records_timestamp_data = timestamp_data_;
         s.clock = [this] { return clock_; };
         auto sink = Sink::open(std::move(s), log_);
         ASSERT_TRUE(sink) << sink.error().message;
@@ -199,7 +212,7 @@ TEST_P(SinkReassembly, ManyInterleavedFilesSurviveEvictionAndARestart) {
     Msg manifest = msgs.back();
     msgs.pop_back();
     std::mt19937 rng(11);
-    std::shuffle(msgs.begin(), msgs.end(), rng);
+    std::shuffle(msgs.begin() + 1, msgs.end(), rng);  // the open message stays first, as in a partition
     feed(std::vector<Msg>(msgs.begin(), msgs.begin() + static_cast<long>(msgs.size() / 2)));
     open_sink();  // a restart between two flushes: the staged halves are what the first process made durable
     feed(std::vector<Msg>(msgs.begin() + static_cast<long>(msgs.size() / 2), msgs.end()));
@@ -225,7 +238,7 @@ TEST_P(SinkReassembly, ShuffledAndDuplicatedChunksGiveTheSameFiles) {
     auto dup = msgs;
     msgs.insert(msgs.end(), dup.begin(), dup.end());
     std::mt19937 rng(7);
-    std::shuffle(msgs.begin(), msgs.end(), rng);
+    std::shuffle(msgs.begin() + 1, msgs.end(), rng);  // the open message stays first, as in a partition
     msgs.push_back(manifest);
     msgs.push_back(manifest);  // a producer retry of the manifest
     feed(msgs);
@@ -237,8 +250,8 @@ TEST_P(SinkReassembly, ShuffledAndDuplicatedChunksGiveTheSameFiles) {
 TEST_P(SinkReassembly, MissingChunkWaitsForTheSpoolReplay) {
     Job job("44", "n1");
     auto msgs = job.messages(kFiles);
-    auto lost = msgs[1];  // second chunk of a.csv
-    msgs.erase(msgs.begin() + 1);
+    auto lost = msgs[2];  // second chunk of a.csv (after the open message and the first chunk)
+    msgs.erase(msgs.begin() + 2);
     feed(msgs);
     EXPECT_FALSE(exists("alice/44/n1/a.csv"));
     EXPECT_FALSE(exists("alice/44/_SUCCESS"));
@@ -357,7 +370,7 @@ TEST_P(SinkReassembly, HostileChunksAreQuarantinedAndNothingEscapes) {
         wire::ChunkHeader c{job.id(), wire::FileMeta{std::move(path), 0, size, 0644, 0}, offset};
         return Msg{wire::encode_chunk(c), std::move(payload)};
     };
-    std::vector<Msg> bad = {make("../escape", 3, 0, "abc")};
+    std::vector<Msg> bad = {job.open(), make("../escape", 3, 0, "abc")};
     feed(bad);
     EXPECT_TRUE(exists(".quarantine/" + job.id().transfer_id + "/reason"));
     EXPECT_FALSE(fs::exists(root_.parent_path() / "escape"));
@@ -370,12 +383,12 @@ TEST_P(SinkReassembly, HostileChunksAreQuarantinedAndNothingEscapes) {
         wire::ChunkHeader c{j.id(), wire::FileMeta{"f", 0, 4, 0644, 0}, 2};
         return Msg{wire::encode_chunk(c), "too long"};
     };
-    feed({past(j2)});
+    feed({j2.open(), past(j2)});
     EXPECT_TRUE(exists(".quarantine/" + j2.id().transfer_id));
 
     Job j3("51", "n1");
     wire::ChunkHeader huge{j3.id(), wire::FileMeta{"f", 0, 1ull << 62, 0644, 0}, (1ull << 62) - 1};
-    feed({Msg{wire::encode_chunk(huge), "x"}});
+    feed({j3.open(), Msg{wire::encode_chunk(huge), "x"}});
     EXPECT_TRUE(exists(".quarantine/" + j3.id().transfer_id));
 }
 
@@ -436,7 +449,7 @@ TEST_P(SinkReassembly, StaleTransfersAreMovedAside) {
 TEST_P(SinkReassembly, StaleTransferNamesWhatFinalizationWaitedFor) {
     Job job("56", "n1");
     auto msgs = job.messages(kFiles);
-    msgs.erase(msgs.begin() + 1);  // a chunk of a.csv never comes, the manifest does
+    msgs.erase(msgs.begin() + 2);  // a chunk of a.csv never comes, the manifest does
     feed(msgs);
     clock_ += 10000;
     ASSERT_TRUE(sink_->sweep_stale());
@@ -484,6 +497,7 @@ TEST_P(SinkReassembly, RecordsInterleavedReorderedAndDuplicatedGiveTheFiles) {
     auto msgs = record_messages(job, files);
     Msg manifest = msgs.back();
     msgs.pop_back();
+    feed({job.open()});
     // Interleave the two files, repeat a stretch (a resend after a producer rebuild), then one line out of order.
     std::vector<Msg> order;
     for (std::size_t i = 0; i < 4; ++i) order.push_back(msgs[i]), order.push_back(msgs[4 + i]);
@@ -505,6 +519,7 @@ TEST_P(SinkReassembly, RecordsTimestampDataIsPlacedWithTheFiles) {
     open_sink();
     Job job("78", "n1");
     const std::vector<SourceFile> files = {{"a.csv", "id,v\r\n1,x\n2,y\n3,z"}};
+    feed({job.open()});
     feed(record_messages(job, files));
     ASSERT_TRUE(exists("alice/78/_SUCCESS"));
     EXPECT_EQ(slurp(root_ / "alice/78/n1/a.csv"), files[0].data);

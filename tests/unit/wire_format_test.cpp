@@ -49,7 +49,8 @@ TEST(WireFormat, ChunkRejectsBadHeaders) {
             if (k == name) v = value;
         return h;
     };
-    EXPECT_FALSE(decode_chunk(with(header::version, "2")));
+    EXPECT_FALSE(decode_chunk(with(header::version, "1")));  // the unsigned format before transfers had an open message
+    EXPECT_FALSE(decode_chunk(with(header::version, "3")));
     EXPECT_FALSE(decode_chunk(with(header::type, "bogus")));
     EXPECT_FALSE(decode_chunk(with(header::offset, "-1")));
     EXPECT_FALSE(decode_chunk(with(header::offset, "5001")));  // beyond size

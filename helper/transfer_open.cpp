@@ -1,0 +1,47 @@
+#include "transfer_open.hpp"
+
+namespace ks::push {
+
+void MessageSigner::sign(wire::Headers& headers, std::string_view type, const wire::TransferIdentity& id,
+                         std::string_view value, std::uint32_t part, std::uint32_t parts) const {
+    if (!key_) return;
+    const std::string key = wire::message_key(id);
+    headers.emplace_back(wire::header::signature,
+                         auth::sign(*key_, {type, topic_, key, id.transfer_id, part, parts, value}));
+}
+
+std::string MessageSigner::sign_spool_entry(const wire::TransferIdentity& id, std::string_view entry_json) const {
+    if (!key_) return {};
+    const std::string key = wire::message_key(id);
+    return auth::sign(*key_, {"spool", topic_, key, id.transfer_id, 0, 1, entry_json});
+}
+
+Result<void> open_transfer(Producer& producer, const wire::JobInfo& job, const wire::TransferIdentity& id,
+                           const MessageSigner& signer, Clock::time_point deadline) {
+    const std::string value = wire::open_to_json(wire::TransferOpen{wire::kVersion, id.transfer_id, job});
+    wire::Headers headers = wire::encode_open_headers(id);
+    signer.sign(headers, "open", id, value);
+    const std::string key = wire::message_key(id);
+    constexpr std::uint64_t kOpenId = 0;
+    while (true) {
+        rd_kafka_resp_err_t err = producer.produce(kOpenId, key, value, headers);
+        if (!err) break;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || Clock::now() >= deadline)
+            return fail(std::string("cannot produce the transfer's open message: ") + rd_kafka_err2str(err));
+        producer.poll(20);
+    }
+    while (Clock::now() < deadline) {
+        for (const auto& r : producer.poll(50)) {
+            if (r.id != kOpenId) continue;
+            if (r.err) return fail(std::string("the transfer's open message was not delivered: ") + rd_kafka_err2str(r.err));
+            return {};
+        }
+        if (std::string fatal = producer.fatal_error(); !fatal.empty())
+            return fail("fatal producer error before the transfer started: " + fatal);
+    }
+    producer.purge();
+    producer.poll(0);
+    return fail("timed out waiting for the delivery report of the transfer's open message");
+}
+
+}  // namespace ks::push
