@@ -43,6 +43,7 @@ struct SinkSettings {
     std::optional<SyncMode> sync_mode;
     bool records_timestamp_data = false;  // also write "<file>.timestamp_data" for records-mode files
     std::optional<auth::KeyRing> keys;    // the site's keys; none: stream.auth=none (nothing is verified)
+    UidLookup lookup_uid = passwd_uid;    // with chown: the uid of a user name on this host
     // Bounds on staging; max_user_bytes 0: half of the output root's file system.
     StagingLedger::Limits staging_limits = {100000, 10000, 0};
     double keep_seconds = 30 * 24 * 3600.0;  // .stale and .quarantine entries older than this are removed
@@ -110,7 +111,9 @@ private:
 
     double now() const { return settings_.clock(); }
     // Built on use: the Sink moves, and the rules point into its settings.
-    AdmissionRules rules() const { return {settings_.keys ? &*settings_.keys : nullptr, settings_.chown, passwd_uid}; }
+    AdmissionRules rules() const {
+        return {settings_.keys ? &*settings_.keys : nullptr, settings_.chown, settings_.lookup_uid};
+    }
     // The transfer's state, cached or read from ROOT (.done, .quarantine, its staged open message); null when the
     // sink knows nothing of it (never opened): such ids are not cached, so forged ones cannot fill memory.
     Transfer* find_transfer(const std::string& id);

@@ -14,6 +14,7 @@
 #include "safe_walk.hpp"
 #include "size_limit.hpp"
 #include "spool.hpp"
+#include "text_lines.hpp"
 #include "transfer_open.hpp"
 
 namespace ks::push {
@@ -126,6 +127,19 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
     return writer->commit(entry, [&](std::string_view json) { return signer.sign_spool_entry(id, json); });
 }
 
+// Which files would go as records (records mode, when nothing could be sent): the spool entry says so, and the
+// drain sends those as records.
+std::vector<bool> text_files(const std::vector<SourceFile>& sources, std::size_t max_line_bytes) {
+    std::vector<bool> text(sources.size(), false);
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+        auto opened = sources[i].open();
+        if (!opened) continue;
+        auto verdict = classify_text(opened->fd.get(), static_cast<std::uint64_t>(opened->st.st_size), max_line_bytes);
+        text[i] = verdict && verdict->records;
+    }
+    return text;
+}
+
 }  // namespace
 
 int message_timeout_for(Clock::time_point deadline) { return std::max(1000, remaining_ms(deadline) - 500); }
@@ -209,11 +223,8 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     // The signed open message first: the sink stages nothing of a transfer before it.
     if (auto opened = open_transfer(*session, *job, id, signer, deadline); !opened) {
         failure_before_chunks = opened.error().message;
-        for (std::size_t pos = 0; pos < sources.size(); ++pos) {
-            file_mode.push_back(pos);
-            // The drain decides again which of them are text and sends those as records.
-            as_records[pos] = s.format == SendFormat::records;
-        }
+        for (std::size_t pos = 0; pos < sources.size(); ++pos) file_mode.push_back(pos);
+        if (s.format == SendFormat::records) as_records = text_files(sources, *line_limit);
     } else if (s.format == SendFormat::records) {
         // Text files first, as records; then the rest as chunks and the manifest, on the same producer session.
         RecordSettings rs{*line_limit, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline,

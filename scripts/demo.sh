@@ -41,8 +41,8 @@ except TopicAlreadyExistsError:
 admin.close()
 PY
 pkill -f "kafka-stream-sink.*--group demo-sink" 2>/dev/null || true
-"$ROOT/build/bin/kafka-stream-sink" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$TOPIC" --group demo-sink \
-    --output "$OUT" --chown >"$KS_STATE/demo-sink.log" 2>&1 &
+"$ROOT/build/bin/kafka-stream-sink" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.auth.key.file="$KS_AUTH_KEY" \
+    --topic "$TOPIC" --group demo-sink --output "$OUT" --chown >"$KS_STATE/demo-sink.log" 2>&1 &
 sink_pid=$!
 trap 'kill $sink_pid 2>/dev/null || true' EXIT
 

@@ -14,7 +14,7 @@ packages=(
     g++ make pkg-config libslurm-dev libmunge-dev librdkafka-dev nlohmann-json3-dev libssl-dev
     libgtest-dev libgmock-dev
     # local cluster: Slurm, munge, the Kafka broker (Java) and the tools that resolve its jars
-    slurmctld slurmd slurm-client munge openjdk-17-jre-headless maven ca-certificates
+    slurmctld slurmd slurm-client munge openjdk-17-jre-headless maven ca-certificates openssl
     # tests, benchmarks, demo: Kafka clients written by others, process tools
     kcat python3 python3-kafka python3-lz4 python3-zstandard procps psmisc util-linux coreutils
     # fuzzing (make fuzz): clang 16 with libFuzzer

@@ -48,7 +48,7 @@ case $state in *drain*|*down*|*fail*) fail "$node is $state after the failed tra
 
 note "Kafka back: drain the spool, then the sink gets the file"
 harness kafka-start
-"$PUSH" --config "$KS_STREAM_CONF" --timeout 120 --drain-spool "$KS_STATE/spool/$uid" || fail "--drain-spool failed"
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
+"$PUSH" "${KS_AUTH[@]}" --config "$KS_STREAM_CONF" --timeout 120 --drain-spool "$KS_STATE/spool/$uid" || fail "--drain-spool failed"
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
 [ "$(cat "$out/$KS_TEST_USER/$job/$node/result.txt" 2>/dev/null)" = "precious result $job" ] ||
     fail "the spooled result did not arrive: $(find "$out" | head)"

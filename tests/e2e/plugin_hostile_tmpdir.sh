@@ -32,7 +32,7 @@ cat "$jobdir/out.txt"
 grep -h "kafka_stream: job $job:" "$KS_SLURMD_LOG_N1" "$KS_SLURMD_LOG_N2" || true
 
 note "the sink rebuilds the job's tree"
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
 node_dir=$(find "$out/$KS_TEST_USER/$job" -mindepth 1 -maxdepth 1 -name 'n[12]' | head -1)
 [ -n "$node_dir" ] || fail "nothing persisted for job $job: $(find "$out" | head -20)"
 [ "$(cat "$node_dir/safe.txt")" = "safe content" ] || fail "the regular file did not arrive"

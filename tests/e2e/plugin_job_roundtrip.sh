@@ -54,7 +54,7 @@ note "jobs: A=$a B=$b C=$c D=$d -> $topic"
 for j in "$a" "$b" "$c" "$d"; do wait_gone "$j"; done
 grep -h -E "kafka_stream: job ($a|$b|$c|$d):" "$KS_SLURMD_LOG_N1" "$KS_SLURMD_LOG_N2" || true
 
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
 root=$out/$KS_TEST_USER
 
 note "A: the tree arrived bit for bit, with its mode"

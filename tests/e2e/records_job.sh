@@ -60,7 +60,7 @@ assert hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest() == want["r
 PYEOF
 
 note "the sink rebuilds the files identically"
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
 node_dir=$(ls -d "$out/$KS_TEST_USER/$j"/n[12] | head -1)
 [ -n "$node_dir" ] || fail "nothing persisted for job $j"
 (cd "$node_dir" && sha256sum -c "$jobdir/digests") || fail "the rebuilt files differ"

@@ -4,7 +4,7 @@
 mkdir -p "$T/src"
 head -c $((100 * 1024 * 1024)) /dev/urandom > "$T/src/big.dat"
 topic=$(unique_topic big); create_topic "$topic"
-"$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --job-id big --node n1 --timeout 300 "$T/src" \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --job-id big --node n1 --timeout 300 "$T/src" \
     2>"$T/err" || fail "push: exit $?: $(cat "$T/err")"
 cat "$T/err"
 grep -q 'sent 1 files, 104857600 bytes, 0 skipped' "$T/err" || fail "summary"

@@ -13,7 +13,7 @@ for d in range(100):
             fh.write(os.urandom((d * 100 + f) % 700))
 PYEOF
 topic=$(unique_topic many); create_topic "$topic"
-"$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --job-id many --node n1 --timeout 300 \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --job-id many --node n1 --timeout 300 \
     --spool "$T/spool" "$T/src" 2>"$T/err" || fail "push: exit $?: $(cat "$T/err")"
 cat "$T/err"
 grep -q 'sent 10000 files, .* bytes, 0 skipped' "$T/err" || fail "summary"

@@ -31,7 +31,7 @@ PYEOF
 topic=$(unique_topic)
 create_topic "$topic"
 note "push --format records to $topic"
-"$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --format records --cluster c1 --job-id 2001 \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --format records --cluster c1 --job-id 2001 \
     --node n1 --user alice --nodes 1 --spool "$T/spool" --timeout 300 "$src"
 
 note "a plain kafka-python consumer reads the CSV's lines in order"
@@ -79,7 +79,7 @@ print("plain consumer: %d records of result.csv in order, message kinds %s" % (l
 PYEOF
 
 note "the sink rebuilds every file bit for bit (with a small prefetch queue, so it runs full and dry many times)"
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X queued.min.messages=20000 --topic "$topic" --group "g-$topic" \
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X queued.min.messages=20000 --topic "$topic" --group "g-$topic" \
     --output "$out" --exit-when-idle 5 -v 2> "$T/sink.log" || fail "sink failed: $(tail -5 "$T/sink.log")"
 if [ "$(printf '%s\n' "$(pkg-config --modversion rdkafka)" 2.2.0 | sort -V | head -1)" != 2.2.0 ]; then
     # librdkafka < 2.2 stops fetching while the queue is full; the sink must have restarted the fetch itself.
@@ -100,7 +100,7 @@ PYEOF
 note "--records-timestamp-data: also FILE.timestamp_data, as the classic Python consumer writes it"
 out2=$T/out2
 mkdir -p "$out2"
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g3-$topic" --output "$out2" --exit-when-idle 5 \
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g3-$topic" --output "$out2" --exit-when-idle 5 \
     --records-timestamp-data
 job2=$out2/alice/2001
 cmp "$T/py-result.csv" "$job2/n1/result.csv.timestamp_data" || fail "result.csv.timestamp_data differs from the Python consumer's"
@@ -116,6 +116,6 @@ done
 
 note "a replay through a new group changes nothing"
 before=$(tree_digests "$out")
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g2-$topic" --output "$out" --exit-when-idle 5
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g2-$topic" --output "$out" --exit-when-idle 5
 [ "$before" = "$(tree_digests "$out")" ] || fail "a replay changed the output"
 echo "PASS"

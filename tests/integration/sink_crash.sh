@@ -16,13 +16,13 @@ for i in $(seq 1 200); do echo "small $i" > "$src/sub/s$i.txt"; done
 
 topic=$(unique_topic)
 create_topic "$topic" 4
-"$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id 500 --node n1 --user alice \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id 500 --node n1 --user alice \
     --spool "$T/spool" --timeout 300 "$src" || fail "push failed"
 
 sink() {  # sink OUT GROUP [extra args...]; with SINK_EXEC=exec the sink replaces the calling subshell ($! is its pid)
     local out=$1 group=$2; shift 2
     # A short session: after a kill -9 the restarted sink gets the partition without waiting 45 s for the dead one.
-    ${SINK_EXEC:-} "$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=200 \
+    ${SINK_EXEC:-} "$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=200 \
         -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000 --topic "$topic" --group "$group" \
         --output "$out" --exit-when-idle 4 "$@"
 }

@@ -22,7 +22,7 @@ echo x > "$T/sym/f"
 "$PY" "$PRODUCE" "$KAFKA_BOOTSTRAP" "$topic" "$T/sym" --cluster c --job hostile-viasymlink --node n1 --user mallory
 "$PY" "$PRODUCE" "$KAFKA_BOOTSTRAP" "$topic" "$T/good" --job 77 --node n1 --user alice
 
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5 \
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5 \
     2>"$T/sink.log" || { cat "$T/sink.log"; fail "sink failed"; }
 cat "$T/sink.log"
 

@@ -30,11 +30,11 @@ topic=$(unique_topic)
 # Default topic limits (1 MB messages): the manifest of 10,000 files (~1.8 MB) travels in several parts.
 create_topic "$topic"
 note "push $(find "$src" -type f | wc -l) files to $topic"
-"$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id 1001 --node n1 --user alice \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id 1001 --node n1 --user alice \
     --nodes 1 --spool "$T/spool" --timeout 300 "$src"
 
 note "sink (one-shot)"
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
 
 job=$out/alice/1001
 [ -f "$job/_SUCCESS" ] || fail "_SUCCESS missing"
@@ -49,7 +49,7 @@ diff <(tree_digests "$src") <(tree_digests "$job/n1") || fail "output differs fr
 
 note "a second run of the same group finds nothing new; a new group re-reads everything and changes nothing"
 before=$(tree_digests "$out")
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 3
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g2-$topic" --output "$out" --exit-when-idle 5
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 3
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g2-$topic" --output "$out" --exit-when-idle 5
 [ "$before" = "$(tree_digests "$out")" ] || fail "a replay changed the output"
 echo "PASS"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SIGTERM (and SIGINT) stop the long-running service cleanly: it exits 0 after committing what it persisted, so a
-# restart in the same group reads only the 2 new messages (1 chunk + manifest); a message produced while it was down is picked up by the restart.
+# restart in the same group reads only the 3 new messages (open, 1 chunk, manifest); a message produced while it was down is picked up by the restart.
 . "$(dirname "$0")/../lib/common.sh"
 [ -x "$SINK" ] || skip "kafka-stream-sink not built"
 PRODUCE=$KS_ROOT/tests/tools/sink_produce.py
@@ -14,7 +14,7 @@ echo "second" > "$T/b/g.txt"
 "$PY" "$PRODUCE" "$KAFKA_BOOTSTRAP" "$topic" "$T/a" --job 1 --node n1
 
 run_service_until() {  # run_service_until SIGNAL FILE: start the service, wait for FILE, send SIGNAL, expect exit 0
-    "$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" 2>"$T/sink.log" &
+    "$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" 2>"$T/sink.log" &
     local pid=$!
     on_exit "kill -9 $pid 2>/dev/null"
     for _ in $(seq 1 600); do [ -e "$2" ] && break; sleep 0.1; done
@@ -30,6 +30,6 @@ run_service_until() {  # run_service_until SIGNAL FILE: start the service, wait 
 run_service_until TERM "$out/alice/1/_SUCCESS"
 "$PY" "$PRODUCE" "$KAFKA_BOOTSTRAP" "$topic" "$T/b" --job 2 --node n1
 run_service_until INT "$out/alice/2/_SUCCESS"
-grep -q 'stopped: 2 messages' "$T/sink.log" || fail "the restart re-read messages it had committed before"
+grep -q 'stopped: 3 messages' "$T/sink.log" || fail "the restart re-read messages it had committed before"
 [ "$(cat "$out/alice/1/n1/f.txt")" = first ] && [ "$(cat "$out/alice/2/n1/g.txt")" = second ] || fail "content"
 echo "PASS"

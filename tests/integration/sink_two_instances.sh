@@ -29,7 +29,7 @@ PYEOF
 note "jobs: $jobs"
 
 start_sink() {
-    "$SINK" -v -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" \
+    "$SINK" "${KS_AUTH[@]}" -v -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" \
         --exit-when-idle 10 2>"$T/sink$1.log" &
     started_pid=$!
     on_exit "kill $started_pid 2>/dev/null"
@@ -53,7 +53,7 @@ for job in $jobs; do
         head -c $((200 * 1024 + job)) /dev/urandom > "$d/data.bin"
         echo "$job $node" > "$d/sub/info.txt"
         : > "$d/empty"
-        "$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id "$job" --node "$node" \
+        "$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id "$job" --node "$node" \
             --user alice --nodes 2 --spool "$T/spool" --timeout 120 "$d" 2>>"$T/push.log" || { cat "$T/push.log"; fail "push"; }
     done
 done

@@ -14,6 +14,9 @@ if [ -z "${KAFKA_BOOTSTRAP:-}" ] && [ -f "$KS_ROOT/build/cluster.env" ]; then
     . "$KS_ROOT/build/cluster.env"
 fi
 : "${KAFKA_BOOTSTRAP:?no Kafka: run make cluster-up (or set KAFKA_BOOTSTRAP)}"
+# The harness's signing key (root-only): what a node's push and the sinks are configured with.
+: "${KS_AUTH_KEY:?no signing key: run make cluster-up}"
+KS_AUTH=(-X "stream.auth.key.file=$KS_AUTH_KEY")
 T=$(mktemp -d "${TMPDIR:-/tmp}/ks-test.XXXXXX")
 chmod 755 "$T"
 ks_cleanup_hooks=()

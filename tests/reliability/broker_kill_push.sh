@@ -25,7 +25,7 @@ topic_bytes() { du -scb "$data_dir/$topic"-* 2>/dev/null | tail -1 | cut -f1; }
 
 note "push $total_mb MB; kill -9 the broker once a quarter is stored"
 push_rc=0
-"$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id 1001 --node n1 --user alice \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id 1001 --node n1 --user alice \
     --spool "$T/spool" --timeout $((total_mb / 2 + 90)) "$src" 2>"$T/push.log" &
 push=$!
 while kill -0 "$push" 2>/dev/null; do
@@ -44,7 +44,7 @@ drains=0
 case $push_rc in
     0) note "the push completed across the restart";;
     3) note "the push spooled; draining"
-       until "$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --timeout 120 --drain-spool "$T/spool"; do
+       until "$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --timeout 120 --drain-spool "$T/spool"; do
            drains=$((drains + 1)); [ $drains -lt 3 ] || fail "--drain-spool did not complete in 3 attempts"
        done
        [ -z "$(find "$T/spool" -mindepth 2 -maxdepth 2)" ] || fail "spool not empty after a successful drain";;
@@ -53,7 +53,7 @@ esac
 
 out=$T/out
 mkdir -p "$out"
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5 \
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5 \
     2>"$T/sink.log" || { tail "$T/sink.log"; fail "sink failed"; }
 diff <(tree_digests "$src") <(tree_digests "$out/alice/1001/n1") || fail "the sink's tree differs from the source"
 [ "$(ls "$out/.done" | wc -l)" = 1 ] || fail "expected one finalized transfer"

@@ -57,7 +57,7 @@ grower=$!
 on_exit "touch $T/stop; kill $grower 2>/dev/null"
 (sleep 0.3; rm -f "$tmp/deleted-midway") &
 rc=0
-timeout 300 "$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.max.file.bytes=$((64 * 1024 * 1024)) \
+timeout 300 "$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.max.file.bytes=$((64 * 1024 * 1024)) \
     --topic "$topic" --cluster c6 --job-id 606 --node n1 --run-as "$uid:$gid" --spool "$T/spool" --timeout 240 "$tmp" \
     2>"$T/push.log" || rc=$?
 touch "$T/stop"; wait "$grower" || true
@@ -72,7 +72,7 @@ kcat -b "$KAFKA_BOOTSTRAP" -C -t "$topic" -e -q -f '%k %h %s\n' > "$T/all-messag
 
 out=$T/out
 mkdir -p "$out"
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5 \
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5 \
     2>"$T/sink.log" || { tail "$T/sink.log"; fail "sink failed"; }
 user=$(id -un "$KS_TEST_USER")
 manifest=$out/$user/606/_manifests/n1.json

@@ -22,7 +22,7 @@ create_topic "$topic" 4
 "$PY" "$KS_ROOT/tests/tools/sink_produce.py" "$KAFKA_BOOTSTRAP" "$topic" "$T/good" --cluster c --job good --node n1 --user alice
 note "$(wc -l < "$w/cases") hostile cases sent"
 
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.stale.seconds=3 --topic "$topic" --group "g-$topic" \
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.stale.seconds=3 --topic "$topic" --group "g-$topic" \
     --output "$out" --exit-when-idle 8 2>"$w/sink.log" || { tail -30 "$w/sink.log"; fail "the sink did not keep running (exit $?)"; }
 
 ok=0 bad=0

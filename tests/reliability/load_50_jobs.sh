@@ -35,7 +35,7 @@ find . -type f -print0 | sort -z | xargs -0 sha256sum >"$jobdir/\$SLURM_JOB_ID.s
 JOB
 chmod 755 "$jobdir/job.sh"
 
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" 2>"$T/sink.log" &
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" 2>"$T/sink.log" &
 sink=$!
 on_exit "kill $sink 2>/dev/null"
 for ((j = 0; j < njobs; j++)); do

@@ -47,7 +47,7 @@ data_dir() { sed -n 's/^log.dirs=//p' "$KS_STATE/kafka/$1/server.properties"; }
 stored() { du -scb "$(data_dir "$lead")/$topic"-* 2>/dev/null | tail -1 | cut -f1; }
 
 rc=0
-"$PUSH" --config "$KS_STREAM_CONF" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c2 --job-id 202 \
+"$PUSH" "${KS_AUTH[@]}" --config "$KS_STREAM_CONF" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c2 --job-id 202 \
     --node n1 --user alice --spool "$T/spool" --timeout 240 "$src" 2>"$T/push.log" &
 push=$!
 while kill -0 "$push" 2>/dev/null; do [ "$(stored)" -ge $((total_mb * 1024 * 1024 / 4)) ] && break; sleep 0.1; done
@@ -63,7 +63,7 @@ note "new leader: $(leader)"
 
 out=$T/out
 mkdir -p "$out"
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5 \
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5 \
     2>"$T/sink.log" || { tail "$T/sink.log"; fail "sink failed"; }
 diff <(tree_digests "$src") <(tree_digests "$out/alice/202/n1") || fail "the tree differs from the source"
 received=$(find "$out/alice/202/n1" -type f | wc -l)

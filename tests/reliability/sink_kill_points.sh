@@ -27,14 +27,14 @@ create_topic "$topic" 2
 pids=()
 for t in "${transfers[@]}"; do
     read -r job node <<<"$t"
-    "$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c3 --job-id "$job" --node "$node" \
+    "$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c3 --job-id "$job" --node "$node" \
         --nodes "$([ "$job" = 1 ] && echo 2 || echo 1)" --user alice --spool "$T/spool" --timeout 300 "$T/src/$job/$node" &
     pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || fail "a push failed"; done
 
 sink() {  # sink OUT GROUP; with SINK_EXEC=exec the sink replaces the calling subshell, so $! is the sink's pid
-    ${SINK_EXEC:-} "$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=200 \
+    ${SINK_EXEC:-} "$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=200 \
         -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000 --topic "$topic" --group "$2" \
         --output "$1" --exit-when-idle 4
 }

@@ -80,7 +80,7 @@ note "running: ${argv[*]}"
 "${argv[@]}" || fail "the drain unit's command failed (exit $?)"
 [ ! -e "$new" ] || fail "spool entry $new still there after the drain"
 
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5 \
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5 \
     2>"$T/sink.log" || { tail "$T/sink.log"; fail "sink failed"; }
 d=$out/$KS_TEST_USER/$job/$node
 (cd "$d" && sha256sum -c --quiet "$jobdir/digests") || fail "the spooled outputs did not arrive intact"

@@ -2,7 +2,9 @@
 """Independent check of what kafka-stream-push sent (kafka-python, no project code).
 
 Reads a topic from the beginning until the manifest of the transfer arrives (bounded wait) and verifies:
-  - every message carries ks.v=1 and the same transfer identity; all messages of the transfer are in one partition;
+  - every message carries ks.v=2 and the same transfer identity; all messages of the transfer are in one partition;
+  - the first message is the transfer's open message; it and the manifest are signed with the harness's key
+    ($KS_AUTH_KEY, checked with kswire.py) when that key is readable;
   - chunk headers are well formed: per file, offsets are contiguous from 0 (a resend restarts at 0), payloads fit the
     declared size, path/size/mode/mtime agree with the source file;
   - files appear in index order; the manifest comes after every chunk;
@@ -14,6 +16,9 @@ Prints one line "OK files=N chunks=M bytes=B skipped=S" and writes the manifest 
 """
 import argparse, hashlib, json, os, sys, time
 from kafka import KafkaConsumer, TopicPartition
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kswire  # noqa: E402
 
 
 def fail(msg):
@@ -99,13 +104,19 @@ def read_transfer(a):
     manifest = None
     parts = {}  # manifest part index -> parsed JSON (a large manifest comes in several parts)
     chunks = 0
+    opened = False
+    key = None
+    try:
+        key = kswire.load_key(a.key)
+    except OSError:
+        pass  # not readable here: signatures are not checked
     while manifest is None and time.time() < deadline:
         batch = c.poll(timeout_ms=500, max_records=2000)
         for tp, records in sorted(batch.items(), key=lambda kv: kv[0].partition):
             for r in records:
                 h = {k: v for k, v in (r.headers or [])}
-                if h.get("ks.v") != b"1":
-                    fail("message without ks.v=1 at %s/%d" % (tp.partition, r.offset))
+                if h.get("ks.v") != b"2":
+                    fail("message without ks.v=2 at %s/%d" % (tp.partition, r.offset))
                 ident = tuple(h.get(k) for k in ("ks.transfer", "ks.cluster", "ks.job", "ks.node", "ks.user"))
                 if None in ident:
                     fail("missing identity header at offset %d" % r.offset)
@@ -119,8 +130,26 @@ def read_transfer(a):
                 if r.key != expected_key:
                     fail("key %r, expected %r" % (r.key, expected_key))
                 t = h.get("ks.type")
+                if t == b"open":
+                    if files or parts:
+                        fail("open message after the transfer's data")
+                    o = json.loads(r.value.decode())
+                    j = o["job"]
+                    if (o["version"], o["transfer_id"].encode(), j["cluster"].encode(), j["id"].encode(),
+                            j["node"].encode(), j["user"].encode()) != (2,) + ident:
+                        fail("open message: identity differs from its headers: %r" % o)
+                    if key and h.get("ks.sig") != kswire.signature(key, "open", a.topic, r.key, o["transfer_id"],
+                                                                   r.value):
+                        fail("open message: bad or missing signature %r" % h.get("ks.sig"))
+                    opened = True
+                    continue
+                if not opened:
+                    fail("%s message before the transfer's open message" % t)
                 if t == b"manifest":
                     part = json.loads(r.value.decode())
+                    if key and h.get("ks.sig") != kswire.signature(key, "manifest", a.topic, r.key, ident[0].decode(),
+                                                                   r.value, part["part"], part["parts"]):
+                        fail("manifest part %d: bad or missing signature" % part["part"])
                     n = int(h["ks.parts"])
                     if int(h["ks.part"]) != part["part"] or n != part["parts"]:
                         fail("manifest part headers disagree with its JSON")
@@ -180,6 +209,7 @@ def main():
     ap.add_argument("--unlisted", action="append", default=[], help="regular file expected to be absent (skipped)")
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--manifest-out")
+    ap.add_argument("--key", help="signing key file (default $KS_AUTH_KEY)")
     a = ap.parse_args()
 
     try:

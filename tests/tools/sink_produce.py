@@ -1,23 +1,23 @@
 #!/usr/bin/python3
-"""Test producer for kafka-stream-sink: sends a directory as one wire-format v1 transfer (see ARCHITECTURE.md),
-or hand-crafted hostile messages. Independent of kafka-stream-push, so the sink can be tested on its own.
+"""Test producer for kafka-stream-sink: sends a directory as one wire-format v2 transfer (see ARCHITECTURE.md),
+or hand-crafted hostile messages. Independent of kafka-stream-push (kswire.py), so the sink can be tested on its own.
+It plays a node: its open and manifest messages are signed with the harness's key ($KS_AUTH_KEY or --key), unless
+--unsigned (a user without the key).
 
-  sink_produce.py BOOTSTRAP TOPIC DIR --job J --node N [--nodes K] [--user U] [--cluster C] [--chunk BYTES]
-                  [--no-manifest] [--manifest-only] [--duplicate]
+  sink_produce.py BOOTSTRAP TOPIC DIR --job J --node N [--nodes K] [--user U] [--uid N --gid N] [--cluster C]
+                  [--chunk BYTES] [--no-manifest] [--manifest-only] [--duplicate] [--unsigned] [--key FILE]
   sink_produce.py BOOTSTRAP TOPIC --hostile      (one transfer per attack; prints their transfer ids)
 """
 import argparse, base64, hashlib, json, os, sys
 from kafka import KafkaProducer
 
-
-def transfer_id(cluster, job, node):
-    material = b"ks-transfer-v1" + b"\0" + cluster.encode() + b"\0" + job.encode() + b"\0" + node.encode()
-    return hashlib.sha256(material).hexdigest()[:32]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kswire  # noqa: E402
+from kswire import transfer_id  # noqa: E402
 
 
 def identity_headers(kind, cluster, job, node, user, tid=None):
-    return [("ks.v", b"1"), ("ks.type", kind.encode()), ("ks.transfer", (tid or transfer_id(cluster, job, node)).encode()),
-            ("ks.cluster", cluster.encode()), ("ks.job", job.encode()), ("ks.node", node.encode()), ("ks.user", user.encode())]
+    return kswire.identity(kind, cluster, job, node, user, tid=tid)
 
 
 def chunk_headers(ident, path, index, size, mode, mtime_ns, offset):
@@ -47,6 +47,9 @@ def path_entry(raw):
 
 def send_dir(p, a):
     key = f"{a.cluster}/{a.job}/{a.node}".encode()
+    sig_key = None if a.unsigned else kswire.load_key(a.key)
+    h, v = kswire.open_message(a.topic, a.cluster, a.job, a.node, a.user, a.uid, a.gid, a.nodes, key=sig_key)
+    p.send(a.topic, key=key, value=v, headers=h)
     ident_c = identity_headers("chunk", a.cluster, a.job, a.node, a.user)
     files = []
     for index, (rel, full) in enumerate(walk(a.dir)):
@@ -71,23 +74,27 @@ def send_dir(p, a):
         e.update({"index": index, "size": st.st_size, "mode": st.st_mode & 0o7777, "mtime_ns": st.st_mtime_ns,
                   "sha256": h.hexdigest(), "chunks": chunks})
         files.append(e)
-    manifest = {"version": 1, "transfer_id": transfer_id(a.cluster, a.job, a.node), "chunk_bytes": a.chunk,
-                "total_bytes": sum(f["size"] for f in files),
-                "job": {"id": a.job, "user": a.user, "uid": os.getuid(), "gid": os.getgid(), "node": a.node,
-                        "cluster": a.cluster, "nodes": a.nodes, "exit_code": 0},
+    manifest = {"version": kswire.VERSION, "transfer_id": transfer_id(a.cluster, a.job, a.node),
+                "chunk_bytes": a.chunk, "total_bytes": sum(f["size"] for f in files),
+                "job": kswire.job_json(a.cluster, a.job, a.node, a.user, a.uid, a.gid, a.nodes),
                 "files": files, "skipped": []}
     if not a.no_manifest:
-        p.send(a.topic, key=key, value=json.dumps(manifest).encode(),
-               headers=identity_headers("manifest", a.cluster, a.job, a.node, a.user))
+        value = json.dumps(manifest).encode()
+        p.send(a.topic, key=key, value=value,
+               headers=kswire.manifest_headers(a.topic, a.cluster, a.job, a.node, a.user, value, key=sig_key))
     p.flush()
 
 
 def send_hostile(p, a):
-    """Each attack is its own transfer (job hostile-<name>), so each is judged on its own."""
+    """Each attack is its own transfer (job hostile-<name>), opened by a node (signed), so each is judged on its own:
+    what a node signs is a user's file names and bytes, which can be anything."""
     ids = []
+    sig_key = kswire.load_key(a.key)
     def ident(name, kind):
         return identity_headers(kind, "c", "hostile-" + name, "n1", "mallory")
     def chunk(name, path, size, offset, value, index=0):
+        h, v = kswire.open_message(a.topic, "c", "hostile-" + name, "n1", "mallory", 1000, 1000, key=sig_key)
+        p.send(a.topic, key=name.encode(), value=v, headers=h)
         hdrs = chunk_headers(ident(name, "chunk"), path, index, size, 0o644, 0, offset)
         p.send(a.topic, key=name.encode(), value=value, headers=hdrs)
         ids.append(transfer_id("c", "hostile-" + name, "n1"))
@@ -101,16 +108,17 @@ def send_hostile(p, a):
     chunk("huge", b"f", 1 << 62, (1 << 62) - 1, b"x")
     # A manifest that is not JSON, and one whose path escapes (after honest chunks).
     for name, body in (("badjson", b"{not json"),
-                       ("escape", json.dumps({"version": 1, "transfer_id": transfer_id("c", "hostile-escape", "n1"),
+                       ("escape", json.dumps({"version": 2, "transfer_id": transfer_id("c", "hostile-escape", "n1"),
                                               "chunk_bytes": 4, "total_bytes": 3,
-                                              "job": {"id": "hostile-escape", "user": "mallory", "uid": 0, "gid": 0,
+                                              "job": {"id": "hostile-escape", "user": "mallory", "uid": 1000, "gid": 1000,
                                                       "node": "n1", "cluster": "c", "nodes": 1},
                                               "files": [{"path": "../../etc/ks-hostile", "index": 0, "size": 3, "mode": 0o4755,
                                                          "mtime_ns": 0, "sha256": hashlib.sha256(b"abc").hexdigest(),
                                                          "chunks": 1}]}).encode())):
         chunk(name, b"ok", 3, 0, b"abc")
         ids.pop()
-        p.send(a.topic, key=name.encode(), value=body, headers=ident(name, "manifest"))
+        p.send(a.topic, key=name.encode(), value=body,
+               headers=kswire.manifest_headers(a.topic, "c", "hostile-" + name, "n1", "mallory", body, key=sig_key))
         ids.append(transfer_id("c", "hostile-" + name, "n1"))
     # Single messages without a usable identity go to .quarantine/messages.log.
     p.send(a.topic, key=b"x", value=b"no headers at all")
@@ -130,6 +138,10 @@ def main():
     ap.add_argument("--node", default="n1")
     ap.add_argument("--nodes", type=int, default=1)
     ap.add_argument("--user", default="alice")
+    ap.add_argument("--uid", type=int, default=1000)
+    ap.add_argument("--gid", type=int, default=1000)
+    ap.add_argument("--unsigned", action="store_true", help="no signatures (a user without the site's key)")
+    ap.add_argument("--key", help="signing key file (default $KS_AUTH_KEY)")
     ap.add_argument("--cluster", default="test")
     ap.add_argument("--chunk", type=int, default=960 * 1024)
     ap.add_argument("--no-manifest", action="store_true")

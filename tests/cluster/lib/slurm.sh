@@ -161,6 +161,8 @@ slurm_cancel_all_jobs() {
 
 # The test user submits the test jobs: a plain account with no password.
 ensure_test_user() {
-    id "$KS_TEST_USER" >/dev/null 2>&1 && return 0
-    useradd --create-home --shell /bin/bash "$KS_TEST_USER"
+    local u
+    for u in "$KS_TEST_USER" "$KS_TEST_USER2"; do
+        id "$u" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$u"
+    done
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Hostile wire-format v1 messages for kafka-stream-sink, produced with kafka-python (not with this project's code).
+"""Hostile wire-format v2 messages for kafka-stream-sink, produced with kafka-python (not with this project's code).
 
   hostile_messages.py BOOTSTRAP TOPIC
 
-Each attack is its own transfer (cluster "c", job "h-<name>", node "n1") so it is judged on its own; single messages
-without a usable identity are judged by their position. One line per case on stdout:
+Each attack is its own transfer (cluster "c", job "h-<name>", node "n1") so it is judged on its own, opened by a
+message signed with the harness's key ($KS_AUTH_KEY): the content a node signs (a user's names and bytes) is judged
+too. Single messages without a usable identity are judged by their position. One line per case on stdout:
   <case> transfer <transfer id>     the whole transfer must be in ROOT/.quarantine/<id>/ with a reason
   <case> message <topic/part@off>   the message must be logged in ROOT/.quarantine/messages.log
   <case> stale <transfer id>        cannot be judged yet (a resend may still complete or correct it, as when a file changed
@@ -18,16 +19,24 @@ are not repeated here.
 import base64, hashlib, json, os, sys
 from kafka import KafkaProducer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import kswire  # noqa: E402
+
 CLUSTER, NODE, USER = "c", "n1", "mallory"
+KEY = kswire.load_key()
+TOPIC = None  # set in main(): the signatures bind it
 
 
 def tid(cluster, job, node):
-    return hashlib.sha256(b"ks-transfer-v1\0" + cluster.encode() + b"\0" + job.encode() + b"\0" + node.encode()).hexdigest()[:32]
+    return kswire.transfer_id(cluster, job, node)
 
 
 def ident(kind, job, cluster=CLUSTER, node=NODE, user=USER, transfer=None):
-    return [("ks.v", b"1"), ("ks.type", kind.encode()), ("ks.transfer", (transfer or tid(cluster, job, node)).encode()),
-            ("ks.cluster", cluster.encode()), ("ks.job", job.encode()), ("ks.node", node.encode()), ("ks.user", user.encode())]
+    return kswire.identity(kind, cluster, job, node, user, tid=transfer)
+
+
+def signed_manifest_hdrs(job, value, cluster=CLUSTER, node=NODE, user=USER):
+    return kswire.manifest_headers(TOPIC, cluster, job, node, user, value, key=KEY)
 
 
 def chunk_hdrs(job, path, index, size, offset, mode=b"644", mtime=b"0", **kw):
@@ -37,7 +46,7 @@ def chunk_hdrs(job, path, index, size, offset, mode=b"644", mtime=b"0", **kw):
                                         ("ks.offset", str(offset).encode() if isinstance(offset, int) else offset)]
 
 
-def manifest(job, files, cluster=CLUSTER, node=NODE, user=USER, version=1, extra=None):
+def manifest(job, files, cluster=CLUSTER, node=NODE, user=USER, version=kswire.VERSION, extra=None):
     m = {"version": version, "transfer_id": tid(cluster, job, node), "chunk_bytes": 1024,
          "total_bytes": sum(f.get("size", 0) for f in files if isinstance(f.get("size"), int)),
          "job": {"id": job, "user": user, "uid": 1000, "gid": 1000, "node": node, "cluster": cluster, "nodes": 1},
@@ -55,7 +64,9 @@ def fentry(path, data, index=0, chunks=1, size=None, sha=None, b64=False):
 
 
 def main():
+    global TOPIC
     bootstrap, topic = sys.argv[1], sys.argv[2]
+    TOPIC = topic
     p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     out = []
 
@@ -63,26 +74,40 @@ def main():
         md = p.send(topic, key=key, value=value, headers=headers).get(timeout=30)
         return f"{md.topic}/{md.partition}@{md.offset}"
 
-    def case(name, expect, msgs, job=None, cluster=CLUSTER, node=NODE):
-        """msgs: list of (headers, value); the result line names the transfer or the last message's position."""
+    def case(name, expect, msgs, job=None, cluster=CLUSTER, node=NODE, user=USER, opened=True):
+        """msgs: list of (headers, value), after a signed open message for the job (unless opened=False); the result
+        line names the transfer or the last message's position. A manifest (ks.type=manifest) is signed here."""
         pos = None
+        if opened:
+            h, v = kswire.open_message(topic, cluster, job, node, user, 1000, 1000, key=KEY)
+            send(f"{cluster}/{job}/{node}".encode(), v, h)
+        signed = []
         for h, v in msgs:
+            if (("ks.type", b"manifest") in h and not any(k == "ks.sig" for k, _ in h)
+                    and all(k != "ks.transfer" or val == tid(cluster, job, node).encode() for k, val in h)):
+                h = h + [("ks.part", b"0"), ("ks.parts", b"1"),
+                         ("ks.sig", kswire.signature(KEY, "manifest", topic, f"{cluster}/{job}/{node}".encode(),
+                                                     tid(cluster, job, node), v))]
+            signed.append((h, v))
+        for h, v in signed:
             pos = send(f"{cluster}/{job}/{node}".encode(), v, h)
         out.append(f"{name} {expect} {pos if expect in ('message', 'conflict') else tid(cluster, job, node)}")
 
     data = b"payload\n"
-    # Identity headers that would steer the layout ({user}/{job}/{node}) out of ROOT; the id is computed to match.
+    # Identity values that would steer the layout ({user}/{job}/{node}) out of ROOT or into the sink's own state
+    # (.staging, .done): refused as names, so such a transfer is never even opened: each message is logged.
     for name, kw in (("user-dotdot", {"user": ".."}), ("user-slash", {"user": "../../tmp"}),
-                     ("node-dotdot", {"node": ".."}), ("node-slash", {"node": "x/../../y"})):
+                     ("user-staging", {"user": ".staging"}), ("node-dotdot", {"node": ".."}),
+                     ("node-slash", {"node": "x/../../y"}), ("node-done", {"node": ".done"})):
         job = "h-" + name
         node = kw.get("node", NODE)
         h = chunk_hdrs(job, b"f", 0, len(data), 0, **kw)
         mkw = {k: v for k, v in kw.items()}
-        case(name, "transfer", [(h, data), (ident("manifest", job, **kw), manifest(job, [fentry("f", data)], **mkw))],
-             job=job, node=node)
+        case(name, "message", [(h, data), (ident("manifest", job, **kw), manifest(job, [fentry("f", data)], **mkw))],
+             job=job, node=node, user=kw.get("user", USER))
     job = "../../../tmp/ks-rel-hostile-job"  # the job id itself as a path: the layout must refuse it
     h = chunk_hdrs(job, b"f", 0, len(data), 0)
-    case("job-dotdot", "transfer", [(h, data), (ident("manifest", job), manifest(job, [fentry("f", data)]))], job=job)
+    case("job-dotdot", "message", [(h, data), (ident("manifest", job), manifest(job, [fentry("f", data)]))], job=job)
 
     # Forged sizes and offsets.
     j = "h-size-mismatch"  # chunks say 8 bytes, the manifest 9
@@ -113,9 +138,9 @@ def main():
 
     # Manifests: wrong version inside, escaping base64 path, duplicate paths, a file that is also a directory,
     # identity in the body differing from the headers, a JSON array, garbage bytes.
-    j = "h-json-v2"
-    case("json-v2", "transfer", [(chunk_hdrs(j, b"f", 0, len(data), 0), data),
-                                 (ident("manifest", j), manifest(j, [fentry("f", data)], version=2))], job=j)
+    j = "h-json-v1"
+    case("json-v1", "transfer", [(chunk_hdrs(j, b"f", 0, len(data), 0), data),
+                                 (ident("manifest", j), manifest(j, [fentry("f", data)], version=1))], job=j)
     j = "h-b64-escape"
     case("b64-escape", "transfer", [(chunk_hdrs(j, b"../x", 0, len(data), 0), data),
                                     (ident("manifest", j), manifest(j, [fentry(b"../../x", data, b64=True)]))], job=j)
@@ -139,11 +164,27 @@ def main():
                                      (ident("manifest", j), manifest(j, [dict(fentry("f", data), size="8")]))], job=j)
 
     # Single messages without a usable identity.
-    case("type-garbage", "message", [(ident("garbage", "h-type-garbage"), data)], job="h-type-garbage")
+    case("type-garbage", "message", [(ident("garbage", "h-type-garbage"), data)], job="h-type-garbage", opened=False)
     case("no-version", "message", [([h for h in chunk_hdrs("h-no-version", b"f", 0, 8, 0) if h[0] != "ks.v"], data)],
-         job="h-no-version")
-    case("binary-headers", "message", [([(k, os.urandom(12)) for k, _ in ident("chunk", "x")], os.urandom(64))], job="h-bin")
-    case("missing-transfer", "message", [([h for h in ident("chunk", "h-mt") if h[0] != "ks.transfer"], data)], job="h-mt")
+         job="h-no-version", opened=False)
+    case("binary-headers", "message", [([(k, os.urandom(12)) for k, _ in ident("chunk", "x")], os.urandom(64))], job="h-bin",
+         opened=False)
+    case("missing-transfer", "message", [([h for h in ident("chunk", "h-mt") if h[0] != "ks.transfer"], data)], job="h-mt",
+         opened=False)
+    # Unsigned or badly signed: never opened, every message logged, nothing staged.
+    j = "h-unsigned-open"
+    h, v = kswire.open_message(topic, CLUSTER, j, NODE, USER, 1000, 1000)
+    case("unsigned-open", "message", [(h, v), (chunk_hdrs(j, b"f", 0, len(data), 0), data)], job=j, opened=False)
+    j = "h-forged-key"
+    h, v = kswire.open_message(topic, CLUSTER, j, NODE, USER, 1000, 1000, key=(KEY[0], b"\x01" * 32))
+    case("forged-key", "message", [(h, v), (chunk_hdrs(j, b"f", 0, len(data), 0), data)], job=j, opened=False)
+    j = "h-other-topic"  # a genuine open message for another topic, replayed into this one
+    h, v = kswire.open_message(topic + "-elsewhere", CLUSTER, j, NODE, USER, 1000, 1000, key=KEY)
+    case("other-topic", "message", [(h, v), (chunk_hdrs(j, b"f", 0, len(data), 0), data)], job=j, opened=False)
+    j = "h-unsigned-manifest"  # opened by a node, then a manifest nobody signed
+    body = manifest(j, [fentry("f", data)])
+    case("unsigned-manifest", "transfer", [(chunk_hdrs(j, b"f", 0, len(data), 0), data),
+                                           (ident("manifest", j) + [("ks.sig", b"")], body)], job=j)
 
     # Duplicates that are legitimate (a retried send): persisted once, nothing quarantined.
     j = "h-duplicate"
