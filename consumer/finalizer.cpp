@@ -108,6 +108,7 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
     // Pass 1: is every file complete and correct? Nothing becomes visible before this is known for all of them,
     // so a transfer that is still waiting for a replay leaves no half tree behind.
     std::vector<bool> staged(plan.files.size(), false);
+    std::uint64_t hash_budget = target.hash_budget;
     for (std::size_t i = 0; i < plan.files.size(); ++i) {
         const PlannedFile& f = plan.files[i];
         auto differs = [&f] { return waiting("file \"" + f.path + "\": SHA-256 differs from the manifest"); };
@@ -128,9 +129,14 @@ Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingAr
         if (::fstat(fd.get(), &st) != 0) return judge(errno_error("stat staged " + sname), errno);
         auto have = static_cast<std::uint64_t>(st.st_size);
         if (have < f.size) return waiting("file \"" + f.path + "\": " + std::to_string(have) + " of " + std::to_string(f.size) + " bytes");
-        auto digest = sha256_of_fd(fd.get(), f.size);
+        auto digest = staging.digest_by_reading(transfer, f.index, fd.get(), f.size, hash_budget);
         if (!digest) return judge(digest.error(), errno);
-        if (*digest != f.sha256) return differs();
+        if (!*digest) {
+            FinalizeResult later = waiting("file \"" + f.path + "\": still hashing its " + std::to_string(f.size) + " bytes");
+            later.call_again = true;
+            return later;
+        }
+        if (**digest != f.sha256) return differs();
         staged[i] = true;
     }
     // Files not staged must already be in place.

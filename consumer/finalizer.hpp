@@ -27,12 +27,19 @@ struct FinalizeResult {
     std::size_t files = 0;
     std::uint64_t bytes = 0;
     bool job_complete = false;  // this call wrote the job's _SUCCESS
+    bool call_again = false;    // waiting only because its hashing budget ran out: try again at the next flush
 };
+
+
+// Bytes of staged files that one finalization attempt reads back to hash (files that were not hashed as their
+// chunks arrived): a few tenths of a second, so a terabyte-sized file never keeps the sink from polling Kafka.
+inline constexpr std::uint64_t kFinalizeHashBudget = 512ull << 20;
 
 struct FinalizeTarget {
     int rootfd = -1;
     int done_dirfd = -1;
     bool chown = false;  // give files and created directories the job's uid/gid
+    std::uint64_t hash_budget = kFinalizeHashBudget;
 };
 
 // Errors are host failures (I/O, disk full); problems caused by the input (a path component that is a file or a

@@ -155,19 +155,25 @@ Result<void> remove_tree(int dirfd, const std::string& name) {
     return {};
 }
 
-Result<std::string> sha256_of_fd(int fd, std::uint64_t size) {
-    Sha256 hash;
+Result<bool> sha256_slice(int fd, std::uint64_t size, Sha256& hash, std::uint64_t& pos, std::uint64_t& budget) {
     std::vector<char> buf(1 << 20);
-    std::uint64_t pos = 0;
-    while (pos < size) {
-        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - pos));
+    while (pos < size && budget > 0) {
+        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>({buf.size(), size - pos, budget}));
         ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(pos));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return std::unexpected(errno_error("read staged file"));
         if (n == 0) return fail("file is shorter than expected");
         hash.update(buf.data(), static_cast<std::size_t>(n));
         pos += static_cast<std::uint64_t>(n);
+        budget -= static_cast<std::uint64_t>(n);
     }
+    return pos >= size;
+}
+
+Result<std::string> sha256_of_fd(int fd, std::uint64_t size) {
+    Sha256 hash;
+    std::uint64_t pos = 0, budget = size;
+    if (auto done = sha256_slice(fd, size, hash, pos, budget); !done) return std::unexpected(done.error());
     return hash.finish_hex();
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "result.hpp"
+#include "sha256.hpp"
 #include "unique_fd.hpp"
 
 namespace ks::sink {
@@ -49,6 +50,9 @@ Result<void> remove_tree(int dirfd, const std::string& name);
 
 // SHA-256 of a file's first `size` bytes, read through `fd`; fails if the file is shorter.
 Result<std::string> sha256_of_fd(int fd, std::uint64_t size);
+// Feeds bytes [*pos, size) of `fd` into `hash`, at most `budget` of them (budget is decreased): a huge file is hashed
+// a slice at a time. True once *pos reached size; fails if the file is shorter.
+Result<bool> sha256_slice(int fd, std::uint64_t size, Sha256& hash, std::uint64_t& pos, std::uint64_t& budget);
 
 // A name for temporary files that no other process (also on another machine sharing the tree) will use.
 std::string unique_temp_name();

@@ -380,13 +380,14 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
     tdir->reset();
     if (settings_.records_timestamp_data)
         if (auto ok = plan_timestamp_data(root_.get(), staging_, id, *manifest, *plan, *log_); !ok) return ok;
-    FinalizeTarget target{root_.get(), done_.get(), settings_.chown};
+    FinalizeTarget target{root_.get(), done_.get(), settings_.chown, settings_.finalize_hash_budget};
     auto result = finalize_transfer(target, staging_, id, *plan, *json);
     if (!result) return std::unexpected(result.error());
     switch (result->kind) {
         case FinalizeResult::Kind::waiting:
             log_->debug("transfer " + id + " waits: " + printable(result->reason));
             t.waiting = result->reason;
+            t.retry = result->call_again;
             return {};
         case FinalizeResult::Kind::rejected:
             // Another sink sharing ROOT may have finished it meanwhile and removed its staging: not bad input.

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "admission.hpp"
+#include "finalizer.hpp"
 #include "layout.hpp"
 #include "log.hpp"
 #include "record_decoder.hpp"
@@ -49,6 +50,7 @@ struct SinkSettings {
     double keep_seconds = 30 * 24 * 3600.0;  // .stale and .quarantine entries older than this are removed
     std::uint64_t quarantine_log_bytes = 64ull << 20;  // messages.log is rotated (one old copy) beyond this
     std::uint64_t max_record_bytes = 16ull << 20;      // a longer records-mode line sets its transfer aside
+    std::uint64_t finalize_hash_budget = kFinalizeHashBudget;  // bytes read back per finalization attempt
 };
 
 struct IncomingMessage {

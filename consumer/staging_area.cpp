@@ -125,6 +125,7 @@ Result<void> StagingArea::write_chunk(const std::string& transfer, std::uint64_t
     file.dirty = true;
     unflushed_bytes_ += data.size();
     digests_.erase(key);
+    partial_digests_.erase(key);
     start_writeback(file, data.size(), offset + data.size() == declared_size);
     // Keep a running digest while the file's chunks arrive in order (a resend from offset 0 starts over):
     // finalization then need not read the file back, and the hashing overlaps the transfer. (It once stalled
@@ -157,9 +158,29 @@ std::optional<std::string> StagingArea::known_digest(const std::string& transfer
     return std::nullopt;
 }
 
+Result<std::optional<std::string>> StagingArea::digest_by_reading(const std::string& transfer, std::uint64_t index,
+                                                                 int fd, std::uint64_t size, std::uint64_t& budget) {
+    Key key{transfer, index};
+    auto it = partial_digests_.find(key);
+    if (it == partial_digests_.end() || it->second.size != size) {
+        partial_digests_.erase(key);
+        it = partial_digests_.emplace(key, PartialDigest{size, 0, Sha256()}).first;
+    }
+    auto done = sha256_slice(fd, size, it->second.hash, it->second.pos, budget);
+    if (!done) {
+        partial_digests_.erase(it);
+        return std::unexpected(done.error());
+    }
+    if (!*done) return std::optional<std::string>{};
+    std::string hex = it->second.hash.finish_hex();
+    partial_digests_.erase(it);
+    return std::optional<std::string>{std::move(hex)};
+}
+
 void StagingArea::release(const std::string& transfer, std::uint64_t index) {
     Key key{transfer, index};
     digests_.erase(key);
+    partial_digests_.erase(key);
     if (auto it = files_.find(key); it != files_.end()) (void)close_file(it, false);
 }
 
@@ -168,6 +189,9 @@ void StagingArea::release_transfer(const std::string& transfer) {
         it = (lru_.erase(it->second.lru), files_.erase(it));
     for (auto it = digests_.lower_bound(Key{transfer, 0}); it != digests_.end() && it->first.first == transfer;)
         it = digests_.erase(it);
+    for (auto it = partial_digests_.lower_bound(Key{transfer, 0});
+         it != partial_digests_.end() && it->first.first == transfer;)
+        it = partial_digests_.erase(it);
     dirs_to_sync_.erase(transfer);
     if (cached_dir_name_ == transfer) forget_cached_dir();
 }

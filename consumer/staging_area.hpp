@@ -45,6 +45,12 @@ public:
                              std::uint64_t declared_size, std::string_view data, bool& input_error);
     // The digest of the first `size` bytes if the file was written contiguously from 0 to exactly `size`.
     std::optional<std::string> known_digest(const std::string& transfer, std::uint64_t index, std::uint64_t size) const;
+    // The digest of a staged file that was not hashed on the way (chunks out of order, or staged by an earlier
+    // process), read through `fd` at most `budget` bytes per call (budget is decreased), resuming where the last call
+    // stopped: a huge file never holds the poll loop for long. nullopt until the first `size` bytes are all read.
+    // Any write to the file starts it over.
+    Result<std::optional<std::string>> digest_by_reading(const std::string& transfer, std::uint64_t index, int fd,
+                                                         std::uint64_t size, std::uint64_t& budget);
     // Closes the descriptor of one staged file (it is about to be renamed) and forgets its digest.
     void release(const std::string& transfer, std::uint64_t index);
     // Closes all descriptors of a transfer (it is finalized, quarantined or moved aside).
@@ -74,6 +80,11 @@ private:
         std::uint64_t size = 0;
         std::string hex;
     };
+    struct PartialDigest {  // digest_by_reading's progress
+        std::uint64_t size = 0;
+        std::uint64_t pos = 0;
+        Sha256 hash;
+    };
 
     StagingArea(UniqueFd dir, std::size_t max_open, SyncMode sync_mode)
         : dir_(std::move(dir)), max_open_(max_open), sync_mode_(sync_mode) {}
@@ -92,6 +103,7 @@ private:
     std::map<Key, OpenFile> files_;
     std::list<Key> lru_;  // most recently used first
     std::map<Key, Digest> digests_;
+    std::map<Key, PartialDigest> partial_digests_;
     std::set<std::string> dirs_to_sync_;
     bool staging_dir_dirty_ = false;
     std::size_t closed_unsynced_ = 0;  // files written and closed since the last flush, not yet fsynced

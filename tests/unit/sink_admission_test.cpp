@@ -290,6 +290,24 @@ TEST_F(SinkAdmission, AHugeClaimedSizeCostsNoSpaceAndIsNeverHashed) {
     EXPECT_EQ(slurp(root_ / "alice/42/n1/a.csv"), "1,2\n");
 }
 
+TEST_F(SinkAdmission, AFileReadBackToHashIsHashedASliceAtATime) {
+    settings_.finalize_hash_budget = 3;  // bytes per attempt
+    Node node(&site_, "43");
+    const std::string data = "0123456789";
+    wire::ChunkHeader second{node.id(), wire::FileMeta{"f", 0, data.size(), 0644, 0}, 5};
+    wire::ChunkHeader first{node.id(), wire::FileMeta{"f", 0, data.size(), 0644, 0}, 0};
+    // Out of order: not hashed on the way, so finalization reads it back, 3 bytes per flush.
+    feed({node.open(), Msg{wire::encode_chunk(second), data.substr(5)}, Msg{wire::encode_chunk(first), data.substr(0, 5)},
+          node.manifest({{"f", data}})});
+    int flushes = 1;
+    while (!exists("alice/43/_SUCCESS") && flushes < 20) {
+        ASSERT_TRUE(sink_->flush());
+        ++flushes;
+    }
+    EXPECT_EQ(slurp(root_ / "alice/43/n1/f"), data);
+    EXPECT_EQ(flushes, 3);  // 10 bytes: 3 when the manifest came, then 3 + 3 + 1 in three flushes
+}
+
 TEST_F(SinkAdmission, AnotherTransfersOutputIsNeverReplaced) {
     Node first(&site_, "50");
     feed(first.transfer(kFiles));
