@@ -156,7 +156,7 @@ bool drain_entry(int parent_fd, const std::string& name, const std::string& show
     std::string topic = entry->topic;
     ProducerFactory rebuild = [conf, topic, &log](int ms) { return Producer::create(conf, topic, ms, log); };
     std::unique_ptr<Producer> session = std::move(*producer);
-    if (auto opened = open_transfer(*session, entry->manifest.job, entry->id, signer, deadline); !opened)
+    if (auto opened = open_transfer(*session, entry->manifest.job, entry->id, signer, deadline, d.ctx->interrupted); !opened)
         return log.warning(shown + ": not delivered: " + opened.error().message + " (entry kept)"), false;
     auto changed = [&](const wire::FileEntry& f) {
         return log.error(shown + ": " + f.meta.path + " changed in the spool while it was sent (entry kept)"), false;

@@ -221,7 +221,7 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     std::vector<bool> as_records(sources.size(), false);
     std::string failure_before_chunks;
     // The signed open message first: the sink stages nothing of a transfer before it.
-    if (auto opened = open_transfer(*session, *job, id, signer, deadline); !opened) {
+    if (auto opened = open_transfer(*session, *job, id, signer, deadline, ctx.interrupted); !opened) {
         failure_before_chunks = opened.error().message;
         for (std::size_t pos = 0; pos < sources.size(); ++pos) file_mode.push_back(pos);
         if (s.format == SendFormat::records) as_records = text_files(sources, *line_limit);

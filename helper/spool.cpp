@@ -176,7 +176,7 @@ Result<SpoolWriter> SpoolWriter::begin(const std::string& spool_root, uid_t uid,
 SpoolWriter::SpoolWriter(SpoolWriter&& o) noexcept
     : user_dir_(std::move(o.user_dir_)), partial_name_(std::move(o.partial_name_)), final_name_(std::move(o.final_name_)),
       user_fd_(std::move(o.user_fd_)), entry_fd_(std::move(o.entry_fd_)), data_fd_(std::move(o.data_fd_)),
-      committed_(std::exchange(o.committed_, true)) {}
+      limits_(o.limits_), used_(o.used_), committed_(std::exchange(o.committed_, true)) {}
 
 SpoolWriter::~SpoolWriter() {
     if (!committed_ && user_fd_) {

@@ -17,7 +17,9 @@ std::string MessageSigner::sign_spool_entry(const wire::TransferIdentity& id, st
 }
 
 Result<void> open_transfer(Producer& producer, const wire::JobInfo& job, const wire::TransferIdentity& id,
-                           const MessageSigner& signer, Clock::time_point deadline) {
+                           const MessageSigner& signer, Clock::time_point deadline,
+                           const volatile std::sig_atomic_t* interrupted) {
+    auto stopped = [&] { return Clock::now() >= deadline || (interrupted && *interrupted); };
     const std::string value = wire::open_to_json(wire::TransferOpen{wire::kVersion, id.transfer_id, job});
     wire::Headers headers = wire::encode_open_headers(id);
     signer.sign(headers, "open", id, value);
@@ -26,11 +28,11 @@ Result<void> open_transfer(Producer& producer, const wire::JobInfo& job, const w
     while (true) {
         rd_kafka_resp_err_t err = producer.produce(kOpenId, key, value, headers);
         if (!err) break;
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || Clock::now() >= deadline)
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || stopped())
             return fail(std::string("cannot produce the transfer's open message: ") + rd_kafka_err2str(err));
         producer.poll(20);
     }
-    while (Clock::now() < deadline) {
+    while (!stopped()) {
         for (const auto& r : producer.poll(50)) {
             if (r.id != kOpenId) continue;
             if (r.err) return fail(std::string("the transfer's open message was not delivered: ") + rd_kafka_err2str(r.err));
@@ -41,7 +43,8 @@ Result<void> open_transfer(Producer& producer, const wire::JobInfo& job, const w
     }
     producer.purge();
     producer.poll(0);
-    return fail("timed out waiting for the delivery report of the transfer's open message");
+    return fail(interrupted && *interrupted ? "interrupted before the transfer's open message was confirmed"
+                                            : "timed out waiting for the delivery report of the transfer's open message");
 }
 
 }  // namespace ks::push

@@ -4,6 +4,7 @@
 // for its delivery report: the sink stages nothing for a transfer whose open it has not verified, and since all of a
 // transfer's messages share a partition, the open is always read before them.
 #pragma once
+#include <csignal>
 #include <string>
 #include <string_view>
 
@@ -32,8 +33,10 @@ private:
     std::string topic_;
 };
 
-// Produces the signed open message of `job`'s transfer and waits (until `deadline`) for its delivery report.
+// Produces the signed open message of `job`'s transfer and waits (until `deadline`, or until `*interrupted` is set)
+// for its delivery report.
 Result<void> open_transfer(Producer& producer, const wire::JobInfo& job, const wire::TransferIdentity& id,
-                           const MessageSigner& signer, Clock::time_point deadline);
+                           const MessageSigner& signer, Clock::time_point deadline,
+                           const volatile std::sig_atomic_t* interrupted);
 
 }  // namespace ks::push

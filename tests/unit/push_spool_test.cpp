@@ -119,6 +119,75 @@ TEST(PushSpool, WriterCopiesDataAndOnlyCommitMakesTheEntryVisible) {
     EXPECT_FALSE(fs::exists(*where));
 }
 
+TEST(PushSpool, CommitWritesTheSignatureOfExactlyTheEntryJson) {
+    TempDir t;
+    SpoolEntry e = sample_entry();
+    e.resend.clear();
+    auto w = SpoolWriter::begin((t.path / "spool").string(), ::geteuid(), e.id.transfer_id);
+    ASSERT_TRUE(w);
+    std::string signed_text;
+    auto where = w->commit(e, [&](std::string_view json) {
+        signed_text = json;
+        return std::string("k1:") + std::string(64, 'a');
+    });
+    ASSERT_TRUE(where) << where.error().message;
+    std::ifstream j(*where + "/transfer.json");
+    EXPECT_EQ(std::string((std::istreambuf_iterator<char>(j)), {}), signed_text);
+    std::ifstream sig(*where + "/" + kSpoolSignatureFile);
+    EXPECT_EQ(std::string((std::istreambuf_iterator<char>(sig)), {}), "k1:" + std::string(64, 'a') + "\n");
+}
+
+TEST(PushSpool, CopiesStaySparseAndTheSpoolIsBounded) {
+    TempDir t;
+    fs::path src = t.path / "sparse";
+    {
+        int fd = ::open(src.c_str(), O_WRONLY | O_CREAT, 0644);
+        ASSERT_EQ(::pwrite(fd, "tail", 4, (64 << 20) - 4), 4);  // 64 MiB, all but 4 bytes a hole
+        ::close(fd);
+    }
+    SpoolEntry e = sample_entry();
+    auto w = SpoolWriter::begin((t.path / "spool").string(), ::geteuid(), e.id.transfer_id, {1 << 20, 0});
+    ASSERT_TRUE(w);
+    int fd = ::open(src.c_str(), O_RDONLY);
+    auto copy = w->add_file(0, fd);
+    ASSERT_TRUE(copy) << copy.error().message;
+    EXPECT_EQ(copy->size, 64u << 20);
+    EXPECT_EQ(copy->sha256, sha256_hex(std::string((64 << 20) - 4, '\0') + "tail"));
+    struct stat st {};
+    auto entries = fs::directory_iterator(t.path / "spool" / std::to_string(::geteuid()));
+    fs::path data = entries->path() / "data" / "0";
+    ASSERT_EQ(::stat(data.c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 64 << 20);
+    EXPECT_LT(st.st_blocks * 512, 1 << 20);  // the hole stayed a hole
+    // A file whose data does not fit the user's share (1 MiB here) is refused as "full"; the entry goes on.
+    fs::path dense = t.path / "dense";
+    std::ofstream(dense, std::ios::binary) << std::string(2 << 20, 'x');
+    int fd2 = ::open(dense.c_str(), O_RDONLY);
+    auto refused = w->add_file(1, fd2);
+    ::close(fd2);
+    ::close(fd);
+    ASSERT_FALSE(refused);
+    EXPECT_TRUE(refused.error().full);
+    EXPECT_NE(refused.error().message.find("stream.spool.max.bytes"), std::string::npos) << refused.error().message;
+    e.resend = {0};
+    EXPECT_TRUE(w->commit(e));
+}
+
+TEST(PushSpool, EntriesOfInterruptedRunsAreRemovedOnlyWhenTheirProcessIsGone) {
+    TempDir t;
+    fs::create_directories(t.path / ".aaaa.partial-999999999" / "data");  // no such process
+    std::ofstream(t.path / ".aaaa.partial-999999999" / "data" / "0") << "x";
+    fs::create_directories(t.path / (".bbbb.partial-" + std::to_string(::getpid())));  // alive: a run writing it now
+    fs::create_directories(t.path / ".cccc.old-999999998");
+    fs::create_directories(t.path / "dddd");  // a complete entry's name: never touched
+    UniqueFd dir(::open(t.path.c_str(), O_RDONLY | O_DIRECTORY));
+    EXPECT_EQ(remove_interrupted_entries(dir.get()), 2u);
+    EXPECT_FALSE(fs::exists(t.path / ".aaaa.partial-999999999"));
+    EXPECT_TRUE(fs::exists(t.path / (".bbbb.partial-" + std::to_string(::getpid()))));
+    EXPECT_FALSE(fs::exists(t.path / ".cccc.old-999999998"));
+    EXPECT_TRUE(fs::exists(t.path / "dddd"));
+}
+
 TEST(PushSpool, UserDirectoryMustNotBeASymlinkOrSomeoneElses) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to create directories for other uids";
     TempDir t;
