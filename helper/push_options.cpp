@@ -405,7 +405,8 @@ Options:
   --run-as UID:GID     (root only) read the configuration and connect as root, then drop to UID:GID for good
                        before anything under DIR is opened
   --drain-spool DIR    resend spooled transfers: DIR is the spool root, one DIR/<uid> directory or one entry;
-                       an entry is removed only after all its messages are confirmed
+                       only entries a node signed for the directory's owner are sent; an entry is removed only
+                       after all its messages are confirmed
   -v, --verbose        log librdkafka's and our debug messages
   -h, --help           show this help
   --version            show the version and wire format version
@@ -413,12 +414,16 @@ Options:
 Exit status:
   0  every message was confirmed by Kafka (with --drain-spool: every entry drained)
   1  internal error
-  2  usage or configuration error; nothing was read or sent
+  2  usage or configuration error (the signing key unreadable, or readable by others, included); nothing was
+     read or sent
   3  not (fully) delivered, but what was not confirmed is saved in the spool: run --drain-spool later
-  4  not delivered and NOT spooled (e.g. the spool is not writable, or privileges could not be dropped)
+  4  not delivered and NOT spooled (e.g. the spool is not writable or full, or privileges could not be dropped)
 
 At the end one summary line is printed on stderr:
   kafka-stream-push: sent N files, B bytes, S skipped in T s (X MB/s), transfer ID to TOPIC
+Transfers are signed with the first key of stream.auth.key.file (default /etc/kafka-stream.key, root-only): only a
+node can speak for a job (stream.auth=none sends unsigned transfers, which an authenticating sink drops).
+SIGTERM stops sending; what is not confirmed is spooled (exit 3).
 See kafka-stream-push(1) for the configuration keys.
 )";
 }
