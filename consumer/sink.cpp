@@ -603,7 +603,15 @@ Result<void> Sink::prune_set_aside() {
 
 void Sink::forget_cached_states() {
     staging_.forget_directories();
-    std::erase_if(transfers_, [](const auto& kv) { return !kv.second.retry; });
+    // A forgotten transfer is counted again (from its staged files) when one of its messages comes back.
+    for (auto it = transfers_.begin(); it != transfers_.end();) {
+        if (it->second.retry) {
+            ++it;
+            continue;
+        }
+        release(it->second);
+        it = transfers_.erase(it);
+    }
 }
 
 }  // namespace ks::sink

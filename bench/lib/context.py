@@ -19,7 +19,8 @@ class Context:
     kafka_libs: str
     scratch: str         # outputs, spools; under the cache dir (same file system as the workloads)
     topics: object       # kafka_admin.Topics
-    empty_config: str    # an empty config file, so no site config on this machine changes what is measured
+    site_config: str     # the bench's own site config (its signing key only), so no site config on this machine
+                         # changes what is measured
     big_manifest: bool   # until the multi-part manifest lands, (c)'s manifest needs a 16 MiB message limit
     kept: list = field(default=None)  # output trees kept until keeping_outputs() ends, else None
     _serial: object = field(default_factory=itertools.count)

@@ -28,7 +28,7 @@ def topic_for(ctx, workload, what):
 
 
 def push_argv(ctx, workload, topic, job_id, spool, extra=()):
-    argv = [ctx.push, "--config", ctx.empty_config, "-X", f"bootstrap.servers={ctx.bootstrap}", *extra]
+    argv = [ctx.push, "--config", ctx.site_config, "-X", f"bootstrap.servers={ctx.bootstrap}", *extra]
     if ctx.big_manifest and workload.key == "c":
         argv += ["-X", f"message.max.bytes={BIG_MESSAGE}"]
     # The real path: the push never follows a symlink, and BENCH_CACHE may be one or lie below one.
@@ -36,8 +36,8 @@ def push_argv(ctx, workload, topic, job_id, spool, extra=()):
                    "--spool", spool, "--timeout", "3600", os.path.realpath(workload.tree)]
 
 
-def sink_argv(ctx, topic, output, verbose=False):
-    return [ctx.sink, "--config", ctx.empty_config, "-X", f"bootstrap.servers={ctx.bootstrap}", "--topic", topic,
+def sink_argv(ctx, topic, output, verbose=False, extra=()):
+    return [ctx.sink, "--config", ctx.site_config, "-X", f"bootstrap.servers={ctx.bootstrap}", *extra, "--topic", topic,
             "--group", f"g-{topic}-{next(_jobs)}", "--output", output, "--exit-when-idle", "2",
             *(["-v"] if verbose else [])]
 
@@ -66,12 +66,12 @@ def _patience(workload):
     return 60 + workload.bytes / (10 << 20)
 
 
-def sink(ctx, workload, topic, job_id):
+def sink(ctx, workload, topic, job_id, extra=()):
     """Sink start to the job's _SUCCESS (every file verified, fsynced, renamed); peak RSS of the whole run.
 
     A fresh consumer group each time, so every run reads the pre-filled topic from the start."""
     out = ctx.fresh_dir("sink-out")
-    proc = Background(sink_argv(ctx, topic, out), stderr_path=os.path.join(ctx.scratch, "sink.log"))
+    proc = Background(sink_argv(ctx, topic, out, extra=extra), stderr_path=os.path.join(ctx.scratch, "sink.log"))
     try:
         done = wait_for(lambda: success_marker(out, job_id) or not proc.running(), timeout=_patience(workload),
                         what="the sink's _SUCCESS")
