@@ -110,7 +110,12 @@ Result<void> StagingArea::write_chunk(const std::string& transfer, std::uint64_t
     input_error = false;
     Key key{transfer, index};
     auto f = open_file(key);
-    if (!f) return std::unexpected(f.error());
+    if (!f) {
+        // Something that is not a staged file of ours in its place (only root can put it there): the transfer is set
+        // aside with it, rather than stopping the sink at every restart.
+        input_error = errno == EISDIR || errno == ELOOP || errno == ENOTDIR || errno == EEXIST;
+        return std::unexpected(f.error());
+    }
     OpenFile& file = **f;
     std::size_t done = 0;
     while (done < data.size()) {

@@ -40,7 +40,8 @@ public:
     Result<UniqueFd> open_transfer_dir(const std::string& transfer, bool create);
 
     // Writes `data` at `offset` of file `index` of `transfer`. The caller has checked offset + size <= declared size.
-    // Errors are host failures (disk full, I/O error) except EFBIG/EINVAL, reported as input errors by `input_error`.
+    // Errors are host failures (disk full, I/O error) except EFBIG/EINVAL, and something else than a staged file in
+    // its place (a directory, a link), reported as input errors by `input_error`.
     Result<void> write_chunk(const std::string& transfer, std::uint64_t index, std::uint64_t offset,
                              std::uint64_t declared_size, std::string_view data, bool& input_error);
     // The digest of the first `size` bytes if the file was written contiguously from 0 to exactly `size`.

@@ -333,6 +333,17 @@ TEST_F(SinkAdmission, AFileInTheWayIsNotReplacedAndTheSinkGoesOn) {
     EXPECT_TRUE(exists("alice/61/_SUCCESS"));
 }
 
+TEST_F(SinkAdmission, SomethingElseInAStagedFilesPlaceSetsTheTransferAside) {
+    Node node(&site_, "62");
+    feed({node.open()});
+    fs::create_directories(root_ / ".staging" / node.id().transfer_id / "f0" / "planted");
+    feed({node.chunk("a.csv", 0, "1,2\n"), node.chunk("d/b.txt", 1, "hello"), node.manifest(kFiles)});
+    EXPECT_NE(reason(node).find("f0"), std::string::npos) << reason(node);
+    Node next(&site_, "63");
+    feed(next.transfer(kFiles));
+    EXPECT_TRUE(exists("alice/63/_SUCCESS"));
+}
+
 TEST_F(SinkAdmission, SetAsideEntriesArePrunedByAgeAndTheMessageLogIsRotated) {
     settings_.keep_seconds = 100;
     settings_.quarantine_log_bytes = 2000;
