@@ -40,11 +40,16 @@ except TopicAlreadyExistsError:
     pass
 admin.close()
 PY
-pkill -f "kafka-stream-sink.*--group demo-sink" 2>/dev/null || true
+# A sink an interrupted demo left running on this harness (only that one: other harnesses may run demos too).
+if old=$(cat "$KS_STATE/demo-sink.pid" 2>/dev/null) &&
+    tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -qF -- "--group demo-sink --output $OUT "; then
+    kill "$old" 2>/dev/null || true
+fi
 "$ROOT/build/bin/kafka-stream-sink" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.auth.key.file="$KS_AUTH_KEY" \
     --topic "$TOPIC" --group demo-sink --output "$OUT" --chown >"$KS_STATE/demo-sink.log" 2>&1 &
 sink_pid=$!
-trap 'kill $sink_pid 2>/dev/null || true' EXIT
+echo "$sink_pid" >"$KS_STATE/demo-sink.pid"
+trap 'kill $sink_pid 2>/dev/null || true; rm -f "$KS_STATE/demo-sink.pid"' EXIT
 
 step "Submitting the job as $KS_TEST_USER with sbatch --kafka-stream=$TOPIC"
 WORK=$KS_STATE/demo-work

@@ -60,8 +60,9 @@ if [ -f "$KS_ROOT/build/lib/kafka_stream.so" ]; then
     note "plugstack.conf changes: the slurmds restart, the rest stays"
     export KS_PLUGIN=$KS_ROOT/build/lib/kafka_stream.so
     "$cluster" up
-    grep -qF "optional $KS_ROOT/build/lib/kafka_stream.so " "$KS_STATE/plugstack.conf" ||
-        fail "plugstack.conf does not name the plugin: $(cat "$KS_STATE/plugstack.conf")"
+    grep -qF "optional $KS_STATE/lib/kafka_stream.so " "$KS_STATE/plugstack.conf" ||
+        fail "plugstack.conf does not name the plugin installed in the state dir: $(cat "$KS_STATE/plugstack.conf")"
+    cmp -s "$KS_PLUGIN" "$KS_STATE/lib/kafka_stream.so" || fail "the plugin in the state dir is not the build's"
     [ "$(pid_of slurmd-n1)" != "$(echo "$first" | sed -n 's/^slurmd-n1=//p')" ] || fail "slurmd n1 was not restarted"
     [ "$(pid_of slurmd-n2)" != "$(echo "$first" | sed -n 's/^slurmd-n2=//p')" ] || fail "slurmd n2 was not restarted"
     [ "$(pid_of slurmctld)" = "$(echo "$first" | sed -n 's/^slurmctld=//p')" ] || fail "slurmctld was restarted"
