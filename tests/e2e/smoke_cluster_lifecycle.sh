@@ -5,14 +5,7 @@
 # leaves none behind.
 . "$(dirname "$0")/../lib/common.sh"
 : "${KS_TEST_USER:=ksuser}"
-# A port base whose ports nobody uses (other harness instances may run on this machine).
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-base=$((${KS_PORT_BASE:-29100} + 200))
-until port_free $base && port_free $((base + 1)) && port_free $((base + 2)) && port_free $((base + 10)) &&
-    port_free $((base + 20)); do
-    base=$((base + 100))
-    [ $base -lt 40000 ] || skip "no free port base found for a second harness"
-done
+base=$(free_port_base 200) || skip "no free port base found for a second harness"
 export KS_PORT_BASE=$base
 export KS_STATE=$T/cluster
 export KS_CLUSTER_ENV=$T/cluster.env
