@@ -6,6 +6,7 @@
 #   make deps            install everything the build, tests, benchmarks and demo need (idempotent)
 #   make cluster-up / cluster-down   the local Slurm + Kafka harness (tests/cluster/)
 #   make install PREFIX=/usr DESTDIR=...
+#   make deb             Debian packages (debian/) into build/deb/, checked by lintian
 #
 # Sources are discovered per component folder; one binary per tool, its entry point in main.cpp.
 
@@ -29,9 +30,15 @@ endif
 SLURM_PLUGIN_DIR ?= $(shell d=/usr/lib/$$(gcc -print-multiarch 2>/dev/null)/slurm-wlm; [ -d $$d ] && echo $$d || echo $(PREFIX)/lib/slurm)
 SLURM_INCLUDE    ?= /usr/include
 
+# Flags from the environment (dpkg-buildflags when debian/rules builds) apply to the plugin too.
+ENV_CXXFLAGS := $(CXXFLAGS)
+ENV_LDFLAGS  := $(LDFLAGS)
+
 WARN       := -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor -Wformat=2
 HARDEN     := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection
 CPPFLAGS   += -Icommon -MMD -MP -D_GNU_SOURCE
+# Where the plugin finds kafka-stream-push when plugstack.conf gives no helper=: where `make install` puts it.
+CPPFLAGS   += -DKS_DEFAULT_HELPER='"$(PREFIX)/bin/kafka-stream-push"'
 CXXFLAGS   += -std=c++2b $(OPT) $(WARN) $(HARDEN) -fPIC $(SANFLAGS)
 LDHARDEN   := -Wl,-z,relro,-z,now,-z,noexecstack
 LDFLAGS    += $(LDHARDEN) $(SANFLAGS)
@@ -63,7 +70,7 @@ UNIT       := $(if $(UNIT_SRC),$(BUILD)/bin/unit-tests)
 TOOLS      := $(if $(wildcard tests/tools/*.cpp),$(patsubst tests/tools/%.cpp,$(BUILD)/bin/%,$(wildcard tests/tools/*.cpp)))
 LIBCOMMON  := $(BUILD)/lib/libkscommon.a
 
-.PHONY: all asan test test-unit test-long deps cluster-up cluster-down demo bench install clean check-plugin-symbols
+.PHONY: all asan test test-unit test-long deps cluster-up cluster-down demo bench install deb clean check-plugin-symbols
 all: $(if $(wildcard spank_plugin/spank_entry.cpp),$(PLUGIN)) $(PUSH) $(SINK) $(UNIT) $(TOOLS)
 
 asan:
@@ -75,7 +82,7 @@ $(BUILD)/obj/%.o: %.cpp
 
 $(BUILD)/pobj/%.o: %.cpp
 	@mkdir -p $(@D)
-	$(CXX) $(CPPFLAGS) -I$(SLURM_INCLUDE) -std=c++2b -O2 -g $(WARN) $(HARDEN) -fPIC -fvisibility=hidden -c $< -o $@
+	$(CXX) $(CPPFLAGS) -I$(SLURM_INCLUDE) $(ENV_CXXFLAGS) -std=c++2b -O2 -g $(WARN) $(HARDEN) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@mkdir -p $(@D)
@@ -84,7 +91,7 @@ $(LIBCOMMON): $(COMMON_OBJ)
 # The plugin links no Kafka library: it only execs the helper. The version script exports plugin_* and slurm_spank_*.
 $(PLUGIN): $(PLUGIN_OBJ) spank_plugin/kafka_stream.map
 	@mkdir -p $(@D)
-	$(CXX) -shared -fPIC $(LDHARDEN) -Wl,--version-script=spank_plugin/kafka_stream.map -static-libstdc++ -static-libgcc \
+	$(CXX) -shared -fPIC $(ENV_LDFLAGS) $(LDHARDEN) -Wl,--version-script=spank_plugin/kafka_stream.map -static-libstdc++ -static-libgcc \
 	    -o $@ $(PLUGIN_OBJ)
 
 $(BUILD)/bin/kafka-stream-push: $(call obj,helper/main.cpp) $(HELPER_OBJ) $(LIBCOMMON)
@@ -144,6 +151,11 @@ install: all
 	$(if $(wildcard man/*.1),install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/)
 	$(if $(wildcard man/*.8),install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/)
 	$(if $(wildcard etc/*),install -m 0644 etc/* $(DESTDIR)$(PREFIX)/share/doc/slurm-kafka-stream/examples/)
+
+# Binary packages built with debhelper in a copy of the tree (debhelper's clean step would remove build/), checked by
+# lintian; see scripts/deb.sh.
+deb:
+	scripts/deb.sh
 
 clean:
 	rm -rf build

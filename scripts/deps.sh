@@ -17,6 +17,8 @@ packages=(
     slurmctld slurmd slurm-client munge openjdk-17-jre-headless maven ca-certificates openssl
     # tests, benchmarks, demo: Kafka clients written by others, process tools
     kcat python3 python3-kafka python3-lz4 python3-zstandard procps psmisc util-linux coreutils
+    # Debian packages (make deb) and their check
+    debhelper dpkg-dev lintian
     # fuzzing (make fuzz): clang 16 with libFuzzer
     clang-16 libclang-rt-16-dev
 )
