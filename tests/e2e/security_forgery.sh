@@ -10,7 +10,10 @@
 : "${KS_TEST_USER2:?no second test user: run make cluster-up}"
 victim=$KS_TEST_USER mallory=$KS_TEST_USER2
 vuid=$(id -u "$victim") vgid=$(id -g "$victim") muid=$(id -u "$mallory") mgid=$(id -g "$mallory")
-PRODUCE=$KS_ROOT/tests/tools/sink_produce.py
+# Her tools are copies she can read: the checkout may be readable by root only.
+her_push=$(reachable "$PUSH")
+reachable "$KS_ROOT/tests/tools/kswire.py" >/dev/null
+PRODUCE=$(reachable "$KS_ROOT/tests/tools/sink_produce.py")
 jobs_started=()
 on_exit 'for j in "${jobs_started[@]}"; do env SLURM_CONF="$SLURM_CONF" scancel "$j" 2>/dev/null; done'
 
@@ -74,7 +77,7 @@ mkdir -p "$her/evil" && echo "mallory's bytes" >"$her/evil/result.csv" && chown 
 
 note "F1: she runs kafka-stream-push herself, as him: it cannot read the site's key"
 rc=0
-as_mallory "$PUSH" --config "$KS_STREAM_CONF" --topic "$topic_v" --cluster c --user "$victim" --job-id "$v" --node n2 \
+as_mallory "$her_push" --config "$KS_STREAM_CONF" --topic "$topic_v" --cluster c --user "$victim" --job-id "$v" --node n2 \
     --timeout 20 "$her/evil" 2>"$T/f1.err" || rc=$?
 cat "$T/f1.err"
 [ $rc = 2 ] && grep -q 'cannot read the signing key.*Permission denied' "$T/f1.err" || fail "F1: rc=$rc"
@@ -82,7 +85,7 @@ cat "$T/f1.err"
 note "F2: the same, unsigned (stream.auth=none): Kafka takes it, the sink drops it"
 for target in "$v n3" "$((v + 1000)) n1"; do
     set -- $target
-    as_mallory "$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.auth=none --topic "$topic_v" --cluster c \
+    as_mallory "$her_push" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.auth=none --topic "$topic_v" --cluster c \
         --user "$victim" --job-id "$1" --node "$2" --timeout 30 "$her/evil" 2>"$T/f2.err" ||
         fail "F2: the unsigned push was not even delivered to Kafka: $(cat "$T/f2.err")"
 done

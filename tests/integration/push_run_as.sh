@@ -36,14 +36,13 @@ entry=$(ls -d "$T/spool/$U"/*)
 
 note "--run-as needs root; bad values are usage errors"
 rc=0
-# A copy the user can run: the checkout may be one only root can read.
-install -m 0755 "$PUSH" "$T/kafka-stream-push"
+user_push=$(reachable "$PUSH")
 # (stream.auth=none: a user cannot read the site's key, so the push would stop there first.)
-setpriv --reuid $U --regid $G --clear-groups "$T/kafka-stream-push" -X stream.auth=none -X bootstrap.servers=x:1 --topic t \
+setpriv --reuid $U --regid $G --clear-groups "$user_push" -X stream.auth=none -X bootstrap.servers=x:1 --topic t \
     --run-as $U:$G "$src" 2>"$T/err3" || rc=$?
 [ $rc = 2 ] && grep -q 'only allowed when running as root' "$T/err3" || fail "non-root --run-as: rc=$rc $(cat "$T/err3")"
 rc=0
-setpriv --reuid $U --regid $G --clear-groups "$T/kafka-stream-push" "${KS_AUTH[@]}" -X bootstrap.servers=x:1 --topic t \
+setpriv --reuid $U --regid $G --clear-groups "$user_push" "${KS_AUTH[@]}" -X bootstrap.servers=x:1 --topic t \
     "$src" 2>"$T/err5" || rc=$?
 [ $rc = 2 ] && grep -q 'cannot read the signing key.*Permission denied' "$T/err5" || fail "a user signing: rc=$rc $(cat "$T/err5")"
 rc=0; "$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers=x:1 --topic t --run-as 0:0 "$src" 2>/dev/null || rc=$?

@@ -49,6 +49,13 @@ except TopicAlreadyExistsError:
 admin.close()
 PYEOF
 }
+# reachable FILE: prints the path of a copy of FILE in $T that every user can read and run: what a test runs as
+# another user must not come from the checkout, which may be readable by root only.
+reachable() {
+    install -d -m 0755 "$T/reachable"
+    install -m 0755 "$1" "$T/reachable/"
+    echo "$T/reachable/$(basename "$1")"
+}
 # free_port_base OFFSET: a port base for a second harness instance, OFFSET (then steps of 100) above this one's, whose
 # single-broker ports nobody uses (other instances may run on this machine); fails if there is none below 40000.
 free_port_base() {
