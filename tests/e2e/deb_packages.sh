@@ -168,7 +168,7 @@ grep -qh "kafka_stream: job $job: delivered" "$KS_SLURMD_LOG_N1" "$KS_SLURMD_LOG
 restore_plugstack
 
 note "the installed sink rebuilds the job's files (with its installed configuration, overridden on the command line)"
-/usr/bin/kafka-stream-sink -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" \
+/usr/bin/kafka-stream-sink "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" \
     --chown --exit-when-idle 10 2>"$T/sink.log" || { cat "$T/sink.log"; fail "the installed sink failed"; }
 success=$(find "$out" -path "*/$job/_SUCCESS" | head -1)
 [ -n "$success" ] || { cat "$T/sink.log"; find "$out" | head -20; fail "job $job has no _SUCCESS"; }
@@ -179,7 +179,7 @@ note "an undelivered transfer stays in the spool, and purge keeps it"
 mkdir -p "$T/src" && echo "not delivered" >"$T/src/a.txt"
 before=$(find "$spool/0" -mindepth 1 -maxdepth 1 2>/dev/null | sort || true)
 rc=0
-/usr/bin/kafka-stream-push -X bootstrap.servers=127.0.0.1:9 --topic t-unreachable --job-id $((800000000 + RANDOM)) \
+/usr/bin/kafka-stream-push "${KS_AUTH[@]}" -X bootstrap.servers=127.0.0.1:9 --topic t-unreachable --job-id $((800000000 + RANDOM)) \
     --node deb-test-$$ --timeout 2 "$T/src" 2>"$T/push.err" || rc=$?
 my_entries=$(comm -13 <(echo "$before") <(find "$spool/0" -mindepth 1 -maxdepth 1 2>/dev/null | sort))
 [ $rc = 3 ] || fail "push to an unreachable broker: exit $rc, expected 3 (spooled): $(cat "$T/push.err")"
