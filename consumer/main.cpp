@@ -2,16 +2,23 @@
 // codes (0 ok, 1 runtime failure, 2 usage or configuration error).
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string_view>
 #include <vector>
 
 #include "consumer_service.hpp"
 #include "log.hpp"
+#include "service_monitor.hpp"
 #include "sink.hpp"
 #include "sink_options.hpp"
+#include "static_membership.hpp"
+#include "staging_area.hpp"
 
 namespace {
 
@@ -106,15 +113,52 @@ int run(int argc, char** argv) {
         log.error(ok.error().message);
         return 1;
     }
+    // Static group membership: after a crash, the restarted sink takes its partitions back at once. The lock on the
+    // id lives as long as the process (another sink of the group on this host takes the next id).
+    std::vector<ks::ConfigEntry> kafka_properties = config->kafka;
+    std::optional<StaticMemberLock> member;
+    const bool site_id = std::any_of(kafka_properties.begin(), kafka_properties.end(),
+                                     [](const auto& e) { return e.key == "group.instance.id"; });
+    if (config->static_membership && !site_id) {
+        auto lock = StaticMemberLock::acquire(config->group, short_host_name(), config->instance);
+        if (!lock) {
+            log.error(lock.error().message);
+            return 1;
+        }
+        kafka_properties.push_back({"group.instance.id", lock->id(), "stream.instance"});
+        member.emplace(std::move(*lock));
+    }
+    auto notifier = SystemdNotifier::from_environment(std::getenv, ::getpid());
+    if (!notifier) {
+        log.warning(notifier.error().message + ": no systemd notifications");
+        notifier = SystemdNotifier::from_environment([](const char*) -> const char* { return nullptr; }, ::getpid());
+    }
+    ks::UniqueFd staging_dir(::open((config->output + "/" + std::string(kStagingDirName)).c_str(),
+                                    O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!staging_dir) {
+        log.error(config->output + "/" + std::string(kStagingDirName) + ": cannot open");
+        return 1;
+    }
+    MonitorSettings monitor_settings{config->metrics_file, config->metrics_listen, config->metrics_interval_s};
+    auto monitor = ServiceMonitor::open(monitor_settings, staging_dir.get(), std::move(*notifier), log);
+    if (!monitor) {
+        log.error(monitor.error().message);
+        return 1;
+    }
     install_signal_handlers();
     ServiceSettings service{config->topics, config->topic_regex, config->group, config->commit_interval_s,
                             config->commit_bytes, std::min(60.0, std::max(1.0, config->stale_seconds / 2)),
-                            config->exit_when_idle, ::isatty(STDERR_FILENO) == 1};
-    if (auto ok = run_consumer(service, config->kafka, *sink, log, g_stop); !ok) {
-        log.error(ok.error().message);
-        return 1;
+                            config->exit_when_idle, ::isatty(STDERR_FILENO) == 1, config->stop_timeout_s};
+    auto outcome = run_consumer(service, kafka_properties, *sink, *monitor, log, g_stop);
+    const int rc = outcome.result ? 0 : 1;
+    if (!outcome.result) log.error(outcome.result.error().message);
+    // Kafka did not answer in time and its handle was left open: destroying it would wait for the coordinator.
+    // Everything read is durable; what was not committed is read again at the next start.
+    if (outcome.kafka_left_open) {
+        std::fflush(nullptr);
+        ::_exit(rc);
     }
-    return 0;
+    return rc;
 }
 
 }  // namespace

@@ -25,6 +25,10 @@ public:
     // True when commit_point() is ahead of what was last committed.
     bool needs_commit() const;
     void committed(std::int64_t offset) { committed_ = offset; }
+    // The offset last committed by this process, if any.
+    std::optional<std::int64_t> last_committed() const {
+        return committed_ < 0 ? std::nullopt : std::optional<std::int64_t>(committed_);
+    }
     bool has_pending() const { return lowest_not_durable_.has_value(); }
     // The offset after the highest one processed, if any: where reading goes on.
     std::optional<std::int64_t> next_offset() const {

@@ -60,6 +60,10 @@ std::string where(const IncomingMessage& msg) {
     return printable(msg.topic) + "/" + std::to_string(msg.partition) + "@" + std::to_string(msg.offset);
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 double real_time() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -381,8 +385,10 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
     if (settings_.records_timestamp_data)
         if (auto ok = plan_timestamp_data(root_.get(), staging_, id, *manifest, *plan, *log_); !ok) return ok;
     FinalizeTarget target{root_.get(), done_.get(), settings_.chown, settings_.finalize_hash_budget};
+    const auto started = std::chrono::steady_clock::now();
     auto result = finalize_transfer(target, staging_, id, *plan, *json);
     if (!result) return std::unexpected(result.error());
+    if (result->kind == FinalizeResult::Kind::done) stats_.finalize_seconds.observe(seconds_since(started));
     switch (result->kind) {
         case FinalizeResult::Kind::waiting:
             log_->debug("transfer " + id + " waits: " + printable(result->reason));
@@ -407,6 +413,7 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
     release(t);
     ++stats_.finalized_transfers;
     stats_.finalized_files += result->files;
+    stats_.finalized_bytes += result->bytes;
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", now() - t.first_seen);
     log_->info("finalized job " + printable(plan->job.job_id) + " node " + printable(plan->job.node) + ": " +
@@ -472,6 +479,7 @@ Result<void> Sink::quarantine_message(const IncomingMessage& msg, const std::str
 Result<void> Sink::quarantine_transfer(const std::string& id, Transfer& t, const IncomingMessage* msg,
                                        const std::string& reason, bool drop_data) {
     ++stats_.quarantined;
+    ++stats_.quarantined_transfers;
     if (pending_.transfer == id) pending_.transfer.clear(), pending_.bytes.clear();
     staging_.release_transfer(id);
     release(t);
@@ -499,7 +507,10 @@ Result<void> Sink::quarantine_transfer(const std::string& id, Transfer& t, const
 
 Result<void> Sink::flush() {
     if (auto ok = write_pending_records(); !ok) return ok;
+    const auto started = std::chrono::steady_clock::now();
+    const bool staged = staging_.unflushed_bytes() > 0;  // idle flushes would only add zeros
     if (auto ok = staging_.flush(); !ok) return ok;
+    if (staged) stats_.sync_seconds.observe(seconds_since(started));
     if (qlog_dirty_) {
         if (auto ok = fsync_fd(qlog_.get(), "quarantine log"); !ok) return ok;
         qlog_dirty_ = false;
@@ -566,6 +577,7 @@ Result<void> Sink::sweep_stale() {
             release(it->second);
             transfers_.erase(it);
         }
+        ++stats_.stale_transfers;
         log_->warning("transfer " + n + " made no progress for " + std::to_string(static_cast<long long>(settings_.stale_seconds)) +
                       " s: moved to " + std::string(kStaleDirName) + "/" + dest);
     }

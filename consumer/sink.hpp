@@ -14,6 +14,7 @@
 
 #include "admission.hpp"
 #include "finalizer.hpp"
+#include "histogram.hpp"
 #include "layout.hpp"
 #include "log.hpp"
 #include "record_decoder.hpp"
@@ -69,6 +70,11 @@ struct SinkStats {
     std::uint64_t quarantined = 0;
     std::uint64_t dropped = 0;  // messages of finished or quarantined transfers
     std::uint64_t unadmitted = 0;  // messages of transfers without a verified open message (dropped)
+    std::uint64_t finalized_bytes = 0;
+    std::uint64_t quarantined_transfers = 0;  // of `quarantined`, whole transfers (the others are single messages)
+    std::uint64_t stale_transfers = 0;
+    Histogram sync_seconds;      // Sink::flush() making staged data durable before offsets are committed
+    Histogram finalize_seconds;  // verifying, syncing and placing one transfer that completed
 };
 
 class Sink {

@@ -6,6 +6,7 @@
 
 #include "kafka.hpp"
 #include "layout.hpp"
+#include "static_membership.hpp"
 
 namespace ks::sink {
 namespace {
@@ -38,7 +39,8 @@ Result<double> parse_seconds(std::string_view what, std::string_view text) {
 std::string sink_usage() {
     return R"(Usage: kafka-stream-sink [--config FILE] [-X key=value]... (--topic TOPIC... | --topic-regex RE)
                          --group GROUP --output ROOT [--layout TEMPLATE] [--exit-when-idle SECONDS] [--chown]
-                         [--records-timestamp-data]
+                         [--records-timestamp-data] [--metrics-file FILE] [--metrics-listen [HOST:]PORT]
+                         [--instance NAME]
 
 Consumes kafka-stream transfers (written by kafka-stream-push at the end of Slurm jobs), rebuilds every file bit for
 bit and persists it under ROOT, exactly once, crash-safe. Runs as a consumer-group service; several instances (also on
@@ -65,6 +67,13 @@ Options:
                          for each file sent in records mode, also write FILE.timestamp_data: one line
                          "<timestamp>,<line>" per line, what the classic kafka-python consumer writes
                          (config: stream.records.timestamp.data)
+  --metrics-file FILE    write Prometheus metrics to FILE (node_exporter textfile format, replaced atomically
+                         every stream.metrics.interval.ms) (config: stream.metrics.file)
+  --metrics-listen [HOST:]PORT
+                         serve Prometheus metrics on http://HOST:PORT/metrics; HOST is a numeric address,
+                         default 127.0.0.1 (config: stream.metrics.listen)
+  --instance NAME        this sink's name on this host, for its static group membership (group.instance.id
+                         kafka-stream-sink.<host>.<NAME>); default "default" (config: stream.instance)
   -v, --verbose          debug messages
   -h, --help             this help;  --version  the version
 
@@ -83,7 +92,11 @@ Config keys (stream.*): stream.topics, stream.topic.regex, stream.group, stream.
   stream.sink.max.user.transfers (transfers in staging per user, default 10000),
   stream.sink.max.user.staged.bytes (bytes in staging per user, default half the output file system),
   stream.sink.keep.seconds (.stale and .quarantine entries are removed after this, default 2592000),
-  stream.max.record.bytes (longest records-mode line, default 16777216).
+  stream.max.record.bytes (longest records-mode line, default 16777216),
+  stream.metrics.file, stream.metrics.listen, stream.metrics.interval.ms (default 10000),
+  stream.instance, stream.static.membership (true/false, default true: a restarted sink gets its partitions back
+  at once; a stopped one keeps them until session.timeout.ms),
+  stream.stop.timeout.ms (SIGTERM to exit, whatever Kafka's state, default 10000).
   A transfer past a staging limit, or that does not fit in the file system, is set aside in .quarantine with its
   reason (without its staged data); no message makes the sink stop.
   librdkafka defaults: auto.offset.reset=earliest, queued.max.messages.kbytes=16384 (and fetch.queue.backoff.ms=10
@@ -91,6 +104,9 @@ Config keys (stream.*): stream.topics, stream.topic.regex, stream.group, stream.
 
 Under ROOT: .staging/ (incomplete transfers), .done/ (finished transfer ids), .quarantine/ (refused input, with a
 reason file per transfer and messages.log for single messages), .stale/ (transfers that stopped progressing).
+
+With $NOTIFY_SOCKET set (systemd Type=notify) it sends READY=1, a STATUS= line, STOPPING=1, and WATCHDOG=1 at half
+of $WATCHDOG_USEC.
 
 Exit status: 0 success (SIGTERM/SIGINT or idle), 1 runtime failure, 2 usage or configuration error.
 Test hook: KS_SINK_CRASH_AT=<point> makes the process _exit(137) at a named point of finalization
@@ -130,8 +146,10 @@ Result<SinkArgs> parse_sink_args(const std::vector<std::string_view>& args) {
             a.overrides.push_back(std::move(*e));
             continue;
         }
-        static constexpr std::string_view kWithValue[] = {"--config", "--topic", "--topic-regex", "--group", "--output",
-                                                          "--layout", "--exit-when-idle"};
+        static constexpr std::string_view kWithValue[] = {"--config",       "--topic",        "--topic-regex",
+                                                          "--group",        "--output",       "--layout",
+                                                          "--exit-when-idle", "--metrics-file", "--metrics-listen",
+                                                          "--instance"};
         if (std::find(std::begin(kWithValue), std::end(kWithValue), arg) == std::end(kWithValue))
             return fail("unknown option \"" + std::string(args[i]) + "\"");
         auto v = need(arg);
@@ -141,6 +159,9 @@ Result<SinkArgs> parse_sink_args(const std::vector<std::string_view>& args) {
         else if (arg == "--group") { if (!v) return std::unexpected(v.error()); a.group = *v; }
         else if (arg == "--output") { if (!v) return std::unexpected(v.error()); a.output = *v; }
         else if (arg == "--layout") { if (!v) return std::unexpected(v.error()); a.layout = *v; }
+        else if (arg == "--metrics-file") { if (!v) return std::unexpected(v.error()); a.metrics_file = *v; }
+        else if (arg == "--metrics-listen") { if (!v) return std::unexpected(v.error()); a.metrics_listen = *v; }
+        else if (arg == "--instance") { if (!v) return std::unexpected(v.error()); a.instance = *v; }
         else if (arg == "--exit-when-idle") {
             if (!v) return std::unexpected(v.error());
             auto s = parse_seconds("--exit-when-idle", *v);
@@ -157,7 +178,9 @@ const std::vector<std::string>& sink_config_keys() {
         "stream.exit.when.idle", "stream.chown", "stream.records.timestamp.data", "stream.commit.interval.ms", "stream.commit.bytes",
         "stream.stale.seconds", "stream.max.file.bytes", "stream.max.files", "stream.max.open.files",
         "stream.auth", "stream.auth.key.file", "stream.sink.max.transfers", "stream.sink.max.user.transfers",
-        "stream.sink.max.user.staged.bytes", "stream.sink.keep.seconds", "stream.max.record.bytes"};
+        "stream.sink.max.user.staged.bytes", "stream.sink.keep.seconds", "stream.max.record.bytes",
+        "stream.metrics.file", "stream.metrics.listen", "stream.metrics.interval.ms", "stream.instance",
+        "stream.static.membership", "stream.stop.timeout.ms"};
     return keys;
 }
 
@@ -247,6 +270,25 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     auto record = get_u64(*split, "stream.max.record.bytes", 1, 1ull << 32);
     if (!record) return std::unexpected(record.error());
     if (*record) c.max_record_bytes = **record;
+
+    c.metrics_file = args.metrics_file ? *args.metrics_file : get_string(*split, "stream.metrics.file").value_or("");
+    std::string listen = args.metrics_listen ? *args.metrics_listen : get_string(*split, "stream.metrics.listen").value_or("");
+    if (!listen.empty()) {
+        auto address = parse_listen_address(listen);
+        if (!address) return std::unexpected(address.error());
+        c.metrics_listen = *address;
+    }
+    auto metrics_interval = get_u64(*split, "stream.metrics.interval.ms", 100, 3600000);
+    if (!metrics_interval) return std::unexpected(metrics_interval.error());
+    if (*metrics_interval) c.metrics_interval_s = static_cast<double>(**metrics_interval) / 1000.0;
+    c.instance = args.instance ? *args.instance : get_string(*split, "stream.instance").value_or(c.instance);
+    if (auto ok = check_instance_name(c.instance); !ok) return std::unexpected(ok.error());
+    auto static_membership = get_bool(*split, "stream.static.membership");
+    if (!static_membership) return std::unexpected(static_membership.error());
+    c.static_membership = static_membership->value_or(true);
+    auto stop_timeout = get_u64(*split, "stream.stop.timeout.ms", 1000, 3600000);
+    if (!stop_timeout) return std::unexpected(stop_timeout.error());
+    if (*stop_timeout) c.stop_timeout_s = static_cast<double>(**stop_timeout) / 1000.0;
     return c;
 }
 

@@ -11,6 +11,7 @@
 
 #include "admission.hpp"
 #include "config.hpp"
+#include "metrics_http.hpp"
 #include "result.hpp"
 #include "signature.hpp"
 #include "transfer_plan.hpp"
@@ -28,6 +29,9 @@ struct SinkArgs {
     std::optional<std::string> output;
     std::optional<std::string> layout;
     std::optional<double> exit_when_idle;
+    std::optional<std::string> metrics_file;
+    std::optional<std::string> metrics_listen;
+    std::optional<std::string> instance;
     bool chown = false;
     bool records_timestamp_data = false;
     bool verbose = false;
@@ -51,6 +55,12 @@ struct SinkConfig {
     std::uint64_t commit_bytes = 64ull << 20;
     double stale_seconds = 7 * 24 * 3600.0;
     std::size_t max_open_files = 256;
+    std::string metrics_file;                     // empty: none
+    std::optional<ListenAddress> metrics_listen;  // none: no HTTP endpoint
+    double metrics_interval_s = 10.0;
+    std::string instance = "default";  // for the static group member id (static_membership.hpp)
+    bool static_membership = true;
+    double stop_timeout_s = 10.0;
     Limits limits;
     bool authenticate = true;                          // stream.auth=hmac (default) or none
     std::string auth_key_file = auth::kDefaultKeyFile;  // stream.auth.key.file

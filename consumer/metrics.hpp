@@ -1,0 +1,73 @@
+// The sink's metrics in Prometheus' text exposition format (version 0.0.4): written to a node_exporter textfile
+// (--metrics-file, replaced atomically) and/or served over HTTP (--metrics-listen, metrics_http.hpp). Names follow
+// Prometheus' conventions: prefix kafka_stream_sink_, base units (seconds, bytes), counters end in _total.
+// kafka-stream-sink(1) lists every metric; docs/metrics.md says what to alert on.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "histogram.hpp"
+#include "result.hpp"
+#include "sink.hpp"
+
+namespace ks::sink {
+
+// One exposition: HELP and TYPE once per family, then its samples (a family's samples must be added together).
+class Exposition {
+public:
+    using Labels = std::vector<std::pair<std::string, std::string>>;
+    void counter(std::string_view name, std::string_view help, double value, const Labels& labels = {});
+    void gauge(std::string_view name, std::string_view help, double value, const Labels& labels = {});
+    void histogram(std::string_view name, std::string_view help, const Histogram& h);
+    const std::string& text() const { return text_; }
+
+private:
+    void family(std::string_view name, std::string_view help, std::string_view type);
+    void sample(std::string_view name, const Labels& labels, double value);
+    std::string text_;
+    std::string family_;  // the family whose HELP/TYPE was written last
+};
+
+// A Prometheus sample value: integers exactly, others in the shortest form that reads back the same; NaN, +Inf, -Inf.
+std::string format_sample_value(double v);
+
+// What the consumer loop knows about one assigned partition.
+struct PartitionLag {
+    std::string topic;
+    std::int32_t partition = 0;
+    std::optional<std::int64_t> messages;  // end offset - committed offset; unknown until the broker reported its end
+    double seconds = 0;                    // 0 when caught up, else the age of the last message read from it
+};
+
+struct ServiceSnapshot {
+    std::vector<PartitionLag> partitions;
+    std::optional<double> last_commit_time;  // wall clock, seconds since the epoch
+    std::uint64_t commits = 0;
+    std::uint64_t commit_failures = 0;
+    double start_time = 0;  // wall clock
+};
+
+// Transfers in progress (directories in ROOT/.staging) and the disk space their staged files use.
+struct StagingUsage {
+    std::uint64_t transfers = 0;
+    std::uint64_t bytes = 0;
+};
+StagingUsage measure_staging(int staging_dirfd);
+
+std::string render_metrics(const SinkStats& stats, const StagingUsage& staging, const ServiceSnapshot& service);
+
+// systemd's STATUS= line, e.g. "4 partitions, lag 0 messages; 12 transfers finalized, 0 quarantined, 1 in
+// progress (3.1 MB staged); last commit 2 s ago".
+std::string format_status(const SinkStats& stats, const StagingUsage& staging, const ServiceSnapshot& service,
+                          double now_wall);
+
+// Replaces the file at `path` with `text` through a temporary file in the same directory and rename(2), so a reader
+// (node_exporter's textfile collector) sees the old or the new content, never a part. The temporary name starts
+// with '.' and does not end in .prom, so the collector never reads it.
+Result<void> replace_file(const std::string& path, std::string_view text);
+
+}  // namespace ks::sink
