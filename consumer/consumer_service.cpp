@@ -50,6 +50,7 @@ private:
         OffsetWatermark offsets;
         std::int64_t last_timestamp_ms = -1;  // Kafka timestamp of the last message read (for the lag in seconds)
         double assigned_at = 0;               // wall clock
+        std::optional<std::int64_t> committed_at_assign;  // the group's committed offset when it was assigned
     };
 
     static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
@@ -146,6 +147,12 @@ void ConsumerService::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_parti
             p.assigned_at = wall_seconds();
             partitions_[{parts->elems[i].topic, parts->elems[i].partition}] = p;
         }
+        // Where the group stands on them, for the lag (one request; the coordinator is answering a rebalance).
+        kafka::PartitionListPtr committed(rd_kafka_topic_partition_list_copy(parts));
+        if (rd_kafka_committed(rk_.get(), committed.get(), 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            for (int i = 0; i < committed->cnt; ++i)
+                if (const auto& c = committed->elems[i]; c.err == RD_KAFKA_RESP_ERR_NO_ERROR && c.offset >= 0)
+                    partitions_[{c.topic, c.partition}].committed_at_assign = c.offset;
         // Another instance may have finished transfers while it owned these partitions.
         sink_.forget_cached_states();
         log_.debug("assigned " + std::to_string(parts->cnt) + " partition(s)");
@@ -250,11 +257,15 @@ ServiceSnapshot ConsumerService::snapshot() const {
         PartitionLag lag{key.first, key.second, std::nullopt, 0};
         std::int64_t low = 0, high = RD_KAFKA_OFFSET_INVALID;
         rd_kafka_get_watermark_offsets(rk_.get(), key.first.c_str(), key.second, &low, &high);  // cached, no request
+        // From the last commit, else where the group stood at the assignment, else where reading goes on; a new
+        // group's partition that nothing was read from is known only when empty.
         std::optional<std::int64_t> base = p.offsets.last_committed();
+        if (!base) base = p.committed_at_assign;
         if (!base)
             if (auto* pos = rd_kafka_topic_partition_list_find(positions.get(), key.first.c_str(), key.second);
                 pos && pos->offset >= 0)
                 base = pos->offset;
+        if (!base && high == 0) base = 0;
         if (high >= 0 && base) {
             lag.messages = std::max<std::int64_t>(0, high - *base);
             if (*lag.messages > 0)
