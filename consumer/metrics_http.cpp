@@ -140,6 +140,10 @@ bool MetricsHttpServer::progress(Client& c, double now, const std::function<std:
 }
 
 void MetricsHttpServer::serve(double now, const std::function<std::string()>& body) {
+    std::string cached;
+    auto done = [&](Client& c) { return !progress(c, now, body, cached); };
+    std::erase_if(clients_, done);  // first, so that clients gone or timed out free their slots
+    const std::size_t known = clients_.size();
     for (int i = 0; i < 64; ++i) {  // bounded: a flood of connections cannot keep the loop here
         UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) break;
@@ -149,8 +153,8 @@ void MetricsHttpServer::serve(double now, const std::function<std::string()>& bo
         c.since = now;
         clients_.push_back(std::move(c));
     }
-    std::string cached;
-    std::erase_if(clients_, [&](Client& c) { return !progress(c, now, body, cached); });
+    clients_.erase(std::remove_if(clients_.begin() + static_cast<std::ptrdiff_t>(known), clients_.end(), done),
+                   clients_.end());
 }
 
 }  // namespace ks::sink
