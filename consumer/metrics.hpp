@@ -10,30 +10,11 @@
 #include <utility>
 #include <vector>
 
-#include "histogram.hpp"
+#include "prometheus_text.hpp"
 #include "result.hpp"
 #include "sink.hpp"
 
 namespace ks::sink {
-
-// One exposition: HELP and TYPE once per family, then its samples (a family's samples must be added together).
-class Exposition {
-public:
-    using Labels = std::vector<std::pair<std::string, std::string>>;
-    void counter(std::string_view name, std::string_view help, double value, const Labels& labels = {});
-    void gauge(std::string_view name, std::string_view help, double value, const Labels& labels = {});
-    void histogram(std::string_view name, std::string_view help, const Histogram& h);
-    const std::string& text() const { return text_; }
-
-private:
-    void family(std::string_view name, std::string_view help, std::string_view type);
-    void sample(std::string_view name, const Labels& labels, double value);
-    std::string text_;
-    std::string family_;  // the family whose HELP/TYPE was written last
-};
-
-// A Prometheus sample value: integers exactly, others in the shortest form that reads back the same; NaN, +Inf, -Inf.
-std::string format_sample_value(double v);
 
 // What the consumer loop knows about one assigned partition.
 struct PartitionLag {
@@ -64,10 +45,5 @@ std::string render_metrics(const SinkStats& stats, const StagingUsage& staging, 
 // progress (3.1 MB staged); last commit 2 s ago".
 std::string format_status(const SinkStats& stats, const StagingUsage& staging, const ServiceSnapshot& service,
                           double now_wall);
-
-// Replaces the file at `path` with `text` through a temporary file in the same directory and rename(2), so a reader
-// (node_exporter's textfile collector) sees the old or the new content, never a part. The temporary name starts
-// with '.' and does not end in .prom, so the collector never reads it.
-Result<void> replace_file(const std::string& path, std::string_view text);
 
 }  // namespace ks::sink

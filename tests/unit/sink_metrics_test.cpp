@@ -10,9 +10,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "../../consumer/histogram.hpp"
+#include "../../common/histogram.hpp"
 #include "../../consumer/metrics.hpp"
 
+using namespace ks;
 using namespace ks::sink;
 
 namespace {
@@ -61,7 +62,7 @@ TEST(SinkMetrics, HistogramBucketsAreCumulative) {
 }
 
 TEST(SinkMetrics, ExpositionFamiliesAndLabels) {
-    Exposition e;
+    Exposition e("kafka_stream_sink_");
     e.gauge("lag", "Help text.", 3, {{"topic", "a\"b\\c\nd"}, {"partition", "0"}});
     e.gauge("lag", "Help text.", 4, {{"topic", "t"}, {"partition", "1"}});
     e.counter("things_total", "Things.", 7);

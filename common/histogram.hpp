@@ -1,11 +1,12 @@
 // A Prometheus-style histogram of durations in seconds: fixed bucket bounds, a count per bucket, sum and count.
-// Kept in SinkStats (observed by the sink core, rendered by metrics.cpp); no allocation per observation.
+// The sink keeps two in SinkStats (observed by its core, rendered by consumer/metrics.cpp); no allocation per
+// observation.
 #pragma once
 #include <array>
 #include <cstddef>
 #include <cstdint>
 
-namespace ks::sink {
+namespace ks {
 
 class Histogram {
 public:
@@ -36,4 +37,4 @@ private:
     double sum_ = 0;
 };
 
-}  // namespace ks::sink
+}  // namespace ks
