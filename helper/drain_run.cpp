@@ -15,7 +15,9 @@
 #include "exit_codes.hpp"
 #include "privileges.hpp"
 #include "push_run.hpp"
+#include "prometheus_text.hpp"
 #include "record_sender.hpp"
+#include "run_summary.hpp"
 #include "safe_walk.hpp"
 #include "sha256.hpp"
 #include "spool.hpp"
@@ -306,6 +308,7 @@ int run_drain(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* c
     const bool root = ::geteuid() == 0;
     const DrainScope scope{conf, &ctx, ::geteuid(), deadline};
     const Clock::duration user_budget = std::chrono::milliseconds(static_cast<long long>(s.drain_user_seconds * 1000));
+    const SpoolStatus before = scan_spool(path);
 
     // One entry, one SPOOL/<uid> directory, or the spool root: each level is handled by the one below.
     std::string parent_path = path.substr(0, path.find_last_not_of('/') + 1);
@@ -372,6 +375,12 @@ int run_drain(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* c
     std::snprintf(buf, sizeof buf, "%.2f", secs);
     log.info(std::string(worst == exit_code::delivered ? "spool drained" : "some spool entries remain") + " (" + buf +
              " s): " + path);
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const DrainSummary summary{path, worst, secs, before, scan_spool(path), now};
+    print_summary_line(drain_summary_json(summary));
+    if (cl.metrics_file)
+        if (auto ok = replace_file(*cl.metrics_file, spool_metrics(path, summary.after, now)); !ok)
+            log.warning("--metrics-file: " + ok.error().message);
     return worst;
 }
 

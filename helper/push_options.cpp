@@ -84,7 +84,8 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
         }
         static const std::vector<std::string> kWithValue = {
             "-X", "--config", "--topic", "--cluster", "--job-id", "--job-instance", "--node", "--user", "--nodes", "--exit-code",
-            "--include", "--exclude", "--timeout", "--spool", "--run-as", "--drain-spool", "--format"};
+            "--include", "--exclude", "--timeout", "--spool", "--run-as", "--drain-spool", "--format",
+            "--metrics-file"};
         bool known = false;
         for (const auto& k : kWithValue) known = known || k == name;
         if (!known) return fail("unknown option " + arg);
@@ -106,6 +107,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
         else if (name == "--spool") cl.spool = value;
         else if (name == "--run-as") cl.run_as = value;
         else if (name == "--drain-spool") cl.drain_spool = value;
+        else if (name == "--metrics-file") cl.metrics_file = value;
         else if (name == "--include") cl.includes.push_back(value);
         else if (name == "--format") {
             auto f = parse_send_format(value);
@@ -137,6 +139,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
         if (!cl.topic.empty()) return fail("--drain-spool resends to the topic each spooled transfer names; drop --topic");
         return cl;
     }
+    if (cl.metrics_file) return fail("--metrics-file goes with --drain-spool (the spool's metrics)");
     if (positional.size() != 1) return fail("expected exactly one DIR argument");
     cl.dir = positional[0];
     if (cl.dir.empty()) return fail("DIR is empty");
@@ -407,6 +410,8 @@ Options:
   --drain-spool DIR    resend spooled transfers: DIR is the spool root, one DIR/<uid> directory or one entry;
                        only entries a node signed for the directory's owner are sent; an entry is removed only
                        after all its messages are confirmed
+  --metrics-file FILE  with --drain-spool: after the drain, write the spool's entries, bytes and oldest entry's
+                       age as Prometheus metrics to FILE (node_exporter textfile format, replaced atomically)
   -v, --verbose        log librdkafka's and our debug messages
   -h, --help           show this help
   --version            show the version and wire format version

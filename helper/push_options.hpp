@@ -33,6 +33,7 @@ struct CommandLine {
     std::vector<ConfigEntry> overrides;  // -X key=value, in order
     std::string topic;
     std::optional<std::string> cluster, job_id, job_instance, node, user, spool, run_as, drain_spool;
+    std::optional<std::string> metrics_file;  // with --drain-spool: the spool's node_exporter textfile
     std::optional<std::uint32_t> nodes;
     std::optional<std::int32_t> exit_code;
     std::optional<double> timeout;

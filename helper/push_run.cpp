@@ -10,6 +10,7 @@
 #include "exit_codes.hpp"
 #include "glob_filter.hpp"
 #include "privileges.hpp"
+#include "run_summary.hpp"
 #include "record_sender.hpp"
 #include "safe_walk.hpp"
 #include "size_limit.hpp"
@@ -258,9 +259,13 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     manifest.skipped = t.skipped;
     auto parts = manifest_messages(manifest, s.message_max_bytes);
     if (!parts) log.error(parts.error().message);
+    PushSummary summary{"delivered", exit_code::delivered, id.transfer_id, cl.topic, t.confirmed.size(), t.bytes,
+                        t.skipped.size(), 0, 0, std::nullopt};
     if (t.pending.empty() && parts && sender && sender->send_manifest(std::move(*parts))) {
+        summary.seconds = seconds_since(start);
         print_line("kafka-stream-push: " + summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(),
-                                                          seconds_since(start)) + tail);
+                                                          summary.seconds) + tail);
+        print_summary_line(push_summary_json(summary));
         return exit_code::delivered;
     }
 
@@ -274,10 +279,14 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     std::vector<std::string> not_spooled;
     auto where = spool_pending(s, cl.topic, id, std::move(manifest), results, t.pending, as_records, root_fd, signer,
                                spooled, not_spooled);
-    std::string counts = summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(), seconds_since(start));
+    summary.seconds = seconds_since(start);
+    std::string counts = summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(), summary.seconds);
     if (!where) {
         log.error("cannot spool: " + where.error().message);
         print_line("kafka-stream-push: NOT delivered and NOT spooled: " + counts + tail);
+        summary.status = "lost";
+        summary.exit_code = exit_code::lost;
+        print_summary_line(push_summary_json(summary));
         return exit_code::lost;
     }
     if (!not_spooled.empty()) {
@@ -285,10 +294,20 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
                   not_spooled.front());
         print_line("kafka-stream-push: NOT delivered, spooled " + std::to_string(spooled) + " files to " + *where +
                    ", " + std::to_string(not_spooled.size()) + " NOT spooled (spool full): " + counts + tail);
+        summary.status = "lost";
+        summary.exit_code = exit_code::lost;
+        summary.spooled_files = spooled;
+        summary.spool_entry = *where;
+        print_summary_line(push_summary_json(summary));
         return exit_code::lost;
     }
     print_line("kafka-stream-push: NOT delivered, spooled " + std::to_string(spooled) + " files to " + *where + ": " +
                counts + tail);
+    summary.status = "spooled";
+    summary.exit_code = exit_code::spooled;
+    summary.spooled_files = spooled;
+    summary.spool_entry = *where;
+    print_summary_line(push_summary_json(summary));
     return exit_code::spooled;
 }
 

@@ -1,0 +1,106 @@
+#include "spool_status.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "prometheus_text.hpp"
+#include "spool.hpp"
+#include "unique_fd.hpp"
+
+namespace ks::push {
+namespace {
+
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+// Names in a directory that do not start with '.', with their lstat.
+std::vector<std::pair<std::string, struct stat>> entries_of(int dir_fd) {
+    std::vector<std::pair<std::string, struct stat>> out;
+    int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0) return out;
+    DIR* d = ::fdopendir(dup_fd);
+    if (!d) {
+        ::close(dup_fd);
+        return out;
+    }
+    ::rewinddir(d);  // the duplicate shares the offset of an earlier listing
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        struct stat st {};
+        if (::fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) out.emplace_back(e->d_name, st);
+    }
+    ::closedir(d);
+    return out;
+}
+
+bool entry_file(int dir_fd, struct stat& st) {
+    return ::fstatat(dir_fd, kSpoolEntryFile, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+void add_entry(int entry_fd, const struct stat& json, SpoolStatus& s) {
+    ++s.entries;
+    s.bytes += static_cast<std::uint64_t>(json.st_size);
+    const double mtime = static_cast<double>(json.st_mtim.tv_sec) + json.st_mtim.tv_nsec / 1e9;
+    if (s.oldest_mtime == 0 || mtime < s.oldest_mtime) s.oldest_mtime = mtime;
+    UniqueFd data(::openat(entry_fd, "data", kDirFlags));
+    if (!data) return;
+    for (const auto& [name, st] : entries_of(data.get()))
+        if (S_ISREG(st.st_mode)) s.bytes += static_cast<std::uint64_t>(st.st_size);
+}
+
+// Every complete entry directly below `dir_fd`; true if there was at least one.
+bool scan_entries(int dir_fd, SpoolStatus& s) {
+    bool any = false;
+    for (const auto& [name, st] : entries_of(dir_fd)) {
+        if (!S_ISDIR(st.st_mode)) continue;
+        UniqueFd e(::openat(dir_fd, name.c_str(), kDirFlags));
+        struct stat json {};
+        if (!e || !entry_file(e.get(), json)) continue;
+        add_entry(e.get(), json, s);
+        any = true;
+    }
+    return any;
+}
+
+}  // namespace
+
+SpoolStatus scan_spool(const std::string& path) {
+    SpoolStatus s;
+    UniqueFd top(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!top) return s;
+    struct stat json {};
+    if (entry_file(top.get(), json)) {  // one entry
+        add_entry(top.get(), json, s);
+        return s;
+    }
+    if (scan_entries(top.get(), s)) return s;  // one user's directory
+    for (const auto& [name, st] : entries_of(top.get())) {  // the spool root
+        if (!S_ISDIR(st.st_mode)) continue;
+        UniqueFd user(::openat(top.get(), name.c_str(), kDirFlags));
+        if (user) scan_entries(user.get(), s);
+    }
+    return s;
+}
+
+double oldest_age_seconds(const SpoolStatus& s, double now) {
+    return s.entries == 0 ? 0.0 : std::max(0.0, now - s.oldest_mtime);
+}
+
+std::string spool_metrics(const std::string& path, const SpoolStatus& s, double now) {
+    Exposition e("kafka_stream_spool_");
+    const Exposition::Labels spool = {{"spool", path}};
+    e.gauge("entries", "Spooled transfers waiting to be sent again (complete entries).", static_cast<double>(s.entries),
+            spool);
+    e.gauge("bytes", "Bytes of the spooled entries (their data and transfer.json).", static_cast<double>(s.bytes), spool);
+    e.gauge("oldest_entry_age_seconds", "Age of the oldest spooled entry; 0 when the spool is empty.",
+            oldest_age_seconds(s, now), spool);
+    e.gauge("last_drain_timestamp_seconds", "When the last drain of this spool ended, in seconds since the epoch.", now,
+            spool);
+    return e.text();
+}
+
+}  // namespace ks::push
