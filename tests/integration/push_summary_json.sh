@@ -66,6 +66,14 @@ awk -v t="$(prom last_drain_timestamp_seconds)" -v now="$(date +%s)" 'BEGIN { ex
 grep -q '^# TYPE kafka_stream_spool_entries gauge$' "$T/metrics/spool.prom" || fail "no TYPE line"
 [ "$(ls -A "$T/metrics")" = spool.prom ] || fail "temporary files beside the metrics file: $(ls -A "$T/metrics")"
 
+for name in $(awk '/^# TYPE / { print $3 }' "$T/metrics/spool.prom"); do
+    grep -q "$name" "$KS_ROOT/man/kafka-stream-push.1" && grep -q "\`$name" "$KS_ROOT/docs/metrics.md" \
+        || fail "$name is not documented"
+done
+for name in $(grep -o 'kafka_stream_spool_[a-z_]*' "$KS_ROOT/etc/grafana-kafka-stream-sink.json" | sort -u); do
+    grep -q "^# TYPE $name " "$T/metrics/spool.prom" || fail "the dashboard uses $name, which the drain does not write"
+done
+
 note "a drain that delivers: the spool is empty"
 "$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --timeout 60 --drain-spool "$T/spool" \
     --metrics-file "$T/metrics/spool.prom" >"$T/out5" 2>"$T/err5" || fail "drain: $(cat "$T/err5")"

@@ -114,6 +114,17 @@ for path in sys.argv[1:]:
         assert (kind == "counter") == name.endswith("_total"), "counter names end in _total: " + name
 PYEOF
 
+note "every metric is documented, and the example dashboard uses only real ones"
+families=$(awk '/^# TYPE / { print $3 }' "$T/scrape.txt")
+[ "$(echo "$families" | wc -l)" -ge 20 ] || fail "expected at least 20 metric families: $families"
+for name in $families; do
+    grep -q "$name" "$KS_ROOT/man/kafka-stream-sink.1" || fail "$name is not in kafka-stream-sink(1)"
+    grep -q "\`$name" "$KS_ROOT/docs/metrics.md" || fail "$name is not in docs/metrics.md"
+done
+for name in $(grep -o 'kafka_stream_sink_[a-z_]*' "$KS_ROOT/etc/grafana-kafka-stream-sink.json" | sed 's/_bucket$//' | sort -u); do
+    echo "$families" | grep -qx "$name" || fail "the dashboard uses $name, which the sink does not expose"
+done
+
 note "the endpoint is strict and cannot be stalled"
 "$PY" - "$port" <<'PYEOF' || fail "the HTTP endpoint misbehaved"
 import socket, sys, urllib.error, urllib.request
