@@ -58,6 +58,8 @@ std::string render_metrics(const SinkStats& s, const StagingUsage& staging, cons
     e.counter("messages_quarantined_total",
               "Single messages refused without a usable transfer identity (listed in ROOT/.quarantine/messages.log).",
               d(s.quarantined - s.quarantined_transfers));
+    e.counter("messages_unadmitted_total",
+              "Messages of transfers without a verified (signed) open message, dropped (stream.auth).", d(s.unadmitted));
     e.counter("transfers_finalized_total", "Node transfers verified and placed under the output root.",
               d(s.finalized_transfers));
     e.counter("transfers_quarantined_total", "Node transfers refused and moved to ROOT/.quarantine/.",

@@ -43,7 +43,8 @@ bool entry_file(int dir_fd, struct stat& st) {
 
 void add_entry(int entry_fd, const struct stat& json, SpoolStatus& s) {
     ++s.entries;
-    s.bytes += static_cast<std::uint64_t>(json.st_size);
+    for (const auto& [name, st] : entries_of(entry_fd))  // transfer.json, its signature, ...
+        if (S_ISREG(st.st_mode)) s.bytes += static_cast<std::uint64_t>(st.st_size);
     const double mtime = static_cast<double>(json.st_mtim.tv_sec) + json.st_mtim.tv_nsec / 1e9;
     if (s.oldest_mtime == 0 || mtime < s.oldest_mtime) s.oldest_mtime = mtime;
     UniqueFd data(::openat(entry_fd, "data", kDirFlags));
@@ -95,7 +96,7 @@ std::string spool_metrics(const std::string& path, const SpoolStatus& s, double 
     const Exposition::Labels spool = {{"spool", path}};
     e.gauge("entries", "Spooled transfers waiting to be sent again (complete entries).", static_cast<double>(s.entries),
             spool);
-    e.gauge("bytes", "Bytes of the spooled entries (their data and transfer.json).", static_cast<double>(s.bytes), spool);
+    e.gauge("bytes", "Bytes of the spooled entries (their data, transfer.json and signature).", static_cast<double>(s.bytes), spool);
     e.gauge("oldest_entry_age_seconds", "Age of the oldest spooled entry; 0 when the spool is empty.",
             oldest_age_seconds(s, now), spool);
     e.gauge("last_drain_timestamp_seconds", "When the last drain of this spool ended, in seconds since the epoch.", now,

@@ -11,7 +11,7 @@ namespace ks::push {
 
 struct SpoolStatus {
     std::uint64_t entries = 0;
-    std::uint64_t bytes = 0;     // transfer.json and data/* of every entry
+    std::uint64_t bytes = 0;     // every file of every entry: transfer.json, its signature, data/*
     double oldest_mtime = 0;     // of the oldest entry's transfer.json (when it was spooled); 0 when empty
 };
 

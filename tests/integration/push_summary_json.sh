@@ -24,7 +24,7 @@ prom() { awk -v n="kafka_stream_spool_$1{spool=\"$T/spool\"}" '$1 == n { print $
 
 note "delivered"
 topic=$(unique_topic); create_topic "$topic" 1
-"$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c --job-id 5 --node n1 \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c --job-id 5 --node n1 \
     --spool "$T/spool" "$src" >"$T/out1" 2>"$T/err1" || fail "push: $(cat "$T/err1")"
 tid=$(sed -n 's/.*transfer \([0-9a-f]\{32\}\) to .*/\1/p' "$T/err1")
 [ "$(json "$T/out1" 'j["summary"], j["status"], j["exit_code"]')" = "('push', 'delivered', 0)" ] || fail "$(cat "$T/out1")"
@@ -35,7 +35,7 @@ tid=$(sed -n 's/.*transfer \([0-9a-f]\{32\}\) to .*/\1/p' "$T/err1")
 
 note "spooled"
 rc=0
-"$PUSH" -X bootstrap.servers=$closed --topic "$topic" --cluster c --job-id 6 --node n1 --timeout 3 \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers=$closed --topic "$topic" --cluster c --job-id 6 --node n1 --timeout 3 \
     --spool "$T/spool" "$src" >"$T/out2" 2>"$T/err2" || rc=$?
 [ $rc = 3 ] || fail "exit $rc, expected 3"
 [ "$(json "$T/out2" 'j["status"], j["exit_code"], j["files"], j["spooled_files"]')" = "('spooled', 3, 0, 2)" ] \
@@ -45,14 +45,14 @@ entry=$(json "$T/out2" 'j["spool_entry"]')
 
 note "lost: the spool cannot be written"
 rc=0
-"$PUSH" -X bootstrap.servers=$closed --topic "$topic" --cluster c --job-id 7 --node n1 --timeout 2 \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers=$closed --topic "$topic" --cluster c --job-id 7 --node n1 --timeout 2 \
     --spool /proc/no-such-spool "$src" >"$T/out3" 2>/dev/null || rc=$?
 [ $rc = 4 ] && [ "$(json "$T/out3" 'j["status"], j["exit_code"]')" = "('lost', 4)" ] || fail "$(cat "$T/out3")"
 
 note "a drain that cannot deliver: the entry stays, and the metrics say so"
 bytes=$(find "$entry" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
 rc=0
-"$PUSH" -X bootstrap.servers=$closed --timeout 3 --drain-spool "$T/spool" --metrics-file "$T/metrics/spool.prom" \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers=$closed --timeout 3 --drain-spool "$T/spool" --metrics-file "$T/metrics/spool.prom" \
     >"$T/out4" 2>"$T/err4" || rc=$?
 [ $rc = 3 ] || fail "drain: exit $rc, expected 3: $(cat "$T/err4")"
 [ "$(json "$T/out4" 'j["summary"], j["status"], j["exit_code"], j["spool"]')" = "('drain', 'entries remain', 3, '$T/spool')" ] \
@@ -75,7 +75,7 @@ for name in $(grep -o 'kafka_stream_spool_[a-z_]*' "$KS_ROOT/etc/grafana-kafka-s
 done
 
 note "a drain that delivers: the spool is empty"
-"$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --timeout 60 --drain-spool "$T/spool" \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --timeout 60 --drain-spool "$T/spool" \
     --metrics-file "$T/metrics/spool.prom" >"$T/out5" 2>"$T/err5" || fail "drain: $(cat "$T/err5")"
 [ "$(json "$T/out5" 'j["status"], j["entries_before"], j["entries_drained"], j["entries_remaining"], j["bytes_remaining"], j["oldest_remaining_age_seconds"]')" = \
     "('drained', 1, 1, 0, 0, 0.0)" ] || fail "$(cat "$T/out5")"
@@ -83,6 +83,6 @@ note "a drain that delivers: the spool is empty"
     || fail "spool metrics after the drain: $(cat "$T/metrics/spool.prom")"
 
 rc=0
-"$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --metrics-file x "$src" >/dev/null 2>"$T/err6" || rc=$?
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --metrics-file x "$src" >/dev/null 2>"$T/err6" || rc=$?
 [ $rc = 2 ] && grep -q 'goes with --drain-spool' "$T/err6" || fail "--metrics-file without --drain-spool: exit $rc"
 echo "PASS"

@@ -32,7 +32,7 @@ listener=$!
 on_exit "kill $listener 2>/dev/null"
 for _ in $(seq 1 100); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
 
-NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=2000000 "$SINK" -v -X bootstrap.servers="$KAFKA_BOOTSTRAP" \
+NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=2000000 "$SINK" -v "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" \
     --topic "$topic" --group "g-$topic" --output "$out" --metrics-file "$T/metrics/sink.prom" \
     --metrics-listen 127.0.0.1:0 -X stream.metrics.interval.ms=300 -X stream.commit.interval.ms=300 2>"$T/sink.log" &
 pid=$!
@@ -66,7 +66,7 @@ is http messages_total 0 || fail "messages before any was sent"
 
 note "a transfer in progress: its chunks, no manifest yet"
 "$PY" "$PRODUCE" "$KAFKA_BOOTSTRAP" "$topic" "$T/src" --job 1 --node n1 --no-manifest
-wait_for "5 chunks read (data.bin: 4, small.txt: 1)" is http messages_total 5
+wait_for "the open message and 5 chunks read (data.bin: 4, small.txt: 1)" is http messages_total 6
 wait_for "1 active transfer (file)" is file active_transfers 1
 above file staged_bytes 2999999 || fail "staged bytes: $(value file staged_bytes), expected at least 3000000"
 is http transfers_finalized_total 0 || fail "finalized without its manifest"
@@ -78,7 +78,7 @@ note "the manifest: the transfer is finalized"
 wait_for "1 finalized transfer" is http transfers_finalized_total 1
 is http persisted_files_total 2 || fail "persisted files: $(value http persisted_files_total)"
 is http persisted_bytes_total 3000006 || fail "persisted bytes: $(value http persisted_bytes_total)"
-is http messages_total 6 || fail "messages: $(value http messages_total)"
+is http messages_total 8 || fail "messages: $(value http messages_total)"
 is http finalize_duration_seconds_count 1 || fail "finalize histogram count: $(value http finalize_duration_seconds_count)"
 above http fsync_duration_seconds_count 0 || fail "no fsync observed"
 wait_for "nothing staged (file)" is file staged_bytes 0

@@ -14,13 +14,13 @@ head -c $((48 * 1024 * 1024)) /dev/urandom > "$src/big.bin"
 for i in $(seq 1 50); do echo "small $i" > "$src/sub/s$i.txt"; done
 topic=$(unique_topic)
 create_topic "$topic" 4
-"$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id 700 --node n1 --user alice \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id 700 --node n1 --user alice \
     --spool "$T/spool" --timeout 300 "$src" || fail "push failed"
 
 out=$T/out
 mkdir -p "$out"
 start_sink() {  # a long-running service (no --exit-when-idle), default session timeout; sets $pid
-    "$SINK" -v -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=200 \
+    "$SINK" -v "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=200 \
         -X queued.max.messages.kbytes=4096 --topic "$topic" --group "g-$topic" --output "$out" 2>"$1" &
     pid=$!
     on_exit "kill -9 $pid 2>/dev/null"

@@ -17,13 +17,13 @@ head -c $((64 * 1024 * 1024)) /dev/urandom > "$src/big.bin"
 echo "a small file" > "$src/small.txt"
 topic=$(unique_topic)
 create_topic "$topic" 4
-"$PUSH" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id 710 --node n1 --user alice \
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --cluster c1 --job-id 710 --node n1 --user alice \
     --spool "$T/spool" --timeout 300 "$src" || fail "push failed"
 
 out=$T/out
 mkdir -p "$out"
 # Commits are rare (60 s), so Kafka goes down with read, staged, uncommitted data.
-"$SINK" -v -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=60000 -X queued.max.messages.kbytes=2048 \
+"$SINK" -v "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.commit.interval.ms=60000 -X queued.max.messages.kbytes=2048 \
     --topic "$topic" --group "g-$topic" --output "$out" 2>"$T/sink1.log" &
 pid=$!
 on_exit "kill -9 $pid 2>/dev/null"
@@ -54,7 +54,7 @@ note "exited $took s after SIGTERM, status $rc"
 grep -q 'stopped:' "$T/sink1.log" || fail "no final summary"
 
 cluster kafka-start 1 >/dev/null || fail "could not restart the broker"
-"$SINK" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" \
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" \
     --exit-when-idle 5 2>"$T/sink2.log" || { cat "$T/sink2.log"; fail "the restart failed"; }
 diff <(tree_digests "$src") <(tree_digests "$out/alice/710/n1") || fail "the tree differs from the source"
 [ -f "$out/alice/710/_SUCCESS" ] || fail "_SUCCESS missing"

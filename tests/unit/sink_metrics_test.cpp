@@ -87,6 +87,7 @@ TEST(SinkMetrics, RendersEveryMetricFromTheStats) {
     s.quarantined_transfers = 1;
     s.stale_transfers = 4;
     s.dropped = 6;
+    s.unadmitted = 9;
     s.sync_seconds.observe(0.02);
     s.finalize_seconds.observe(0.5);
     s.finalize_seconds.observe(2);
@@ -104,6 +105,7 @@ TEST(SinkMetrics, RendersEveryMetricFromTheStats) {
     EXPECT_EQ(value_of(text, "kafka_stream_sink_messages_quarantined_total"), "2");
     EXPECT_EQ(value_of(text, "kafka_stream_sink_transfers_stale_total"), "4");
     EXPECT_EQ(value_of(text, "kafka_stream_sink_messages_dropped_total"), "6");
+    EXPECT_EQ(value_of(text, "kafka_stream_sink_messages_unadmitted_total"), "9");
     EXPECT_EQ(value_of(text, "kafka_stream_sink_persisted_files_total"), "5");
     EXPECT_EQ(value_of(text, "kafka_stream_sink_persisted_bytes_total"), "1500");
     EXPECT_EQ(value_of(text, "kafka_stream_sink_active_transfers"), "3");
