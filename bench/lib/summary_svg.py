@@ -68,20 +68,27 @@ def render_svg(title, groups, rows):
         for r in (r for r in drawn if r["group"] == key):
             floor = r["label"].startswith("floor") or "possible?" in r.get("target", "")
             colour = NEUTRAL if floor else COLOURS.get(r.get("met"), NEUTRAL)
-            a, b = sorted((x(1.0), x(r["ratio_value"])))
+            width = max(abs(x(r["ratio_value"]) - x(1.0)), 1.5)  # a ratio of about 1 still shows its side
+            a = x(1.0) - width if r["ratio_value"] < 1 else x(1.0)
             mid = y + ROW / 2
             body.append(f'<text x="24" y="{mid + 4}" class="label{" floor" if floor else ""}">'
                         f'{escape(r["label"][:52])}</text>')
-            body.append(f'<rect x="{a:.1f}" y="{y + 5}" width="{max(b - a, 1.5):.1f}" height="{ROW - 10}" '
+            body.append(f'<rect x="{a:.2f}" y="{y + 5}" width="{width:.2f}" height="{ROW - 10}" '
                         f'fill="{colour}" rx="2"><title>{escape(r["figure"])}: {escape(r["ours"])} against '
                         f'{escape(r["peer"])}</title></rect>')
             if r["target_ratio"]:
                 tx = x(r["target_ratio"])
                 body.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{y + 2}" y2="{y + ROW - 2}" class="target"/>')
-            verdict = {"yes": "\u2713 met", "NO": "\u2717 missed"}.get(r.get("met"), "")
+            met = r.get("met", "")
+            if floor:  # "met" of a floor says whether the target is possible on this machine
+                verdict = "\u2713 possible" if met == "yes" else "\u2717 not possible" if met.lower().startswith("no") else ""
+            else:
+                verdict = {"yes": "\u2713 met", "NO": "\u2717 missed"}.get(met, "")
+            target = r.get("target", "")
+            target = target if target.startswith("(") else f"(target {target})"
             body.append(f'<text x="{x0 + AXIS_W + 12}" y="{mid + 4}" class="value">'
                         f'<tspan class="ratio">{r["ratio_value"]:.2f}x</tspan> vs {escape(r["peer_name"][:34])}'
-                        f' <tspan class="note">(target {escape(r.get("target", ""))}) {verdict}</tspan></text>')
+                        f' <tspan class="note">{escape(target)} {verdict}</tspan></text>')
             y += ROW
         y += 8
     ticks = []
@@ -89,7 +96,7 @@ def render_svg(title, groups, rows):
     while t <= hi * 1.0001:
         tx = x(t)
         label = f"{t:g}x" if t >= 1 else f"1/{1 / t:g}x"
-        ticks.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="84" y2="{y}" class="{"one" if t == 1 else "grid"}"/>')
+        ticks.append(f'<line x1="{tx:.2f}" x2="{tx:.2f}" y1="84" y2="{y}" class="{"one" if t == 1 else "grid"}"/>')
         ticks.append(f'<text x="{tx:.1f}" y="78" class="tick">{label}</text>')
         t *= 2
     height = y + 40
