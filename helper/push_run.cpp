@@ -185,10 +185,12 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     if (run_as) {
         if (auto p = prepare_user_spool(s.spool_dir, uid, gid); !p)
             log.warning("spool not ready (" + p.error().message + "); if delivery fails nothing can be spooled");
-        if (auto d = drop_privileges(*run_as); !d)
-            return log.error("cannot drop privileges to " + *cl.run_as + ": " + d.error().message +
-                             "; nothing was read or sent"),
-                   exit_code::lost;
+        if (auto d = drop_privileges(*run_as); !d) {
+            log.error("cannot drop privileges to " + *cl.run_as + ": " + d.error().message + "; nothing was read or sent");
+            print_summary_line(push_summary_json(
+                {"lost", exit_code::lost, id.transfer_id, cl.topic, 0, 0, 0, seconds_since(start), 0, std::nullopt}));
+            return exit_code::lost;
+        }
     }
 
     auto root = open_root_directory(cl.dir);
