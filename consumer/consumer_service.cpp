@@ -294,13 +294,17 @@ Result<void> ConsumerService::handle(const rd_kafka_message_t* m) {
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) headers = kafka::to_wire_headers(hdrs);
     IncomingMessage in{topic, m->partition, m->offset, &headers,
                        std::string_view(static_cast<const char*>(m->payload ? m->payload : ""), m->payload ? m->len : 0)};
+    if (fetch_kick_) fetch_kick_->consumed(m->len);
+    auto handled = sink_.handle(in);
+    // Only a message the sink took may count as processed: after a host failure the shutdown still flushes and
+    // commits (the revoke callback), and that commit must stop before this message, which is read again at restart.
+    if (!handled) return handled;
     auto it = partitions_.find({topic, m->partition});
     if (it != partitions_.end()) {
         it->second.offsets.processed(m->offset);
         it->second.last_timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
     }
-    if (fetch_kick_) fetch_kick_->consumed(m->len);
-    return sink_.handle(in);
+    return handled;
 }
 
 void ConsumerService::kick_stalled_fetch() {
