@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "companion_topic.hpp"
 #include "result.hpp"
 
 namespace ks::wire {
@@ -125,6 +126,7 @@ Result<ChunkHeader> decode_chunk(const Headers& headers);
 Result<TransferIdentity> decode_identity(const Headers& headers);
 
 inline constexpr std::string_view kFormatRecords = "records";
+
 
 struct FileEntry {
     FileMeta meta;

@@ -7,7 +7,9 @@
 namespace ks::sink {
 
 LayoutVars layout_vars(const wire::JobInfo& job, const std::string& transfer_id, const std::string& topic) {
-    return LayoutVars{job.user, std::to_string(job.uid), job.job_id, job.node, job.cluster, transfer_id, topic};
+    // A records-mode transfer's manifest comes on the companion topic: {topic} is the user's.
+    return LayoutVars{job.user,    std::to_string(job.uid), job.job_id, job.node, job.cluster, transfer_id,
+                      std::string(wire::user_topic_of(topic))};
 }
 
 Result<void> check_identity(const wire::TransferIdentity& id) {

@@ -142,7 +142,9 @@ bool drain_entry(int parent_fd, const std::string& name, const std::string& show
     if (!entry) return log.error(shown + ": " + entry.error().message + " (entry kept)"), false;
     if (auto ok = check_entry_origin(entry_fd.get(), *text, *entry, d); !ok)
         return log.error(shown + ": " + ok.error().message + " (entry kept)"), false;
-    const MessageSigner signer(d.ctx->keys ? &d.ctx->keys->signing_key() : nullptr, entry->topic);
+    const std::string companion = entry->records ? wire::companion_topic(entry->topic) : std::string();
+    const MessageSigner signer(d.ctx->keys ? &d.ctx->keys->signing_key() : nullptr,
+                               entry->records ? companion : entry->topic);
     std::vector<SourceFile> sources, as_records;
     for (auto index : entry->resend) {
         const wire::FileEntry* f = manifest_file(entry->manifest, index);
@@ -153,10 +155,12 @@ bool drain_entry(int parent_fd, const std::string& name, const std::string& show
         SourceFile src{f->meta.path, index, [fd, data] { return open_regular_beneath(fd, data); }, f->meta};
         (f->format == wire::kFormatRecords ? as_records : sources).push_back(std::move(src));
     }
-    auto producer = Producer::create(conf, entry->topic, message_timeout_for(deadline), log);
+    auto producer = Producer::create(conf, entry->topic, message_timeout_for(deadline), log, companion);
     if (!producer) return log.error(shown + ": " + producer.error().message), false;
     std::string topic = entry->topic;
-    ProducerFactory rebuild = [conf, topic, &log](int ms) { return Producer::create(conf, topic, ms, log); };
+    ProducerFactory rebuild = [conf, topic, companion, &log](int ms) {
+        return Producer::create(conf, topic, ms, log, companion);
+    };
     std::unique_ptr<Producer> session = std::move(*producer);
     if (auto opened = open_transfer(*session, entry->manifest.job, entry->id, signer, deadline, d.ctx->interrupted); !opened)
         return log.warning(shown + ": not delivered: " + opened.error().message + " (entry kept)"), false;

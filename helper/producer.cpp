@@ -39,7 +39,7 @@ void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
 }  // namespace
 
 Result<std::unique_ptr<Producer>> Producer::create(const rd_kafka_conf_t* conf, const std::string& topic,
-                                                   int message_timeout_ms, const Log& log) {
+                                                   int message_timeout_ms, const Log& log, const std::string& companion) {
     std::unique_ptr<Producer> p(new Producer());
     p->callbacks_ = std::make_unique<Callbacks>();
     p->callbacks_->log = &log;
@@ -65,13 +65,20 @@ Result<std::unique_ptr<Producer>> Producer::create(const rd_kafka_conf_t* conf, 
             p->partitioner_->install(tc.get());
         }
     }
+    kafka::TopicConfPtr companion_conf(companion.empty() ? nullptr : rd_kafka_topic_conf_dup(tc.get()));
     p->topic_.reset(rd_kafka_topic_new(rk, topic.c_str(), tc.release()));  // takes the topic conf
     if (!p->topic_) return fail("topic " + topic + ": " + rd_kafka_err2str(rd_kafka_last_error()));
+    if (companion_conf) {
+        // The same partitioner: a transfer's records and its other messages land in partitions of the same number.
+        p->companion_.reset(rd_kafka_topic_new(rk, companion.c_str(), companion_conf.release()));
+        if (!p->companion_) return fail("topic " + companion + ": " + rd_kafka_err2str(rd_kafka_last_error()));
+    }
     return p;
 }
 
 Producer::~Producer() {
-    // The topic handle must go before the producer handle; the callbacks after it (destroy may still call them).
+    // The topic handles must go before the producer handle; the callbacks after it (destroy may still call them).
+    companion_.reset();
     topic_.reset();
     rk_.reset();
 }
@@ -81,29 +88,30 @@ OwnedPayload allocate_payload(std::size_t bytes) { return OwnedPayload(static_ca
 rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, std::string_view payload,
                                       const wire::Headers& headers) {
     kafka::HeadersPtr h = kafka::to_kafka_headers(headers);
-    return produce_with_flags(id, key, const_cast<char*>(payload.data()), payload.size(), RD_KAFKA_MSG_F_COPY, h);
+    return produce_with_flags(headed_topic(), id, key, const_cast<char*>(payload.data()), payload.size(),
+                              RD_KAFKA_MSG_F_COPY, h);
 }
 
 rd_kafka_resp_err_t Producer::produce_record(std::uint64_t id, std::string_view key, std::string_view payload,
                                              std::int64_t timestamp_ms) {
     kafka::HeadersPtr none;
-    return produce_with_flags(id, key, const_cast<char*>(payload.data()), payload.size(), RD_KAFKA_MSG_F_COPY, none,
-                              timestamp_ms);
+    return produce_with_flags(topic_.get(), id, key, const_cast<char*>(payload.data()), payload.size(),
+                              RD_KAFKA_MSG_F_COPY, none, timestamp_ms);
 }
 
 rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, OwnedPayload& payload, std::size_t len,
                                       const wire::Headers& headers) {
     kafka::HeadersPtr h = kafka::to_kafka_headers(headers);
-    rd_kafka_resp_err_t err = produce_with_flags(id, key, payload.get(), len, RD_KAFKA_MSG_F_FREE, h);
+    rd_kafka_resp_err_t err = produce_with_flags(headed_topic(), id, key, payload.get(), len, RD_KAFKA_MSG_F_FREE, h);
     if (!err) payload.release();  // librdkafka frees it once the message is done
     return err;
 }
 
-rd_kafka_resp_err_t Producer::produce_with_flags(std::uint64_t id, std::string_view key, char* payload,
-                                                 std::size_t len, int msgflags, kafka::HeadersPtr& h,
+rd_kafka_resp_err_t Producer::produce_with_flags(rd_kafka_topic_t* topic, std::uint64_t id, std::string_view key,
+                                                 char* payload, std::size_t len, int msgflags, kafka::HeadersPtr& h,
                                                  std::int64_t timestamp_ms) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_.get(), RD_KAFKA_V_RKT(topic_.get()), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+        rk_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
         RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_VALUE(payload, len), RD_KAFKA_V_KEY(key.data(), key.size()),
         RD_KAFKA_V_HEADERS(h.get()), RD_KAFKA_V_TIMESTAMP(timestamp_ms),  // 0: librdkafka reads the clock
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(id))), RD_KAFKA_V_END);

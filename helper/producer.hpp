@@ -38,8 +38,11 @@ class Producer {
 public:
     // `conf` is duplicated, so the caller can keep it to build the next session (after dropping privileges the
     // site's config file may no longer be readable). message.timeout.ms is set to `message_timeout_ms`.
+    // With a `companion` topic (records mode), messages with headers (open, chunks, manifest) go there and records
+    // to `topic`.
     static Result<std::unique_ptr<Producer>> create(const rd_kafka_conf_t* conf, const std::string& topic,
-                                                    int message_timeout_ms, const Log& log);
+                                                    int message_timeout_ms, const Log& log,
+                                                    const std::string& companion = {});
     ~Producer();
     Producer(const Producer&) = delete;
     Producer& operator=(const Producer&) = delete;
@@ -68,12 +71,16 @@ public:
 
 private:
     Producer() = default;
-    rd_kafka_resp_err_t produce_with_flags(std::uint64_t id, std::string_view key, char* payload, std::size_t len,
-                                           int msgflags, kafka::HeadersPtr& headers, std::int64_t timestamp_ms = 0);
+    rd_kafka_resp_err_t produce_with_flags(rd_kafka_topic_t* topic, std::uint64_t id, std::string_view key,
+                                           char* payload, std::size_t len, int msgflags, kafka::HeadersPtr& headers,
+                                           std::int64_t timestamp_ms = 0);
+    // Where a message with headers goes: the companion topic in records mode.
+    rd_kafka_topic_t* headed_topic() const { return companion_ ? companion_.get() : topic_.get(); }
     std::unique_ptr<Callbacks> callbacks_;
     std::unique_ptr<KeyPartitioner> partitioner_;  // outlives rk_ and topic_ (destroyed after them)
     kafka::HandlePtr rk_;
     kafka::TopicPtr topic_;
+    kafka::TopicPtr companion_;  // records mode: where everything but the records goes
 };
 
 }  // namespace ks::push

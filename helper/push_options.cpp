@@ -146,6 +146,9 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
     if (cl.topic.empty()) return fail("--topic is required");
     if (!kafka::valid_topic_name(cl.topic))
         return fail("--topic \"" + cl.topic + "\": Kafka topic names are 1-249 characters of [A-Za-z0-9._-]");
+    if (wire::is_companion_topic(cl.topic))
+        return fail("--topic \"" + cl.topic + "\": names ending in " + std::string(wire::kCompanionSuffix) +
+                    " are reserved for the companion topics of records mode");
     return cl;
 }
 

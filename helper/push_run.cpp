@@ -88,6 +88,7 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
     SpoolEntry entry;
     entry.topic = topic;
     entry.id = id;
+    entry.records = s.format == SendFormat::records;
     for (std::size_t pos : pending) {
         FileResult& r = results[pos];
         OpenedFile opened;
@@ -125,7 +126,7 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
     std::sort(manifest.files.begin(), manifest.files.end(),
               [](const auto& a, const auto& b) { return a.meta.index < b.meta.index; });
     entry.manifest = std::move(manifest);
-    return writer->commit(entry, [&](std::string_view json) { return signer.sign_spool_entry(id, json); });
+    return writer->commit(entry, [&](std::string_view json) { return signer.sign_spool_entry(id, topic, json); });
 }
 
 // Which files would go as records (records mode, when nothing could be sent): the spool entry says so, and the
@@ -175,12 +176,19 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     auto job = resolve_job(cl, s, real_env, defaults);
     if (!job) return log.error(job.error().message), exit_code::usage;
     const wire::TransferIdentity id = identity_of(*job);
-    const MessageSigner signer(ctx.keys ? &ctx.keys->signing_key() : nullptr, cl.topic);
+    // Records mode: the open message, chunks and manifest go to the companion topic; they are signed for it.
+    const bool records_mode = s.format == SendFormat::records;
+    const std::string companion = records_mode ? wire::companion_topic(cl.topic) : std::string();
+    if (records_mode && !kafka::valid_topic_name(companion))
+        return log.error("--topic \"" + cl.topic + "\": records mode also writes to " + companion +
+                         ", longer than Kafka's 249 characters: use a shorter topic"),
+               exit_code::usage;
+    const MessageSigner signer(ctx.keys ? &ctx.keys->signing_key() : nullptr, records_mode ? companion : cl.topic);
 
     // Credentials and connection first, while we may still be root; nothing under DIR has been touched yet.
     auto line_limit = records_line_limit(s);
     if (s.format == SendFormat::records && !line_limit) return log.error(line_limit.error().message), exit_code::usage;
-    auto producer = Producer::create(conf, cl.topic, message_timeout_for(deadline), log);
+    auto producer = Producer::create(conf, cl.topic, message_timeout_for(deadline), log, companion);
     if (!producer) return log.error(producer.error().message), exit_code::usage;
     if (run_as) {
         if (auto p = prepare_user_spool(s.spool_dir, uid, gid); !p)
@@ -215,8 +223,8 @@ int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* co
     }
     SenderSettings ss{s.chunk_bytes, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline,
                       ctx.interrupted, &signer};
-    ProducerFactory rebuild = [conf, &cl, &log](int timeout_ms) {
-        return Producer::create(conf, cl.topic, timeout_ms, log);
+    ProducerFactory rebuild = [conf, &cl, &log, &companion](int timeout_ms) {
+        return Producer::create(conf, cl.topic, timeout_ms, log, companion);
     };
     std::unique_ptr<Producer> session = std::move(*producer);
     std::vector<FileResult> results(sources.size());

@@ -81,6 +81,7 @@ std::string spool_entry_to_json(const SpoolEntry& e) {
     json j;
     j["format"] = kSpoolFormat;
     j["topic"] = e.topic;
+    if (e.records) j["mode"] = std::string(wire::kFormatRecords);
     j["key"] = wire::message_key(e.id);
     j["identity"] = identity_json(e.id);
     j["manifest"] = json::parse(wire::manifest_to_json(e.manifest));
@@ -96,6 +97,10 @@ Result<SpoolEntry> parse_spool_entry(std::string_view text) {
     SpoolEntry e;
     if (!j.contains("topic") || !j["topic"].is_string()) return fail("transfer.json: missing \"topic\"");
     e.topic = j["topic"].get<std::string>();
+    if (j.contains("mode")) {
+        if (j["mode"] != std::string(wire::kFormatRecords)) return fail("transfer.json: unknown \"mode\"");
+        e.records = true;
+    }
     if (!j.contains("identity") || !j["identity"].is_object()) return fail("transfer.json: missing \"identity\"");
     const json& id = j["identity"];
     for (auto [name, field] : {std::pair{"cluster", &e.id.cluster}, std::pair{"job", &e.id.job_id},

@@ -27,7 +27,8 @@ inline constexpr const char* kSpoolSignatureFile = "transfer.sig";
 inline constexpr int kSpoolFormat = 1;
 
 struct SpoolEntry {
-    std::string topic;
+    std::string topic;                  // the user's topic
+    bool records = false;               // a records-mode transfer: all but its records go to the companion topic
     wire::TransferIdentity id;
     wire::Manifest manifest;            // complete: every file (sent or to resend) and every skip
     std::vector<std::uint64_t> resend;  // file indexes whose data is in data/<index>

@@ -10,10 +10,11 @@ void MessageSigner::sign(wire::Headers& headers, std::string_view type, const wi
                          auth::sign(*key_, {type, topic_, key, id.transfer_id, part, parts, value}));
 }
 
-std::string MessageSigner::sign_spool_entry(const wire::TransferIdentity& id, std::string_view entry_json) const {
+std::string MessageSigner::sign_spool_entry(const wire::TransferIdentity& id, std::string_view topic,
+                                            std::string_view entry_json) const {
     if (!key_) return {};
     const std::string key = wire::message_key(id);
-    return auth::sign(*key_, {"spool", topic_, key, id.transfer_id, 0, 1, entry_json});
+    return auth::sign(*key_, {"spool", topic, key, id.transfer_id, 0, 1, entry_json});
 }
 
 Result<void> open_transfer(Producer& producer, const wire::JobInfo& job, const wire::TransferIdentity& id,

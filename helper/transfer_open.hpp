@@ -17,15 +17,17 @@
 
 namespace ks::push {
 
-// Signs the open and manifest messages of a transfer to `topic` (no signature with stream.auth=none: key == null).
+// Signs the open and manifest messages of a transfer produced to `topic` (the companion topic in records mode), and
+// its spool entry (no signature with stream.auth=none: key == null).
 class MessageSigner {
 public:
     MessageSigner(const auth::Key* key, std::string topic) : key_(key), topic_(std::move(topic)) {}
     // Adds ks.sig for a message of `type` ("open" or "manifest") with this value, key and manifest part.
     void sign(wire::Headers& headers, std::string_view type, const wire::TransferIdentity& id, std::string_view value,
               std::uint32_t part = 0, std::uint32_t parts = 1) const;
-    // The "spool" signature of a spool entry's transfer.json (spool.hpp); empty without a key.
-    std::string sign_spool_entry(const wire::TransferIdentity& id, std::string_view entry_json) const;
+    // The "spool" signature of a spool entry's transfer.json (spool.hpp) for the user's `topic`; empty without a key.
+    std::string sign_spool_entry(const wire::TransferIdentity& id, std::string_view topic,
+                                 std::string_view entry_json) const;
     bool signs() const { return key_ != nullptr; }
 
 private:

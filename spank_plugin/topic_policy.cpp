@@ -2,6 +2,8 @@
 
 #include <regex.h>
 
+#include "companion_topic.hpp"
+
 namespace ks::plugin {
 namespace {
 
@@ -44,6 +46,9 @@ Result<void> check_kafka_topic_name(std::string_view topic) {
     for (char c : topic)
         if (!is_topic_char(c))
             return fail("topic " + quoted(topic) + " has a character Kafka does not allow (only A-Z a-z 0-9 . _ -)");
+    if (ks::wire::is_companion_topic(topic))
+        return fail("topic " + quoted(topic) + ": names ending in " + std::string(ks::wire::kCompanionSuffix) +
+                    " are reserved (records mode's companion topics)");
     return {};
 }
 

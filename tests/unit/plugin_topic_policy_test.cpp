@@ -17,6 +17,11 @@ TEST(PluginTopicPolicy, KafkaNameRules) {
     EXPECT_TRUE(check_kafka_topic_name("..."));
     for (std::string bad : {"a b", "a/b", "a:b", "ä", "a\nb", "a*", "a,b"})
         EXPECT_FALSE(check_kafka_topic_name(bad)) << bad;
+    // Records mode's companion topics are not for users.
+    auto companion = check_kafka_topic_name("alice.results.ks-meta");
+    ASSERT_FALSE(companion);
+    EXPECT_NE(companion.error().message.find("reserved"), std::string::npos);
+    EXPECT_TRUE(check_kafka_topic_name("alice.ks-meta.results"));
 }
 
 TEST(PluginTopicPolicy, RegexEscapeMatchesOnlyItself) {

@@ -166,3 +166,41 @@ TEST(PushOptions, DefaultOpenFilesFollowTheFdLimit) {
     EXPECT_EQ(ks::push::default_max_open_files(70), 16u);
     EXPECT_GE(ks::push::raise_fd_limit(), 1024u);  // Debian's default hard limit is far above this
 }
+
+TEST(PushOptions, CompanionTopicNamesAreReserved) {
+    auto cl = parse({"--topic", "alice.results.ks-meta", "/d"});
+    ASSERT_FALSE(cl);
+    EXPECT_TRUE(mentions(cl.error(), "reserved for the companion topics of records mode"));
+    EXPECT_EQ(wire::companion_topic("alice.results"), "alice.results.ks-meta");
+    EXPECT_EQ(wire::user_topic_of("alice.results.ks-meta"), "alice.results");
+    EXPECT_EQ(wire::user_topic_of("alice.results"), "alice.results");
+    EXPECT_FALSE(wire::is_companion_topic(".ks-meta"));
+}
+
+TEST(PushOptions, SigningAndSpoolSettings) {
+    auto cl = parse({"--topic", "t", "/d"});
+    ASSERT_TRUE(cl);
+    auto s = resolve_settings({}, *cl);
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_TRUE(s->authenticate);
+    EXPECT_EQ(s->auth_key_file, "/etc/kafka-stream.key");
+    std::vector<ConfigEntry> entries = {{"stream.auth", "none", "f:1"},
+                                        {"stream.auth.key.file", "/k/site.key", "f:2"},
+                                        {"stream.spool.max.bytes", "1000", "f:3"},
+                                        {"stream.spool.min.free.percent", "10", "f:4"},
+                                        {"stream.drain.user.seconds", "30", "f:5"}};
+    s = resolve_settings(entries, *cl);
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_FALSE(s->authenticate);
+    EXPECT_EQ(s->auth_key_file, "/k/site.key");
+    EXPECT_EQ(s->spool_max_bytes, 1000u);
+    EXPECT_EQ(s->spool_min_free_percent, 10u);
+    EXPECT_EQ(s->drain_user_seconds, 30);
+    for (auto [key, value, why] : {std::tuple{"stream.auth", "maybe", "expected \"hmac\" or \"none\""},
+                                   std::tuple{"stream.auth.key.file", "relative.key", "absolute path"},
+                                   std::tuple{"stream.spool.min.free.percent", "100", "f:1"}}) {
+        auto bad = resolve_settings({{key, value, "f:1"}}, *cl);
+        ASSERT_FALSE(bad) << key;
+        EXPECT_TRUE(mentions(bad.error(), why)) << bad.error().message;
+    }
+}
