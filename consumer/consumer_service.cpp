@@ -29,6 +29,23 @@ namespace {
 
 // One-shot mode gives up when joining the group takes longer than this (broker unreachable, ...).
 constexpr double kMaxJoinSeconds = 60.0;
+// The longest a record waits for its transfer's open message when another member reads the companion partition.
+constexpr double kDeferralSeconds = 60.0;
+
+// "^(<topic>|<topic>.ks-meta)$" with the topic's regex metacharacters escaped.
+std::string topic_and_companion_pattern(const std::string& topic) {
+    std::string escaped;
+    for (char c : topic) {
+        if (c == '.') escaped += "\\";
+        escaped.push_back(c);
+    }
+    std::string suffix;
+    for (char c : wire::kCompanionSuffix) {
+        if (c == '.') suffix += "\\";
+        suffix.push_back(c);
+    }
+    return "^" + escaped + "(" + suffix + ")?$";
+}
 // Of the stop bound: the share the final commit may wait for the coordinator; leaving the group gets the rest.
 constexpr double kStopCommitShare = 0.7;
 
@@ -75,6 +92,22 @@ private:
     // Leaves the group within the stop bound; false if Kafka did not let it (the handle is then left open).
     bool close(bool commit, Result<void>& ok);
 
+    // Records mode: a record whose transfer is not open yet (Handled::deferred) pauses its partition at that record.
+    // Its open message went to the companion topic before the record was produced, so once this member has read the
+    // companion partition of the same number as far as it reached a moment after the record came, the record gets
+    // its last chance (dropped if still unknown). When another member reads that partition, the record is retried
+    // every second (the other member stages the open message in the shared ROOT) for at most kDeferralSeconds.
+    struct Deferral {
+        std::int64_t offset = 0;
+        double since = 0;                            // monotonic
+        double last_retry = 0;
+        std::optional<std::int64_t> companion_target;  // high watermark of the companion partition to reach
+        bool last_chance = false;
+    };
+    void defer(const PartitionKey& key, std::int64_t offset);
+    void resume(const PartitionKey& key);
+    void review_deferrals(double now);
+
     const ServiceSettings& settings_;
     Sink& sink_;
     ServiceMonitor& monitor_;
@@ -85,6 +118,8 @@ private:
     kafka::QueuePtr commit_queue_;    // answers to our asynchronous commits
     std::optional<FetchKick> fetch_kick_;  // librdkafka < 2.2 only
     std::map<PartitionKey, Partition> partitions_;
+    std::map<PartitionKey, Deferral> deferred_;
+    bool warned_companion_ = false;
     std::optional<Error> callback_error_;  // an error inside the rebalance callback, reported by run()
     double last_activity_ = 0;
     double now_ = 0;  // monotonic seconds, read by run() every few messages
@@ -99,8 +134,10 @@ private:
 
 Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
     auto defaults = prefetch_defaults(rd_kafka_version());
+    // range: a topic and its companion (records mode) with equal partition counts are split alike, so the member that
+    // reads a transfer's records also reads its open message.
     defaults.insert(defaults.begin(), {{"auto.offset.reset", "earliest"}, {"client.id", "kafka-stream-sink"},
-                                       {"enable.partition.eof", "false"}});
+                                       {"enable.partition.eof", "false"}, {"partition.assignment.strategy", "range"}});
     auto conf = kafka::make_conf(defaults, props,
                                  {{"group.id", settings_.group}, {"enable.auto.commit", "false"},
                                   {"enable.auto.offset.store", "false"}});
@@ -124,7 +161,10 @@ Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
         log_.info("static member \"" + id + "\" of group \"" + settings_.group + "\"");
     kafka::PartitionListPtr subs(rd_kafka_topic_partition_list_new(1));
     if (settings_.topic_regex.empty())
-        for (const auto& t : settings_.topics) rd_kafka_topic_partition_list_add(subs.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+        // Each topic with its companion (records mode), as a pattern: a companion that does not exist (a topic only
+        // ever used in files mode) is simply not matched, and one created later is picked up.
+        for (const auto& t : settings_.topics)
+            rd_kafka_topic_partition_list_add(subs.get(), topic_and_companion_pattern(t).c_str(), RD_KAFKA_PARTITION_UA);
     else
         rd_kafka_topic_partition_list_add(subs.get(), settings_.topic_regex.c_str(), RD_KAFKA_PARTITION_UA);
     if (auto e = rd_kafka_subscribe(rk_.get(), subs.get()); e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -173,7 +213,10 @@ void ConsumerService::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_parti
                                             : monotonic_seconds() + settings_.stop_timeout_s;
         if (auto ok = flush_and_commit(until); !ok && !callback_error_) callback_error_ = ok.error();
     }
-    for (int i = 0; i < parts->cnt; ++i) partitions_.erase({parts->elems[i].topic, parts->elems[i].partition});
+    for (int i = 0; i < parts->cnt; ++i) {
+        partitions_.erase({parts->elems[i].topic, parts->elems[i].partition});
+        deferred_.erase({parts->elems[i].topic, parts->elems[i].partition});  // the next owner reads it again
+    }
     log_.debug("revoked " + std::to_string(parts->cnt) + " partition(s)");
     if (cooperative) {
         if (auto* e = rd_kafka_incremental_unassign(rk_.get(), parts)) rd_kafka_error_destroy(e);
@@ -295,16 +338,82 @@ Result<void> ConsumerService::handle(const rd_kafka_message_t* m) {
     IncomingMessage in{topic, m->partition, m->offset, &headers,
                        std::string_view(static_cast<const char*>(m->payload ? m->payload : ""), m->payload ? m->len : 0)};
     if (fetch_kick_) fetch_kick_->consumed(m->len);
+    const PartitionKey key{topic, m->partition};
+    auto waiting = deferred_.find(key);
+    if (waiting != deferred_.end()) {
+        // Fetched before the partition was paused and sought back: it comes again after the deferred record.
+        if (m->offset != waiting->second.offset) return {};
+        in.last_chance = waiting->second.last_chance;
+    }
     auto handled = sink_.handle(in);
     // Only a message the sink took may count as processed: after a host failure the shutdown still flushes and
     // commits (the revoke callback), and that commit must stop before this message, which is read again at restart.
-    if (!handled) return handled;
-    auto it = partitions_.find({topic, m->partition});
+    if (!handled) return std::unexpected(handled.error());
+    if (*handled == Handled::deferred) {
+        defer(key, m->offset);
+        return {};
+    }
+    if (waiting != deferred_.end()) deferred_.erase(waiting);
+    auto it = partitions_.find(key);
     if (it != partitions_.end()) {
         it->second.offsets.processed(m->offset);
         it->second.last_timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
     }
-    return handled;
+    return {};
+}
+
+void ConsumerService::defer(const PartitionKey& key, std::int64_t offset) {
+    auto [it, fresh] = deferred_.try_emplace(key);
+    if (fresh) {
+        it->second.offset = offset;
+        it->second.since = it->second.last_retry = monotonic_seconds();
+    }
+    kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second)->offset = offset;
+    rd_kafka_pause_partitions(rk_.get(), list.get());
+    if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list.get(), 0)) {
+        log_.warning(std::string("seeking back to a deferred record: ") + rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+void ConsumerService::resume(const PartitionKey& key) {
+    kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second);
+    rd_kafka_resume_partitions(rk_.get(), list.get());
+}
+
+void ConsumerService::review_deferrals(double now) {
+    for (auto& [key, d] : deferred_) {
+        if (d.last_chance) continue;  // resumed for the last time: the record is on its way
+        const std::string companion = wire::companion_topic(key.first);
+        const bool reading_companion = partitions_.count({companion, key.second}) > 0;
+        if (reading_companion) {
+            // The watermark librdkafka cached from a fetch at least a second after the record came covers its open
+            // message (confirmed before the record was produced).
+            if (!d.companion_target && now - d.since >= 1.0) {
+                std::int64_t low = -1, high = -1;
+                rd_kafka_get_watermark_offsets(rk_.get(), companion.c_str(), key.second, &low, &high);
+                if (high >= 0) d.companion_target = high;
+            }
+            if (d.companion_target) {
+                kafka::PartitionListPtr pos(rd_kafka_topic_partition_list_new(1));
+                rd_kafka_topic_partition_list_add(pos.get(), companion.c_str(), key.second);
+                rd_kafka_position(rk_.get(), pos.get());
+                if (pos->elems[0].offset >= *d.companion_target) d.last_chance = true;
+            }
+        } else if (!warned_companion_) {
+            warned_companion_ = true;
+            log_.warning("records of " + key.first + " wait for their open message on " + companion + " partition " +
+                         std::to_string(key.second) + ", which this member does not read: give " + companion +
+                         " as many partitions as " + key.first + " and let the same group read both (range assignor)");
+        }
+        if (now - d.since >= kDeferralSeconds) d.last_chance = true;
+        if (d.last_chance || now - d.last_retry >= 1.0) {
+            d.last_retry = now;
+            resume(key);
+        }
+    }
 }
 
 void ConsumerService::kick_stalled_fetch() {
@@ -354,6 +463,7 @@ ConsumerOutcome ConsumerService::run(const volatile std::sig_atomic_t& stop) {
         since_clock = 0;
         now = now_ = monotonic_seconds();
         reap_commits(0);
+        if (!deferred_.empty()) review_deferrals(now);
         if (now - last_flush >= settings_.commit_interval_s || sink_.unflushed_bytes() >= settings_.commit_bytes) {
             if (auto ok = flush_and_commit(std::nullopt); !ok) {
                 result = ok;
@@ -376,7 +486,7 @@ ConsumerOutcome ConsumerService::run(const volatile std::sig_atomic_t& stop) {
             break;
         }
         if (settings_.exit_when_idle && joined_ && now - last_activity_ >= *settings_.exit_when_idle) {
-            bool pending = commits_in_flight_ > 0;
+            bool pending = commits_in_flight_ > 0 || !deferred_.empty();
             for (const auto& [k, p] : partitions_) pending = pending || p.offsets.needs_commit() || p.offsets.has_pending();
             if (!pending) {
                 log_.info("idle for " + std::to_string(static_cast<long>(*settings_.exit_when_idle)) + " s: exiting");
@@ -438,7 +548,9 @@ bool ConsumerService::close(bool commit, Result<void>& ok) {
         (void)rk_.release();
     }
     log_.info("stopped: " + std::to_string(s.messages) + " messages, " + std::to_string(s.finalized_transfers) +
-              " transfers finalized, " + std::to_string(s.quarantined) + " quarantined");
+              " transfers finalized, " + std::to_string(s.quarantined) + " quarantined" +
+              (s.deferred ? ", " + std::to_string(s.deferred) + " records deferred until their open message was read"
+                          : std::string()));
     if (fetch_kick_)
         log_.debug("fetch restarted " + std::to_string(fetch_kicks_) + " time(s) after the prefetch queue ran dry");
     return closed;

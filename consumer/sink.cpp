@@ -163,14 +163,20 @@ void Sink::release(Transfer& t) {
     t.job.reset();
 }
 
-Result<void> Sink::handle(const IncomingMessage& msg) {
-    ++stats_.messages;
-    stats_.bytes += msg.payload.size();
+Result<Handled> Sink::handle(const IncomingMessage& msg) {
     static const wire::Headers kNone;
     const wire::Headers& headers = msg.headers ? *msg.headers : kNone;
     auto type = wire::message_type(headers);
+    if (type && *type == wire::MessageType::record) return handle_record(msg);  // its identity is in the value
+    ++stats_.messages;
+    stats_.bytes += msg.payload.size();
+    if (auto done = handle_headed(msg, headers, type); !done) return std::unexpected(done.error());
+    return Handled::done;
+}
+
+Result<void> Sink::handle_headed(const IncomingMessage& msg, const wire::Headers& headers,
+                                 const Result<wire::MessageType>& type) {
     if (!type) return quarantine_message(msg, type.error().message);
-    if (*type == wire::MessageType::record) return handle_record(msg);  // its identity is in the value
     if (auto ok = write_pending_records(); !ok) return ok;
     auto id = wire::decode_identity(headers);
     if (!id) return quarantine_message(msg, id.error().message);
@@ -254,14 +260,29 @@ Result<void> Sink::handle_chunk(const IncomingMessage& msg, const wire::Transfer
     return account_staged(id.transfer_id, t, msg.payload.size(), &msg);
 }
 
-Result<void> Sink::handle_record(const IncomingMessage& msg) {
+Result<Handled> Sink::handle_record(const IncomingMessage& msg) {
     auto decoded = decode_record_message(msg.payload, record_);
+    const RecordMeta& where = record_.value.meta;
+    const std::string id = where.transfer_id;
+    Transfer* found = decoded || wire::valid_transfer_id(id) ? find_transfer(id) : nullptr;
+    if (!found && !msg.last_chance && wire::valid_transfer_id(id)) {
+        // Its open message is on the companion topic, which may not have been read as far yet.
+        ++stats_.deferred;
+        return Handled::deferred;
+    }
+    ++stats_.messages;
+    stats_.bytes += msg.payload.size();
+    auto done = take_record(msg, decoded, found);
+    if (!done) return std::unexpected(done.error());
+    return Handled::done;
+}
+
+Result<void> Sink::take_record(const IncomingMessage& msg, const Result<void>& decoded, Transfer* found) {
     const RecordMeta& where = record_.value.meta;
     // No valid transfer id: only this message can be set aside (the id names directories).
     if (!decoded && !wire::valid_transfer_id(where.transfer_id))
         return quarantine_message(msg, "no ks.type header, and not a record: " + decoded.error().message);
     const std::string id = where.transfer_id;
-    Transfer* found = find_transfer(id);
     if (!found) return drop_unadmitted(msg, id);
     Transfer& t = *found;
     if (t.state != State::active) {

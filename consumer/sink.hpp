@@ -60,6 +60,16 @@ struct IncomingMessage {
     std::int64_t offset = 0;
     const wire::Headers* headers = nullptr;
     std::string_view payload;
+    // Records mode: a record of a transfer whose open message has not been read yet may be deferred (its open message
+    // is on the companion topic, which may lag behind). Set once the caller knows the open message cannot be behind
+    // any more: the record is then dropped like any message of a transfer that was never opened.
+    bool last_chance = false;
+};
+
+// What became of a message.
+enum class Handled {
+    done,      // taken (staged, set aside or dropped): its offset may be committed once flushed
+    deferred,  // a record whose transfer is not open yet: hand it again later (the consumer seeks back to it)
 };
 
 struct SinkStats {
@@ -70,6 +80,7 @@ struct SinkStats {
     std::uint64_t quarantined = 0;
     std::uint64_t dropped = 0;  // messages of finished or quarantined transfers
     std::uint64_t unadmitted = 0;  // messages of transfers without a verified open message (dropped)
+    std::uint64_t deferred = 0;    // records handed back because their transfer was not open yet
     std::uint64_t finalized_bytes = 0;
     std::uint64_t quarantined_transfers = 0;  // of `quarantined`, whole transfers (the others are single messages)
     std::uint64_t stale_transfers = 0;
@@ -82,7 +93,7 @@ public:
     static Result<Sink> open(SinkSettings settings, const Log& log);
 
     // Never fails because of the message's content (bad input is quarantined); an error is a host failure.
-    Result<void> handle(const IncomingMessage& msg);
+    Result<Handled> handle(const IncomingMessage& msg);
     // Makes everything handled so far durable, then retries transfers whose manifest is in and which got new data.
     Result<void> flush();
     std::uint64_t unflushed_bytes() const { return staging_.unflushed_bytes(); }
@@ -139,7 +150,12 @@ private:
     Result<void> handle_chunk(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t);
     // Records mode: the line's bytes and ending are staged at its offset, exactly like a chunk's payload. Consecutive
     // lines of one file are gathered and written together (one pwrite per line was most of the sink's time).
-    Result<void> handle_record(const IncomingMessage& msg);
+    Result<Handled> handle_record(const IncomingMessage& msg);
+    // An open, chunk or manifest message (headers say which).
+    Result<void> handle_headed(const IncomingMessage& msg, const wire::Headers& headers,
+                               const Result<wire::MessageType>& type);
+    // A record that is not deferred: staged, set aside or dropped. `found` is its transfer, if the sink knows it.
+    Result<void> take_record(const IncomingMessage& msg, const Result<void>& decoded, Transfer* found);
     // Writes the gathered lines; called before anything that reads, moves or syncs staged files.
     Result<void> write_pending_records();
     Result<void> handle_manifest(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t);

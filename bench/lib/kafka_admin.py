@@ -6,6 +6,7 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import UnknownTopicOrPartitionError
 
 _serial = itertools.count()
 
@@ -39,6 +40,11 @@ class Topics:
         if topic in self._created:
             self._created.remove(topic)
             self._admin.delete_topics([topic])
+            # Records mode wrote its open message, chunks and manifest to the companion topic (created on use).
+            try:
+                self._admin.delete_topics([topic + ".ks-meta"])
+            except UnknownTopicOrPartitionError:
+                pass
             if self.log_dir and os.path.isdir(self.log_dir):
                 deadline = time.monotonic() + 120
                 while time.monotonic() < deadline and any(n.startswith(topic + "-") for n in os.listdir(self.log_dir)):

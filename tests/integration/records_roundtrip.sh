@@ -1,8 +1,11 @@
 #!/bin/bash
-# Records mode: kafka-stream-push --format records sends each line of a text file as {"timestamp","data"}; a plain
-# kafka-python consumer (json.loads) reads every line of the CSV in order with the right data; kafka-stream-sink
-# rebuilds every file bit for bit: CRLF, empty lines, a last line without newline, invalid UTF-8, control
-# characters, a binary file and a file with a too long line (both sent in file mode), an empty file.
+# Records mode: kafka-stream-push --format records sends each line of a text file as {"timestamp","data"} to the
+# topic, and everything else (open message, chunks of the binary, long-line and empty files, manifest) to its
+# companion topic <topic>.ks-meta; the classic kafka-python consumer, unchanged (value_deserializer=json.loads, no
+# header or key filtering), reads the whole topic without an exception and sees every line of the CSV in order;
+# kafka-stream-sink, given the topic, reads both and rebuilds every file bit for bit: CRLF, empty lines, a last line
+# without newline, invalid UTF-8, control characters, a binary file and a file with a too long line (both sent in
+# file mode), an empty file.
 . "$(dirname "$0")/../lib/common.sh"
 [ -x "$PUSH" ] || skip "kafka-stream-push not built"
 [ -x "$SINK" ] || skip "kafka-stream-sink not built"
@@ -30,27 +33,24 @@ PYEOF
 
 topic=$(unique_topic)
 create_topic "$topic"
+create_topic "$topic.ks-meta"
 note "push --format records to $topic"
 "$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --format records --cluster c1 --job-id 2001 \
     --node n1 --user alice --nodes 1 --spool "$T/spool" --timeout 300 "$src"
 
-note "a plain kafka-python consumer reads the CSV's lines in order"
+note "the classic kafka-python consumer, unchanged, reads the whole topic: only records, the CSV's lines in order"
 "$PY" - "$KAFKA_BOOTSTRAP" "$topic" "$src" "$T" <<'PYEOF'
 import json, sys
 from kafka import KafkaConsumer
 bootstrap, topic, src, tmp = sys.argv[1:5]
 consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                         consumer_timeout_ms=10000, group_id=None)
+                         consumer_timeout_ms=10000, group_id=None, value_deserializer=json.loads)
 by_path = {}
-kinds = {}
+lines = []
 for msg in consumer:
-    h = dict(msg.headers)
-    kind = h.get("ks.type", b"record").decode()   # records are the messages without headers
-    kinds[kind] = kinds.get(kind, 0) + 1
-    if kind != "record":
-        continue
-    assert not h, h                       # everything is in the value, under "ks"
-    rec = json.loads(msg.value)           # what a plain pipeline does
+    rec = msg.value
+    lines.append(f"{rec['timestamp']},{rec['data']}")   # what the classic pipeline's consumer does with every message
+    assert not msg.headers, msg.headers
     assert isinstance(rec["timestamp"], float), rec
     assert abs(msg.timestamp - rec["timestamp"] * 1000) <= 1, (msg.timestamp, rec)  # Kafka's timestamp is the same
     by_path.setdefault(rec["ks"]["path"], []).append((rec, rec["ks"]))
@@ -70,12 +70,18 @@ assert mixed[1][0]["data"] == "\u00e9 utf-8 \u65e5" and "data_b64" not in mixed[
 assert mixed[2][0]["data"] == "\"q\" \\ \t \x01\x1f\x7f"
 for name in ("binary.dat", "longline.txt", "empty.csv"):
     assert name not in by_path, name + " should have gone in file mode"
-assert kinds.get("chunk", 0) >= 3 and kinds.get("manifest", 0) == 1, kinds
 for name in ("result.csv", "sub/crlf.csv"):  # what the classic pipeline's consumer writes
     with open(tmp + "/py-" + name.replace("/", "-"), "w") as f:
         for rec, _ in by_path[name]:
             f.write(f"{rec['timestamp']},{rec['data']}\n")
-print("plain consumer: %d records of result.csv in order, message kinds %s" % (len(got), kinds))
+# Everything else is on the companion topic: the open message first, the chunks, the manifest last.
+meta = KafkaConsumer(topic + ".ks-meta", bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                     consumer_timeout_ms=10000, group_id=None)
+kinds = [dict(m.headers)["ks.type"].decode() for m in meta]
+meta.close()
+assert kinds[0] == "open" and kinds[-1] == "manifest" and kinds.count("chunk") >= 3, kinds
+print("classic consumer: %d messages, all records (%d of result.csv, in order); companion topic: %s" % (
+    len(lines), len(got), {k: kinds.count(k) for k in set(kinds)}))
 PYEOF
 
 note "the sink rebuilds every file bit for bit (with a small prefetch queue, so it runs full and dry many times)"

@@ -19,7 +19,7 @@ rc=0
 tid=$(sed -n 's/.*transfer \([0-9a-f]\{32\}\) to .*/\1/p' "$T/err")
 entry=$T/spool/$(id -u)/$tid
 [ -f "$entry/transfer.json" ] || fail "no complete spool entry at $entry"
-topic=$(unique_topic rdrain); create_topic "$topic"
+topic=$(unique_topic rdrain); create_topic "$topic"; create_topic "$topic.ks-meta"
 "$PY" - "$entry/transfer.json" "$topic" <<'PYEOF'
 import json, sys
 e = json.load(open(sys.argv[1]))
@@ -36,22 +36,23 @@ note "drain with the broker back"
     || fail "drain: exit $?: $(cat "$T/drain.err")"
 [ ! -e "$entry" ] || fail "entry still there after a successful drain"
 
-note "a plain consumer gets every line as a record"
+note "a plain consumer gets every line as a record, and nothing else; the rest is on the companion topic"
 "$PY" - "$KAFKA_BOOTSTRAP" "$topic" "$src/result.csv" "$tid" <<'PYEOF'
 import json, sys
 from kafka import KafkaConsumer
 bootstrap, topic, csv, tid = sys.argv[1:5]
 c = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=10000,
-                  group_id=None)
+                  group_id=None, value_deserializer=json.loads)
 lines, manifest = [], None
 for msg in c:
-    h = dict(msg.headers)
-    if "ks.type" not in h:  # a record
-        rec = json.loads(msg.value)
-        assert rec["ks"]["transfer"] == tid, rec
-        if rec["ks"]["path"] == "result.csv":
-            lines.append(rec["data"])
-    elif h.get("ks.type") == b"manifest":
+    rec = msg.value
+    assert not msg.headers and rec["ks"]["transfer"] == tid, (msg.headers, rec)
+    if rec["ks"]["path"] == "result.csv":
+        lines.append(rec["data"])
+meta = KafkaConsumer(topic + ".ks-meta", bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                     consumer_timeout_ms=10000, group_id=None)
+for msg in meta:
+    if dict(msg.headers).get("ks.type") == b"manifest":
         manifest = json.loads(msg.value)
 expected = open(csv).read().split("\n")[:-1]
 assert lines == expected, "%d lines, %d expected" % (len(lines), len(expected))
