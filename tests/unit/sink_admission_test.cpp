@@ -378,6 +378,31 @@ TEST_F(SinkAdmission, AdmittedTransfersSurviveARestartAndAreCountedAgain) {
     EXPECT_TRUE(exists("alice/80/_SUCCESS"));
 }
 
+TEST_F(SinkAdmission, ARecordBeforeItsOpenMessageIsDeferredThenTakenOrDropped) {
+    open_sink();
+    Node node(&site_, "90");
+    const std::string prefix = "{\"timestamp\":1.5,\"data\":\"1,2\",\"ks\":{\"transfer\":\"" + node.id().transfer_id +
+                               "\",\"file\":0,\"path\":\"a.csv\",\"size\":4,\"offset\":0,\"eol\":\"\\n\"}}";
+    wire::Headers none;
+    IncomingMessage record{kTopic, 0, 1, &none, prefix};
+    auto r = sink_->handle(record);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, Handled::deferred);  // its open message may still be on the companion topic
+    EXPECT_TRUE(fs::is_empty(root_ / ".staging"));
+    record.last_chance = true;  // the companion topic was read as far as it matters: never opened
+    r = sink_->handle(record);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, Handled::done);
+    EXPECT_EQ(sink_->stats().unadmitted, 1u);
+    // Once the transfer is open, the same record is taken.
+    feed({node.open()});
+    record.last_chance = false;
+    r = sink_->handle(record);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, Handled::done);
+    EXPECT_EQ(sink_->stats().deferred, 1u);
+}
+
 TEST(StagingLedger, CountsPerUserAndInAll) {
     StagingLedger ledger({3, 2, 100});
     EXPECT_TRUE(ledger.open("a"));
