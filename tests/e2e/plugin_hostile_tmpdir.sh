@@ -25,6 +25,8 @@ ls -la
 JOB
 chmod 755 "$jobdir/job.sh"
 topic=$(unique_topic)
+# ks-node, the nodes' principal, may write to it but not create it (tests/cluster/lib/secure.sh).
+create_topic "$topic"
 job=$(as_user sbatch --parsable --output="$jobdir/out.txt" --kafka-stream="$topic" "$jobdir/job.sh")
 note "job $job -> $topic"
 wait_gone "$job" "the epilog hangs"

@@ -19,6 +19,8 @@ exit 0
 JOB
 chmod 755 "$jobdir/job.sh"
 topic=$(unique_topic)
+# ks-node, the nodes' principal, may write to it but not create it (tests/cluster/lib/secure.sh).
+create_topic "$topic"
 
 plain=$(as_user sbatch --parsable --output="$jobdir/plain.out" "$jobdir/job.sh")
 jobs_started+=("$plain")

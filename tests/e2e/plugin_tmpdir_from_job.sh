@@ -30,6 +30,8 @@ echo "from job $SLURM_JOB_ID" >"$TMPDIR/ks-from-job-$SLURM_JOB_ID.txt" 2>/dev/nu
 JOB
 chmod 755 "$jobdir/job.sh"
 topic=$(unique_topic)
+# ks-node, the nodes' principal, may write to it but not create it (tests/cluster/lib/secure.sh).
+create_topic "$topic"
 own=$(as_user env TMPDIR="$own_tmp" sbatch --parsable --output="$jobdir/own.out" --kafka-stream="$topic" "$jobdir/job.sh")
 shared=$(as_user env TMPDIR=/tmp sbatch --parsable --output="$jobdir/shared.out" --kafka-stream="$topic" "$jobdir/job.sh")
 wait_gone "$own"

@@ -57,12 +57,13 @@ reachable() {
     echo "$T/reachable/$(basename "$1")"
 }
 # free_port_base OFFSET: a port base for a second harness instance, OFFSET (then steps of 100) above this one's, whose
-# single-broker ports nobody uses (other instances may run on this machine); fails if there is none below 40000.
+# single-broker ports (PLAINTEXT, controller, SASL_SSL, mutual TLS) nobody uses (other instances may run on this
+# machine); fails if there is none below 40000.
 free_port_base() {
     local base p busy
     for ((base = ${KS_PORT_BASE:-29100} + $1; base < 40000; base += 100)); do
         busy=0
-        for p in 0 1 2 10 20; do (exec 3<>"/dev/tcp/127.0.0.1/$((base + p))") 2>/dev/null && busy=1; done
+        for p in 0 1 2 10 20 30 40; do (exec 3<>"/dev/tcp/127.0.0.1/$((base + p))") 2>/dev/null && busy=1; done
         [ $busy = 1 ] || { echo "$base"; return 0; }
     done
     return 1

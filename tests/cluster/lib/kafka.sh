@@ -47,11 +47,10 @@ kafka_write_conf() {
         echo "node.id=$i"
         if [ "$KAFKA_BROKERS" -gt 1 ]; then echo "controller.quorum.voters=$voters"
         else echo "controller.quorum.bootstrap.servers=127.0.0.1:$(kafka_controller_port "$i")"; fi
-        echo "listeners=PLAINTEXT://127.0.0.1:$(kafka_port "$i"),CONTROLLER://127.0.0.1:$(kafka_controller_port "$i")"
-        echo "advertised.listeners=PLAINTEXT://127.0.0.1:$(kafka_port "$i")"
+        # Listeners: PLAINTEXT (open), SASL_SSL and SSL (secured), CONTROLLER; TLS, SASL and ACLs: lib/secure.sh.
+        secure_broker_properties "$i"
         echo "controller.listener.names=CONTROLLER"
         echo "inter.broker.listener.name=PLAINTEXT"
-        echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
         echo "log.dirs=$dir/data"
         echo "num.partitions=4"
         echo "default.replication.factor=$rf"
@@ -72,7 +71,10 @@ kafka_write_conf() {
             [[ $prop == [a-z]*=* ]] || die "KS_KAFKA_PROPERTIES: '$prop' is not key=value"
             echo "$prop"
         done
-    } >"$dir/server.properties"
+    } >"$dir/server.properties.new"
+    # It holds the key store's password: root only.
+    chmod 0600 "$dir/server.properties.new"
+    mv "$dir/server.properties.new" "$dir/server.properties"
 }
 
 # Formats broker i's log dir once (a later start reuses the data, as a real restart would).
@@ -82,8 +84,13 @@ kafka_format() {
     [ -f "$dir/data/meta.properties" ] && return 0
     local mode=(--standalone)
     [ "$KAFKA_BROKERS" -gt 1 ] && mode=()
-    kafka_java 256m kafka.tools.StorageTool format "${mode[@]}" -t "$(cat "$KS_STATE/kafka/cluster-id")" \
-        -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+    # The arguments (with the SCRAM passwords) in a root-only file that java reads (@argfile), not on the command line.
+    local args scram
+    args=$(secure_dir)/format-$i.args
+    mapfile -t scram < <(secure_format_args)
+    (umask 077 && printf '%s\n' kafka.tools.StorageTool format "${mode[@]}" -t "$(cat "$KS_STATE/kafka/cluster-id")" \
+        -c "\"$dir/server.properties\"" "${scram[@]}" >"$args")
+    kafka_java 256m "@$args" >"$dir/format.log" 2>&1 ||
         { echo "cluster: formatting broker $i's storage failed" >&2; show_log "$dir/format.log" >&2; return 1; }
 }
 
