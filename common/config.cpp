@@ -1,11 +1,14 @@
 #include "config.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "secret_config.hpp"
+#include "unique_fd.hpp"
 #include "wire_format.hpp"
 
 namespace ks {
@@ -40,31 +43,48 @@ Result<std::vector<ConfigEntry>> parse_config(std::string_view text, std::string
         std::string_view t = trim(line);
         if (t.empty() || t.front() == '#') continue;
         auto eq = t.find('=');
-        if (eq == std::string_view::npos) return fail(origin + ": expected \"key = value\", got \"" + std::string(t) + "\"");
+        // Quoted without what follows the key: a malformed line may hold a secret.
+        if (eq == std::string_view::npos)
+            return fail(origin + ": expected \"key = value\", got \"" + without_value(t) + "\"");
         std::string_view key = trim(t.substr(0, eq));
         std::string_view value = trim(t.substr(eq + 1));
-        if (!valid_key(key)) return fail(origin + ": invalid key \"" + std::string(key) + "\"");
+        if (!valid_key(key)) return fail(origin + ": invalid key \"" + without_value(key) + "\"");
         out.push_back({std::string(key), std::string(value), std::move(origin)});
     }
     return out;
 }
 
 Result<std::vector<ConfigEntry>> read_config_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(path + ": cannot read: " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return fail(path + ": read error");
-    return parse_config(ss.str(), path);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) return fail(path + ": cannot read: " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return fail(path + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return fail(path + ": not a regular file");
+    std::string text;
+    char buf[65536];
+    while (true) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(path + ": read error: " + std::strerror(errno));
+        if (n == 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    auto entries = parse_config(text, path);
+    if (!entries) return entries;
+    // Owner and mode of the file that was read (fstat of the same descriptor), like ssh checks its own files.
+    if (auto ok = check_config_file_access(path, st.st_uid, st.st_mode, ::geteuid(), first_secret(*entries)); !ok)
+        return std::unexpected(ok.error());
+    return entries;
 }
 
 Result<ConfigEntry> parse_override(std::string_view arg) {
     auto eq = arg.find('=');
-    if (eq == std::string_view::npos || eq == 0)
-        return fail("-X " + std::string(arg) + ": expected key=value");
+    if (eq == std::string_view::npos || eq == 0) return fail("-X " + without_value(arg) + ": expected key=value");
     std::string_view key = trim(arg.substr(0, eq));
-    if (!valid_key(key)) return fail("-X " + std::string(arg) + ": invalid key");
-    return ConfigEntry{std::string(key), std::string(arg.substr(eq + 1)), "-X " + std::string(key)};
+    if (!valid_key(key)) return fail("-X " + without_value(key) + ": invalid key");
+    ConfigEntry e{std::string(key), std::string(arg.substr(eq + 1)), "-X " + std::string(key)};
+    if (auto ok = check_override_not_secret(e); !ok) return std::unexpected(ok.error());
+    return e;
 }
 
 Result<SplitConfig> split_config(const std::vector<ConfigEntry>& entries, const std::vector<std::string>& known_own_keys) {

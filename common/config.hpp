@@ -24,9 +24,11 @@ inline constexpr std::string_view kOwnKeyPrefix = "stream.";
 
 // Parses text already read from `path` (path is only used for messages).
 Result<std::vector<ConfigEntry>> parse_config(std::string_view text, std::string_view path);
-// Reads and parses a file; a missing file is an error naming the path.
+// Reads and parses a file; a missing file is an error naming the path. The file must belong to root or to the
+// effective uid and not be writable by others; one that holds a secret must not be readable by others either
+// (secret_config.hpp).
 Result<std::vector<ConfigEntry>> read_config_file(const std::string& path);
-// Parses one "-X key=value" argument.
+// Parses one "-X key=value" argument; a secret (sasl.password, ...) is refused there (secret_config.hpp).
 Result<ConfigEntry> parse_override(std::string_view arg);
 
 // The result of splitting entries: our own keys (last wins) and librdkafka properties (in order, last wins).

@@ -15,6 +15,7 @@
 #include "log.hpp"
 #include "push_options.hpp"
 #include "push_run.hpp"
+#include "secret_config.hpp"
 
 namespace {
 
@@ -34,7 +35,8 @@ void install_signal_handlers() {
     sigaction(SIGINT, &sa, nullptr);
 }
 
-// Site file (explicit, else the default one if present) followed by -X overrides.
+// Site file (explicit, else the default one if present) followed by -X overrides; key and certificate files are read
+// now, while we may still be root (a later producer runs as the job's user: a rebuild, the drain's per-user child).
 Result<std::vector<ConfigEntry>> config_entries(const CommandLine& cl) {
     std::vector<ConfigEntry> entries;
     std::string path = cl.config_path.value_or(kDefaultConfigPath);
@@ -44,7 +46,7 @@ Result<std::vector<ConfigEntry>> config_entries(const CommandLine& cl) {
         entries = std::move(*file);
     }
     entries.insert(entries.end(), cl.overrides.begin(), cl.overrides.end());
-    return entries;
+    return inline_tls_files(std::move(entries));
 }
 
 int run(int argc, char** argv, Log& log) {

@@ -1,0 +1,117 @@
+#include "secret_config.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "unique_fd.hpp"
+
+namespace ks {
+namespace {
+
+bool key_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; }
+
+std::string octal(mode_t mode) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+    return buf;
+}
+
+// Reads a small file that a config entry names, checking it like a config file that holds a secret when `secret`.
+Result<std::string> read_named_file(const ConfigEntry& e, bool secret) {
+    const std::string shown = e.origin + ": " + e.key + "=" + e.value;
+    UniqueFd fd(::open(e.value.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) return fail(shown + ": cannot read: " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return fail(shown + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return fail(shown + ": not a regular file");
+    if (secret)
+        if (auto ok = check_config_file_access(e.value, st.st_uid, st.st_mode, ::geteuid(), &e); !ok)
+            return std::unexpected(ok.error());
+    std::string text;
+    char buf[8192];
+    while (true) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(shown + ": " + std::strerror(errno));
+        if (n == 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+        if (text.size() > (1u << 20)) return fail(shown + ": larger than 1 MiB, not a PEM file");
+    }
+    return text;
+}
+
+}  // namespace
+
+bool is_secret_key(std::string_view key) {
+    static constexpr std::string_view kSecrets[] = {"sasl.password", "ssl.key.password", "ssl.key.pem",
+                                                    "ssl.keystore.password", "sasl.oauthbearer.client.secret",
+                                                    "sasl.oauthbearer.config"};
+    for (auto s : kSecrets)
+        if (key == s) return true;
+    return key.find("password") != std::string_view::npos || key.find("secret") != std::string_view::npos;
+}
+
+const ConfigEntry* first_secret(const std::vector<ConfigEntry>& entries) {
+    for (const auto& e : entries)
+        if (is_secret_key(e.key)) return &e;
+    return nullptr;
+}
+
+Result<void> check_config_file_access(const std::string& path, uid_t owner, mode_t mode, uid_t euid,
+                                      const ConfigEntry* secret) {
+    const std::string who = euid == 0 ? "root" : "root or uid " + std::to_string(euid);
+    if (owner != 0 && owner != euid)
+        return fail(path + ": owned by uid " + std::to_string(owner) + ", refusing it (it must belong to " + who +
+                    "; chown root " + path + ")");
+    if (mode & (S_IWGRP | S_IWOTH))
+        return fail(path + ": mode " + octal(mode) + " lets other users change it, refusing it (chmod go-w " + path +
+                    ")");
+    if (secret && (mode & (S_IRGRP | S_IROTH)))
+        return fail(path + ": mode " + octal(mode) + " lets other users read the secret " + secret->key + " (" +
+                    secret->origin + "), refusing it (chmod 0600 " + path + ")");
+    return {};
+}
+
+std::string without_value(std::string_view text) {
+    std::size_t n = 0;
+    while (n < text.size() && key_char(text[n])) ++n;
+    std::string out(text.substr(0, n));
+    if (n < text.size()) out += out.empty() ? "..." : " ...";
+    return out;
+}
+
+Result<void> check_override_not_secret(const ConfigEntry& entry) {
+    if (!is_secret_key(entry.key)) return {};
+    return fail("-X " + entry.key + "=...: a secret on the command line is visible to every user (ps); put it in the "
+                "config file, mode 0600");
+}
+
+Result<std::vector<ConfigEntry>> inline_tls_files(std::vector<ConfigEntry> entries) {
+    struct Inlined {
+        std::string_view location, pem;
+        bool secret;
+    };
+    static constexpr Inlined kFiles[] = {{"ssl.key.location", "ssl.key.pem", true},
+                                         {"ssl.certificate.location", "ssl.certificate.pem", false},
+                                         {"ssl.ca.location", "ssl.ca.pem", false}};
+    for (auto& e : entries) {
+        for (const auto& f : kFiles) {
+            if (e.key != f.location || e.value.empty()) continue;
+            struct stat st {};
+            // ssl.ca.location may name a directory of CAs (or "probe"): librdkafka reads that itself.
+            if (f.location == "ssl.ca.location" && (::stat(e.value.c_str(), &st) != 0 || !S_ISREG(st.st_mode))) continue;
+            auto text = read_named_file(e, f.secret);
+            if (!text) return std::unexpected(text.error());
+            e.key = std::string(f.pem);
+            e.value = std::move(*text);
+        }
+    }
+    return entries;
+}
+
+}  // namespace ks
