@@ -2,11 +2,14 @@
 
 #include <cstring>
 
+#include "kafka_problem.hpp"
+
 namespace ks::push {
 
 struct Producer::Callbacks {
     const Log* log = nullptr;
     std::vector<DeliveryReport> reports;
+    kafka::SecurityMonitor monitor;
 };
 
 namespace {
@@ -14,6 +17,7 @@ namespace {
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
     auto* cb = static_cast<Producer::Callbacks*>(opaque);
     cb->reports.push_back({reinterpret_cast<std::uintptr_t>(msg->_private), msg->err});
+    if (!msg->err) cb->monitor.progress();
 }
 
 void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -22,16 +26,21 @@ void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     std::string text = std::string("kafka: ") + rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)) + ": " + reason;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char buf[512];
-        rd_kafka_fatal_error(rk, buf, sizeof buf);
-        cb->log->warning(text + " (" + buf + ")");
+        rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk, buf, sizeof buf);
+        cb->monitor.error_event(cause, buf);
+        // A fatal error that the configuration explains (e.g. no ACL for an idempotent producer) is reported once,
+        // by the sender, as the reason it stopped.
+        if (cb->monitor.verdict().empty()) cb->log->warning(text + " (" + buf + ")");
     } else {
+        cb->monitor.error_event(static_cast<rd_kafka_resp_err_t>(err), reason);
         cb->log->debug(text);
     }
 }
 
 void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
     auto* cb = static_cast<Producer::Callbacks*>(rd_kafka_opaque(rk));
-    if (!cb) return;
+    // A fatal error is reported by on_error (or, when the configuration explains it, as the reason the push stopped).
+    if (!cb || std::string_view(fac) == "FATAL") return;
     std::string text = std::string("kafka ") + fac + ": " + buf;
     cb->log->write(level <= 2 ? LogLevel::warning : LogLevel::debug, text);
 }
@@ -41,8 +50,8 @@ void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
 Result<std::unique_ptr<Producer>> Producer::create(const rd_kafka_conf_t* conf, const std::string& topic,
                                                    int message_timeout_ms, const Log& log, const std::string& companion) {
     std::unique_ptr<Producer> p(new Producer());
-    p->callbacks_ = std::make_unique<Callbacks>();
-    p->callbacks_->log = &log;
+    p->callbacks_.reset(new Callbacks{&log, {}, kafka::SecurityMonitor(kafka::client_security(conf, kafka::Role::producer))});
+    p->topic_name_ = topic;
     kafka::ConfPtr c(rd_kafka_conf_dup(conf));
     char err[512];
     std::string timeout = std::to_string(message_timeout_ms > 0 ? message_timeout_ms : 1);
@@ -52,6 +61,7 @@ Result<std::unique_ptr<Producer>> Producer::create(const rd_kafka_conf_t* conf, 
     rd_kafka_conf_set_dr_msg_cb(c.get(), on_delivery);
     rd_kafka_conf_set_error_cb(c.get(), on_error);
     rd_kafka_conf_set_log_cb(c.get(), on_log);
+    kafka::install_certificate_callback<Callbacks, &Callbacks::monitor>(c.get(), p->callbacks_->monitor.security());
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, c.get(), err, sizeof err);
     if (!rk) return fail(std::string("cannot create the Kafka producer: ") + err);
     c.release();  // owned by rk now
@@ -129,6 +139,12 @@ std::string Producer::fatal_error() const {
     rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_.get(), buf, sizeof buf);
     if (!err) return {};
     return std::string(rd_kafka_err2name(err)) + ": " + buf;
+}
+
+std::string Producer::misconfiguration() const { return callbacks_->monitor.verdict(); }
+
+std::string Producer::explain(rd_kafka_resp_err_t err) const {
+    return kafka::explain_error(err, topic_name_, callbacks_->monitor.security());
 }
 
 void Producer::purge() { rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT); }

@@ -62,6 +62,11 @@ public:
     std::vector<DeliveryReport> poll(int timeout_ms);
     // Non-empty once librdkafka raised a fatal error (the session can no longer deliver anything).
     std::string fatal_error() const;
+    // Non-empty once an error showed that the configuration cannot work (wrong password, missing ACL, untrusted
+    // certificate, ...; kafka_problem.hpp): one line saying what to fix. Stop at once; a rebuild would not help.
+    std::string misconfiguration() const;
+    // A delivery report's error in words (an authorization error names the principal and the ACL it needs).
+    std::string explain(rd_kafka_resp_err_t err) const;
     // Fails everything queued or in flight (reports arrive with __PURGE_* errors on the next poll).
     void purge();
     int outstanding() const { return rd_kafka_outq_len(rk_.get()); }
@@ -77,6 +82,7 @@ private:
     // Where a message with headers goes: the companion topic in records mode.
     rd_kafka_topic_t* headed_topic() const { return companion_ ? companion_.get() : topic_.get(); }
     std::unique_ptr<Callbacks> callbacks_;
+    std::string topic_name_;
     std::unique_ptr<KeyPartitioner> partitioner_;  // outlives rk_ and topic_ (destroyed after them)
     kafka::HandlePtr rk_;
     kafka::TopicPtr topic_;

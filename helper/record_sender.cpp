@@ -220,7 +220,7 @@ RecordSender::Produced RecordSender::produce_line(FileState& f, std::uint64_t of
         } else if (err == RD_KAFKA_RESP_ERR__FATAL || !producer_->fatal_error().empty()) {
             rebuild_and_rewind();
         } else {
-            stop(std::string("cannot produce to Kafka: ") + rd_kafka_err2str(err));
+            stop("cannot produce to Kafka: " + producer_->explain(err));
         }
         if (f.status != FileStatus::unconfirmed) return Produced::stopped;
         if (generation != generation_) return Produced::rewound;
@@ -236,6 +236,8 @@ void RecordSender::resume_rewound() {
 void RecordSender::service(int timeout_ms) {
     if (!producer_) return;  // a rebuild failed; the transfer has stopped
     handle_reports(producer_->poll(timeout_ms));
+    // A wrong password, a missing ACL, an untrusted certificate: waiting or rebuilding cannot help.
+    if (failure_.empty() && !producer_->misconfiguration().empty()) stop(producer_->misconfiguration());
     if (failure_.empty() && !producer_->fatal_error().empty()) rebuild_and_rewind();
 }
 
@@ -256,11 +258,12 @@ void RecordSender::handle_reports(const std::vector<DeliveryReport>& reports) {
         f.lowest_failed = std::min(f.lowest_failed, r.id & kOffsetMask);
         // Purged or failed by a fatal error: a rebuild or the spool takes care of it.
         if (is_purge_or_fatal(r.err) || !producer_->fatal_error().empty()) continue;
-        stop(std::string("delivery failed: ") + rd_kafka_err2str(r.err));
+        stop("delivery failed: " + producer_->explain(r.err));
     }
 }
 
 void RecordSender::rebuild_and_rewind() {
+    if (!producer_->misconfiguration().empty()) return stop(producer_->misconfiguration());
     std::string why = producer_->fatal_error();
     if (rebuilds_ >= settings_.max_producer_rebuilds) {
         stop("fatal producer error after " + std::to_string(rebuilds_) + " rebuilds: " + why);

@@ -226,7 +226,7 @@ bool TransferSender::produce_message(std::uint64_t id, const std::function<rd_ka
             rebuild_and_resend();
             continue;
         }
-        stop(std::string("cannot produce to Kafka: ") + rd_kafka_err2str(err));
+        stop("cannot produce to Kafka: " + producer_->explain(err));
     }
     return false;
 }
@@ -253,6 +253,8 @@ wire::Headers TransferSender::headers_for(const Message& m) const {
 void TransferSender::service(int timeout_ms) {
     if (!producer_) return;  // a rebuild failed; the transfer has stopped
     handle_reports(producer_->poll(timeout_ms));
+    // A wrong password, a missing ACL, an untrusted certificate: waiting or rebuilding cannot help.
+    if (failure_.empty() && !producer_->misconfiguration().empty()) stop(producer_->misconfiguration());
     if (failure_.empty() && !producer_->fatal_error().empty()) rebuild_and_resend();
 }
 
@@ -274,11 +276,12 @@ void TransferSender::handle_reports(const std::vector<DeliveryReport>& reports) 
         // Purged or failed by a fatal error: not stored as far as we know; a rebuild or the spool takes care of it.
         if (is_purge_or_fatal(r.err) || m.superseded || m.delivered) continue;
         if (!producer_->fatal_error().empty()) continue;
-        stop(std::string("delivery failed: ") + rd_kafka_err2str(r.err));
+        stop("delivery failed: " + producer_->explain(r.err));
     }
 }
 
 void TransferSender::rebuild_and_resend() {
+    if (!producer_->misconfiguration().empty()) return stop(producer_->misconfiguration());
     std::string why = producer_->fatal_error();
     if (rebuilds_ >= settings_.max_producer_rebuilds) {
         stop("fatal producer error after " + std::to_string(rebuilds_) + " rebuilds: " + why);
