@@ -9,6 +9,7 @@
 #include <map>
 
 #include "fetch_kick.hpp"
+#include "kafka_access_check.hpp"
 #include "kafka.hpp"
 #include "offset_watermark.hpp"
 #include "progress.hpp"
@@ -327,6 +328,7 @@ Result<void> ConsumerService::handle(const rd_kafka_message_t* m) {
             return {};
         }
         if (rd_kafka_fatal_error(rk_.get(), nullptr, 0)) return fail(std::string("fatal consumer error: ") + rd_kafka_message_errstr(m));
+        if (auto why = configuration_error(rk_.get(), m, settings_.group)) return fail(*why);  // password, TLS, ACL
         log_.warning(std::string("consumer: ") + rd_kafka_message_errstr(m));
         return {};
     }

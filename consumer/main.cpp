@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "consumer_service.hpp"
+#include "kafka_access_check.hpp"
 #include "log.hpp"
 #include "service_monitor.hpp"
 #include "sink.hpp"
@@ -103,6 +104,11 @@ int run(int argc, char** argv) {
     settings.staging_limits = config->staging_limits;
     settings.keep_seconds = config->keep_seconds;
     settings.max_record_bytes = config->max_record_bytes;
+    // A wrong password, certificate or ACL: refuse to start, in one line.
+    if (auto ok = check_kafka_access(config->kafka, {config->topics, config->group}, log); !ok) {
+        log.error(ok.error().message);
+        return 2;
+    }
     auto sink = Sink::open(std::move(settings), log);
     if (!sink) {
         log.error(sink.error().message);
