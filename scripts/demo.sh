@@ -26,7 +26,7 @@ tests/cluster/cluster up
 
 OUT=$KS_STATE/durable
 TOPIC=demo
-step "Starting kafka-stream-sink: topic $TOPIC -> $OUT"
+step "Starting kafka-stream-sink over SASL_SSL ($KAFKA_SASL_BOOTSTRAP): topic $TOPIC -> $OUT"
 mkdir -p "$OUT"
 # The topic exists before the sink subscribes (a consumer would otherwise wait for its next metadata refresh).
 /usr/bin/python3 - "$KAFKA_BOOTSTRAP" "$TOPIC" <<'PY'
@@ -42,11 +42,13 @@ admin.close()
 PY
 # A sink an interrupted demo left running on this harness (only that one: other harnesses may run demos too).
 if old=$(cat "$KS_STATE/demo-sink.pid" 2>/dev/null) &&
-    tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -qF -- "--group demo-sink --output $OUT "; then
+    tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -qF -- "--group $KS_SINK_GROUP_PREFIX-demo --output $OUT "; then
     kill "$old" 2>/dev/null || true
 fi
-"$ROOT/build/bin/kafka-stream-sink" -X bootstrap.servers="$KAFKA_BOOTSTRAP" -X stream.auth.key.file="$KS_AUTH_KEY" \
-    --topic "$TOPIC" --group demo-sink --output "$OUT" --chown >"$KS_STATE/demo-sink.log" 2>&1 &
+# Over SASL_SSL as the principal ks-sink, with its root-only config (credentials and the site's signing key), as
+# README's admin guide says; the compute nodes' helper uses ks-node's (tests/cluster/plugstack.args).
+"$ROOT/build/bin/kafka-stream-sink" --config "$KS_SINK_CONF" --topic "$TOPIC" --group "$KS_SINK_GROUP_PREFIX-demo" \
+    --output "$OUT" --chown >"$KS_STATE/demo-sink.log" 2>&1 &
 sink_pid=$!
 echo "$sink_pid" >"$KS_STATE/demo-sink.pid"
 trap 'kill $sink_pid 2>/dev/null || true; rm -f "$KS_STATE/demo-sink.pid"' EXIT
@@ -108,7 +110,7 @@ cat <<EOF2
 
 Look further:
   . $(tests/cluster/cluster env); sacct/squeue/scontrol work as usual (SLURM_CONF=$SLURM_CONF)
-  kcat -b $KAFKA_BOOTSTRAP -C -t $TOPIC -e -f '%k %h (%S bytes)\n'     the messages, with their headers
+  kcat -F $KS_SINK_CONF -C -t $TOPIC -e -f '%k %h (%S bytes)\n'     the messages (over SASL_SSL, as ks-sink)
   less $KS_STATE/demo-sink.log                                           the sink's log
 Stop the local cluster with: make cluster-down
 EOF2
