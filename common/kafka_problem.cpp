@@ -66,9 +66,9 @@ std::string broker_certificate_problem(std::string_view x509, const ClientSecuri
     if (contains(x509, "ostname mismatch"))
         return "TLS: the broker's certificate is not valid for the host name used in bootstrap.servers=" + s.bootstrap +
                why + ": connect by a name (or address) that its subjectAltName lists";
-    if (contains(x509, "has expired")) return "TLS: the broker's certificate has expired" + why + ": renew it on the broker";
+    if (contains(x509, "has expired")) return "TLS: the broker's certificate has expired: renew it on the broker";
     if (contains(x509, "not yet valid"))
-        return "TLS: the broker's certificate is not valid yet" + why + ": check the clocks, or the certificate's dates";
+        return "TLS: the broker's certificate is not valid yet: check the clocks, or the certificate's dates";
     if (contains(x509, "issuer") || contains(x509, "self-signed") || contains(x509, "self signed"))
         return "TLS: the broker's certificate is not signed by a CA that this client trusts" + why +
                ": check ssl.ca.location (the CA that signed the brokers' certificates)";

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Cases 1-3 through the real path: sbatch/srun -> kafka_stream.so -> epilog -> kafka-stream-push -> Kafka ->
-# kafka-stream-sink. Four jobs run side by side, submitted by the non-root test user:
+# kafka-stream-sink, over SASL_SSL with the ACLs of a site (the nodes as ks-node, the sink as ks-sink). Four jobs run side by side, submitted by the non-root test user:
 #   A  #SBATCH --kafka-stream: a tree (nested dirs, a multi-chunk binary, an empty file, odd names) arrives bit for bit
 #   B  sbatch -N2 --kafka-stream, srun on both nodes: each node's TMPDIR arrives, the job gets one _SUCCESS
 #   C  srun --kafka-stream (its own allocation)
@@ -54,7 +54,11 @@ note "jobs: A=$a B=$b C=$c D=$d -> $topic"
 for j in "$a" "$b" "$c" "$d"; do wait_gone "$j"; done
 grep -h -E "kafka_stream: job ($a|$b|$c|$d):" "$KS_SLURMD_LOG_N1" "$KS_SLURMD_LOG_N2" || true
 
-"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic" --group "g-$topic" --output "$out" --exit-when-idle 5
+# The site's secured path: the nodes' helper wrote as ks-node over SASL_SSL (the harness's plugstack.conf names its
+# root-only config, with the signing key), the sink reads as ks-sink over SASL_SSL and verifies with the same key.
+grep -q "config=$KS_NODE_CONF " "$KS_STATE/plugstack.conf" || fail "the plugin does not use ks-node's client config"
+grep -qx "security.protocol=SASL_SSL" "$KS_NODE_CONF" || fail "ks-node's client config is not SASL_SSL"
+"$SINK" --config "$KS_SINK_CONF" --topic "$topic" --group "$KS_SINK_GROUP_PREFIX-$topic" --output "$out" --exit-when-idle 5
 root=$out/$KS_TEST_USER
 
 note "A: the tree arrived bit for bit, with its mode"
