@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -62,6 +63,9 @@ Result<void> drop_privileges(const RunAs& target) {
     // The whole point: root must be out of reach now.
     if (::setuid(0) == 0 || ::seteuid(0) == 0) return fail("root could be regained after dropping privileges");
     if (::setgid(0) == 0) return fail("gid 0 could be regained after dropping privileges");
+    // The process holds the site's Kafka credentials and now has the user's uid: the user must not ptrace it or read
+    // its memory or environment. The kernel ensures that after setresuid only while fs.suid_dumpable is 0.
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail(errno_text("prctl(PR_SET_DUMPABLE)"));
     return {};
 }
 
