@@ -12,6 +12,15 @@ from .measure import remove_output
 
 
 @dataclass
+class Secured:
+    """The harness's secured listener (tests/cluster/lib/secure.sh): the client configs of ks-node and ks-sink."""
+    node_conf: str
+    sink_conf: str
+    group_prefix: str  # ks-sink may use the consumer groups of this prefix
+    auth_key: str      # the bench's signing key (bench/run's write_site_config), used over SASL_SSL too
+
+
+@dataclass
 class Context:
     root: str            # the repository
     bin: str             # build/bin
@@ -22,6 +31,7 @@ class Context:
     site_config: str     # the bench's own site config (its signing key only), so no site config on this machine
                          # changes what is measured
     big_manifest: bool   # until the multi-part manifest lands, (c)'s manifest needs a 16 MiB message limit
+    secure: Secured = None  # None: the harness has no secured listener
     kept: list = field(default=None)  # output trees kept until keeping_outputs() ends, else None
     _serial: object = field(default_factory=itertools.count)
 

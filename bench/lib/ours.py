@@ -27,8 +27,14 @@ def topic_for(ctx, workload, what):
     return ctx.topics.fresh(what, max_message_bytes=BIG_MESSAGE if big else None)
 
 
-def push_argv(ctx, workload, topic, job_id, spool, extra=()):
-    argv = [ctx.push, "--config", ctx.site_config, "-X", f"bootstrap.servers={ctx.bootstrap}", *extra]
+def push_argv(ctx, workload, topic, job_id, spool, extra=(), conf=None):
+    """conf: a site config of the harness (ks-node's, SASL_SSL) instead of the open listener; it signs with the
+    bench's key all the same, so that the same sink can verify what either push sent."""
+    if conf:
+        where = ["--config", conf, "-X", f"stream.auth.key.file={ctx.secure.auth_key}"]
+    else:
+        where = ["--config", ctx.site_config, "-X", f"bootstrap.servers={ctx.bootstrap}"]
+    argv = [ctx.push, *where, *extra]
     if ctx.big_manifest and workload.key == "c":
         argv += ["-X", f"message.max.bytes={BIG_MESSAGE}"]
     # The real path: the push never follows a symlink, and BENCH_CACHE may be one or lie below one.
@@ -36,21 +42,28 @@ def push_argv(ctx, workload, topic, job_id, spool, extra=()):
                    "--spool", spool, "--timeout", "3600", os.path.realpath(workload.tree)]
 
 
-def sink_argv(ctx, topic, output, verbose=False, extra=()):
-    return [ctx.sink, "--config", ctx.site_config, "-X", f"bootstrap.servers={ctx.bootstrap}", *extra, "--topic", topic,
-            "--group", f"g-{topic}-{next(_jobs)}", "--output", output, "--exit-when-idle", "2",
+def sink_argv(ctx, topic, output, verbose=False, extra=(), conf=None):
+    """conf: a site config of the harness (ks-sink's, SASL_SSL; its ACL allows the groups of ctx.secure's prefix),
+    verifying with the bench's key like the push (push_argv)."""
+    if conf:
+        where = ["--config", conf, "-X", f"stream.auth.key.file={ctx.secure.auth_key}"]
+        group = f"{ctx.secure.group_prefix}-{topic}-{next(_jobs)}"
+    else:
+        where = ["--config", ctx.site_config, "-X", f"bootstrap.servers={ctx.bootstrap}"]
+        group = f"g-{topic}-{next(_jobs)}"
+    return [ctx.sink, *where, *extra, "--topic", topic, "--group", group, "--output", output, "--exit-when-idle", "2",
             *(["-v"] if verbose else [])]
 
 
-def push(ctx, workload, topic, job_id=None, extra=(), preload=None):
+def push(ctx, workload, topic, job_id=None, extra=(), preload=None, conf=None):
     """Wall time of the whole push process (start-up, walk, SHA-256, every message confirmed) and its peak RSS.
 
-    preload: a shared object for LD_PRELOAD (the checksum-off shim of one comparison row)."""
+    preload: a shared object for LD_PRELOAD (the checksum-off shim of one comparison row); conf: see push_argv."""
     spool = ctx.fresh_dir("spool")
     warm_page_cache(workload.tree)
     env = dict(os.environ, LD_PRELOAD=preload) if preload else None
     cpu = children_cpu_s()
-    wall, rss, _ = run_timed(push_argv(ctx, workload, topic, job_id or _job_id(), spool, extra), env=env)
+    wall, rss, _ = run_timed(push_argv(ctx, workload, topic, job_id or _job_id(), spool, extra, conf), env=env)
     return Sample(wall, rss, children_cpu_s() - cpu)
 
 
@@ -66,12 +79,13 @@ def _patience(workload):
     return 60 + workload.bytes / (10 << 20)
 
 
-def sink(ctx, workload, topic, job_id, extra=()):
+def sink(ctx, workload, topic, job_id, extra=(), conf=None):
     """Sink start to the job's _SUCCESS (every file verified, fsynced, renamed); peak RSS of the whole run.
 
-    A fresh consumer group each time, so every run reads the pre-filled topic from the start."""
+    A fresh consumer group each time, so every run reads the pre-filled topic from the start. conf: see sink_argv."""
     out = ctx.fresh_dir("sink-out")
-    proc = Background(sink_argv(ctx, topic, out, extra=extra), stderr_path=os.path.join(ctx.scratch, "sink.log"))
+    proc = Background(sink_argv(ctx, topic, out, extra=extra, conf=conf),
+                      stderr_path=os.path.join(ctx.scratch, "sink.log"))
     try:
         done = wait_for(lambda: success_marker(out, job_id) or not proc.running(), timeout=_patience(workload),
                         what="the sink's _SUCCESS")
