@@ -192,7 +192,7 @@ void SecurityMonitor::error_event(rd_kafka_resp_err_t err, std::string_view reas
     if (!p || !verdict_.empty()) return;
     if (p->definitive) {
         verdict_ = p->message;
-    } else if (ambiguous_.empty()) {
+    } else if (ambiguous_.empty() && !delivered_ && contains(reason, "/bootstrap")) {
         ambiguous_ = p->message;
         ambiguous_since_ = now_();
         any_ambiguous_ = true;
@@ -200,6 +200,7 @@ void SecurityMonitor::error_event(rd_kafka_resp_err_t err, std::string_view reas
 }
 
 void SecurityMonitor::progress() {
+    if (!delivered_.load(std::memory_order_relaxed)) delivered_ = true;
     if (!any_ambiguous_.load(std::memory_order_relaxed)) return;
     std::lock_guard lock(mutex_);
     ambiguous_.clear();

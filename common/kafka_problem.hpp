@@ -55,8 +55,10 @@ bool is_authorization_error(rd_kafka_resp_err_t err);
 
 // Collects the problems of one client handle and decides when to give up: at once on a definitive problem; on an
 // ambiguous one when, kPatience after it was first seen, nothing has been delivered since (librdkafka reports an
-// identical connection error only once per 30 s, so counting repeats would take a minute). Thread-safe (the
-// certificate callback runs on librdkafka's threads).
+// identical connection error only once per 30 s, so counting repeats would take a minute). An ambiguous problem
+// counts only on a bootstrap connection of a client that has delivered nothing yet: a wrong protocol never gets
+// further, while a broker killed during a transfer has been seen to look like one (a disconnection while
+// requesting ApiVersion). Thread-safe (the certificate callback runs on librdkafka's threads).
 class SecurityMonitor {
 public:
     using Clock = std::chrono::steady_clock;
@@ -81,6 +83,7 @@ private:
     std::string ambiguous_;  // the ambiguous problem seen first since the last progress, and when
     Clock::time_point ambiguous_since_;
     std::atomic<bool> any_ambiguous_{false};  // progress() is called for every delivery report: no lock when false
+    std::atomic<bool> delivered_{false};      // progress() was called once
     std::string verdict_;
 };
 

@@ -13,7 +13,9 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 base=29700
 until port_free $base && port_free $((base + 1)) && port_free $((base + 2)) &&
       port_free $((base + 10)) && port_free $((base + 11)) && port_free $((base + 12)) &&
-      port_free $((base + 20)) && port_free $((base + 21)) && port_free $((base + 22)); do
+      port_free $((base + 20)) && port_free $((base + 21)) && port_free $((base + 22)) &&
+      port_free $((base + 30)) && port_free $((base + 31)) && port_free $((base + 32)) &&
+      port_free $((base + 40)) && port_free $((base + 41)) && port_free $((base + 42)); do
     base=$((base + 100)); [ $base -lt 40000 ] || skip "no free port base for a 3-broker cluster"
 done
 export KS_PORT_BASE=$base KS_STATE=$T/cluster KS_CLUSTER_ENV=$T/cluster.env KAFKA_BROKERS=3

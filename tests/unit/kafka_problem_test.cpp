@@ -142,18 +142,34 @@ TEST(KafkaProblem, MonitorGivesUpAtOnceOrWhenAnAmbiguousProblemLasts) {
     definitive.error_event(RD_KAFKA_RESP_ERR__AUTHENTICATION, kWrongPassword);
     EXPECT_NE(definitive.verdict().find("wrong sasl.username"), std::string::npos);
 
-    // An ambiguous problem followed by a delivery is forgotten; one that lasts becomes the verdict.
+    // An ambiguous problem on a bootstrap connection, nothing delivered, that lasts: the verdict.
+    SecurityMonitor lasting(sasl_client(), &read_fake_now);
+    lasting.error_event(RD_KAFKA_RESP_ERR__SSL, kTlsOnPlain);
+    fake_now += SecurityMonitor::kPatience - std::chrono::milliseconds(1);
+    EXPECT_EQ(lasting.verdict(), "");
+    lasting.error_event(RD_KAFKA_RESP_ERR__SSL, kTlsOnPlain);  // a repeat does not restart the wait
+    fake_now += std::chrono::milliseconds(1);
+    EXPECT_NE(lasting.verdict().find("does not seem to speak TLS"), std::string::npos);
+
+    // Followed by a delivery, it is forgotten; once something was delivered, it no longer counts (a broker killed
+    // during a transfer: its leader's connection looked like a wrong protocol once).
     SecurityMonitor passing(sasl_client(), &read_fake_now);
     passing.error_event(RD_KAFKA_RESP_ERR__SSL, kTlsOnPlain);
-    fake_now += SecurityMonitor::kPatience - std::chrono::milliseconds(1);
-    EXPECT_EQ(passing.verdict(), "");
     passing.progress();
     fake_now += SecurityMonitor::kPatience * 2;
     EXPECT_EQ(passing.verdict(), "");
     passing.error_event(RD_KAFKA_RESP_ERR__SSL, kTlsOnPlain);
-    passing.error_event(RD_KAFKA_RESP_ERR__SSL, kTlsOnPlain);  // a repeat does not restart the wait
-    fake_now += SecurityMonitor::kPatience;
-    EXPECT_NE(passing.verdict().find("does not seem to speak TLS"), std::string::npos);
+    fake_now += SecurityMonitor::kPatience * 2;
+    EXPECT_EQ(passing.verdict(), "");
+
+    // Not on a bootstrap connection: the client had got metadata, so the protocol was right.
+    SecurityMonitor known_broker(sasl_client(), &read_fake_now);
+    known_broker.error_event(RD_KAFKA_RESP_ERR__TRANSPORT,
+                             "127.0.0.1:29710/1: Disconnected while requesting ApiVersion: might be caused by incorrect "
+                             "security.protocol configuration (connecting to a SSL listener?) or broker version is < "
+                             "0.10 (see api.version.request) (after 1ms in state APIVERSION_QUERY)");
+    fake_now += SecurityMonitor::kPatience * 2;
+    EXPECT_EQ(known_broker.verdict(), "");
 }
 
 TEST(KafkaProblem, CertificateCallbackKeepsOpenSslDecision) {
