@@ -141,7 +141,13 @@ std::string Producer::fatal_error() const {
     return std::string(rd_kafka_err2name(err)) + ": " + buf;
 }
 
-std::string Producer::misconfiguration() const { return callbacks_->monitor.verdict(); }
+std::string Producer::misconfiguration() const {
+    // The sender may see the fatal error (rd_kafka_fatal_error) before the error callback that reports it has run.
+    char buf[512];
+    if (rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk_.get(), buf, sizeof buf))
+        if (kafka::is_authorization_error(cause)) callbacks_->monitor.error_event(cause, buf);
+    return callbacks_->monitor.verdict();
+}
 
 std::string Producer::explain(rd_kafka_resp_err_t err) const {
     return kafka::explain_error(err, topic_name_, callbacks_->monitor.security());
