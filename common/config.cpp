@@ -54,25 +54,32 @@ Result<std::vector<ConfigEntry>> parse_config(std::string_view text, std::string
     return out;
 }
 
-Result<std::vector<ConfigEntry>> read_config_file(const std::string& path) {
+Result<FileText> read_regular_file(const std::string& path, const std::string& shown, std::size_t max_bytes) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd) return fail(path + ": cannot read: " + std::strerror(errno));
+    if (!fd) return fail(shown + ": cannot read: " + std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return fail(path + ": " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) return fail(path + ": not a regular file");
-    std::string text;
+    if (::fstat(fd.get(), &st) != 0) return fail(shown + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return fail(shown + ": not a regular file");
+    FileText out{{}, st.st_uid, st.st_mode};
     char buf[65536];
     while (true) {
         ssize_t n = ::read(fd.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(path + ": read error: " + std::strerror(errno));
+        if (n < 0) return fail(shown + ": read error: " + std::strerror(errno));
         if (n == 0) break;
-        text.append(buf, static_cast<std::size_t>(n));
+        out.text.append(buf, static_cast<std::size_t>(n));
+        if (out.text.size() > max_bytes) return fail(shown + ": larger than " + std::to_string(max_bytes) + " bytes");
     }
-    auto entries = parse_config(text, path);
+    return out;
+}
+
+Result<std::vector<ConfigEntry>> read_config_file(const std::string& path) {
+    auto file = read_regular_file(path, path, 64u << 20);
+    if (!file) return std::unexpected(file.error());
+    auto entries = parse_config(file->text, path);
     if (!entries) return entries;
     // Owner and mode of the file that was read (fstat of the same descriptor), like ssh checks its own files.
-    if (auto ok = check_config_file_access(path, st.st_uid, st.st_mode, ::geteuid(), first_secret(*entries)); !ok)
+    if (auto ok = check_config_file_access(path, file->owner, file->mode, ::geteuid(), first_secret(*entries)); !ok)
         return std::unexpected(ok.error());
     return entries;
 }

@@ -4,6 +4,8 @@
 // librdkafka property and passes through (bootstrap.servers, security.protocol, sasl.*, ssl.*, ...).
 // "-X key=value" on the command line adds entries after the file's, so they override.
 #pragma once
+#include <sys/types.h>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -28,6 +30,14 @@ Result<std::vector<ConfigEntry>> parse_config(std::string_view text, std::string
 // effective uid and not be writable by others; one that holds a secret must not be readable by others either
 // (secret_config.hpp).
 Result<std::vector<ConfigEntry>> read_config_file(const std::string& path);
+// The whole text of the regular file at `path` (at most max_bytes) and the fstat of the descriptor it was read from,
+// so that a check of its owner and mode applies to what was read. Errors start with `shown`.
+struct FileText {
+    std::string text;
+    uid_t owner = 0;
+    mode_t mode = 0;
+};
+Result<FileText> read_regular_file(const std::string& path, const std::string& shown, std::size_t max_bytes);
 // Parses one "-X key=value" argument; a secret (sasl.password, ...) is refused there (secret_config.hpp).
 Result<ConfigEntry> parse_override(std::string_view arg);
 

@@ -1,14 +1,10 @@
 #include "secret_config.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-
-#include "unique_fd.hpp"
 
 namespace ks {
 namespace {
@@ -21,28 +17,14 @@ std::string octal(mode_t mode) {
     return buf;
 }
 
-// Reads a small file that a config entry names, checking it like a config file that holds a secret when `secret`.
+// Reads a PEM file that a config entry names, checking it like a config file that holds a secret when `secret`.
 Result<std::string> read_named_file(const ConfigEntry& e, bool secret) {
-    const std::string shown = e.origin + ": " + e.key + "=" + e.value;
-    UniqueFd fd(::open(e.value.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd) return fail(shown + ": cannot read: " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return fail(shown + ": " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) return fail(shown + ": not a regular file");
+    auto file = read_regular_file(e.value, e.origin + ": " + e.key + "=" + e.value, 1u << 20);
+    if (!file) return std::unexpected(file.error());
     if (secret)
-        if (auto ok = check_config_file_access(e.value, st.st_uid, st.st_mode, ::geteuid(), &e); !ok)
+        if (auto ok = check_config_file_access(e.value, file->owner, file->mode, ::geteuid(), &e); !ok)
             return std::unexpected(ok.error());
-    std::string text;
-    char buf[8192];
-    while (true) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(shown + ": " + std::strerror(errno));
-        if (n == 0) break;
-        text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > (1u << 20)) return fail(shown + ": larger than 1 MiB, not a PEM file");
-    }
-    return text;
+    return std::move(file->text);
 }
 
 }  // namespace
