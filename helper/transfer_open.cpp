@@ -30,15 +30,17 @@ Result<void> open_transfer(Producer& producer, const wire::JobInfo& job, const w
         rd_kafka_resp_err_t err = producer.produce(kOpenId, key, value, headers);
         if (!err) break;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || stopped())
-            return fail(std::string("cannot produce the transfer's open message: ") + rd_kafka_err2str(err));
+            return fail("cannot produce the transfer's open message: " + producer.explain(err));
         producer.poll(20);
     }
     while (!stopped()) {
         for (const auto& r : producer.poll(50)) {
             if (r.id != kOpenId) continue;
-            if (r.err) return fail(std::string("the transfer's open message was not delivered: ") + rd_kafka_err2str(r.err));
+            if (r.err) return fail("the transfer's open message was not delivered: " + producer.explain(r.err));
             return {};
         }
+        // A wrong password, a missing ACL, an untrusted certificate: waiting cannot help (kafka_problem.hpp).
+        if (std::string why = producer.misconfiguration(); !why.empty()) return fail(why);
         if (std::string fatal = producer.fatal_error(); !fatal.empty())
             return fail("fatal producer error before the transfer started: " + fatal);
     }

@@ -10,13 +10,17 @@
 [ -n "${KS_USER_CONF:-}" ] && [ -f "${KS_USER_CONF:-}" ] || skip "the harness has no secured listeners (make cluster-up)"
 user=$KS_TEST_USER
 own=$user.$(basename "$0" .sh)-$$-$RANDOM
-other=ksother.$(basename "$0" .sh)-$$-$RANDOM
+other=${KS_TEST_USER2:-ksother}.$(basename "$0" .sh)-$$-$RANDOM  # another user's prefix
 stream=$(unique_topic)
 for t in "$own" "$other" "$stream"; do create_topic "$t"; done
 # The open listener stands for a site where users can produce: the data is put there by root.
 echo "own line" | kcat -b "$KAFKA_BOOTSTRAP" -P -t "$own"
 echo "other user's line" | kcat -b "$KAFKA_BOOTSTRAP" -P -t "$other"
 as_user() { runuser -u "$user" -- "$@"; }
+# kcat -F takes librdkafka properties only: the nodes' and the sink's configs without their stream.* keys.
+kcat_conf() { local f=$T/$(basename "$1").kcat; (umask 077 && grep -v '^stream\.' "$1" >"$f"); echo "$f"; }
+node_kcat=$(kcat_conf "$KS_NODE_CONF")
+sink_kcat=$(kcat_conf "$KS_SINK_CONF")
 [ "$(stat -c '%U %a' "$KS_USER_CONF")" = "$user 600" ] || fail "KS_USER_CONF is not the user's, mode 0600"
 
 note "kcat as $user: reads its own prefix"
@@ -72,13 +76,13 @@ print("kafka-python: own topic read, another user's and a stream topic denied, p
 PYEOF
 
 note "ks-node writes a stream topic but cannot read it; ks-sink reads it but cannot write it"
-echo "from a node" | kcat -F "$KS_NODE_CONF" -P -t "$stream" 2>"$T/n.err" || fail "ks-node produce: $(cat "$T/n.err")"
-rc=0; timeout 60 kcat -F "$KS_NODE_CONF" -C -t "$stream" -e -q >/dev/null 2>"$T/n.err" || rc=$?
+echo "from a node" | kcat -F "$node_kcat" -P -t "$stream" 2>"$T/n.err" || fail "ks-node produce: $(cat "$T/n.err")"
+rc=0; timeout 60 kcat -F "$node_kcat" -C -t "$stream" -e -q >/dev/null 2>"$T/n.err" || rc=$?
 [ $rc != 0 ] && grep -q "authorization failed" "$T/n.err" || fail "ks-node read $stream: rc=$rc $(cat "$T/n.err")"
-timeout 60 kcat -F "$KS_SINK_CONF" -C -t "$stream" -e -q >"$T/s.out" 2>"$T/s.err" || fail "ks-sink read: $(cat "$T/s.err")"
+timeout 60 kcat -F "$sink_kcat" -C -t "$stream" -e -q >"$T/s.out" 2>"$T/s.err" || fail "ks-sink read: $(cat "$T/s.err")"
 grep -qx "from a node" "$T/s.out" || fail "ks-sink did not read the node's message"
 rc=0
-echo "from the sink" | kcat -F "$KS_SINK_CONF" -P -t "$stream" -X message.timeout.ms=20000 2>"$T/s.err" || rc=$?
+echo "from the sink" | kcat -F "$sink_kcat" -P -t "$stream" -X message.timeout.ms=20000 2>"$T/s.err" || rc=$?
 [ $rc != 0 ] && grep -q "Topic authorization failed" "$T/s.err" || fail "ks-sink produced: rc=$rc $(cat "$T/s.err")"
 
 note "mutual TLS: push as ks-node's certificate; a spooled transfer drained by the per-user child"

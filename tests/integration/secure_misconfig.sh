@@ -20,11 +20,11 @@ node_pw=$(password_of "$KS_NODE_CONF")
 sink_pw=$(password_of "$KS_SINK_CONF")
 sasl_port=${KAFKA_SASL_BOOTSTRAP##*:}
 sasl=(security.protocol=SASL_SSL sasl.mechanism=PLAIN)
-# conf NAME PROPERTY...: a root-only client config in $T
+# conf NAME PROPERTY...: a root-only site config in $T, with the harness's signing key as the nodes' and the sink's
 conf() {
     local f=$T/$1.conf
     shift
-    (umask 077 && printf '%s\n' "$@" >"$f")
+    (umask 077 && printf '%s\n' "$@" "stream.auth.key.file=$KS_AUTH_KEY" >"$f")
     echo "$f"
 }
 
@@ -107,7 +107,7 @@ for c in "${cases[@]}"; do
     note "$name"
     start=$SECONDS
     rc=0
-    "$PUSH" --config "$push_conf" --topic "$push_topic" --job-id "${name// /-}" --node n1 --spool "$T/spool" \
+    "$PUSH" --config "$push_conf" --topic "$push_topic" --job-id "${name//[^A-Za-z0-9]/-}" --node n1 --spool "$T/spool" \
         --timeout 240 "$T/src" 2>"$T/push.err" || rc=$?
     took=$((SECONDS - start))
     cat "$T/push.err"

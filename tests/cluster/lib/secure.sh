@@ -152,8 +152,8 @@ if result["failed"]:
 PY
 }
 
-# conf/<name>.conf: a client config (librdkafka properties) that kafka-stream-push, kafka-stream-sink and kcat -F
-# read. secure_write_client_conf NAME OWNER PROPERTIES...
+# conf/<name>.conf: a config that kafka-stream-push and kafka-stream-sink read (kcat -F too, without its stream.*
+# lines). secure_write_client_conf NAME OWNER PROPERTIES...
 secure_write_client_conf() {
     local name=$1 owner=$2 f
     shift 2
