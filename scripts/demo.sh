@@ -110,7 +110,8 @@ cat <<EOF2
 
 Look further:
   . $(tests/cluster/cluster env); sacct/squeue/scontrol work as usual (SLURM_CONF=$SLURM_CONF)
-  kcat -F $KS_SINK_CONF -C -t $TOPIC -e -f '%k %h (%S bytes)\n'     the messages (over SASL_SSL, as ks-sink)
+  kcat -F <(grep -v '^stream\.' $KS_SINK_CONF) -C -t $TOPIC -e -f '%k %h (%S bytes)\n'
+                                                   the messages (over SASL_SSL, as ks-sink)
   less $KS_STATE/demo-sink.log                                           the sink's log
 Stop the local cluster with: make cluster-down
 EOF2
