@@ -36,10 +36,13 @@ Result<void> open_transfer(Producer& producer, const wire::JobInfo& job, const w
     while (!stopped()) {
         for (const auto& r : producer.poll(50)) {
             if (r.id != kOpenId) continue;
-            if (r.err) return fail("the transfer's open message was not delivered: " + producer.explain(r.err));
-            return {};
+            if (!r.err) return {};
+            // A wrong password, a missing ACL, an untrusted certificate (kafka_problem.hpp) says more than the
+            // report's error, which may just be the purge that followed a fatal error.
+            if (std::string why = producer.misconfiguration(); !why.empty()) return fail(why);
+            return fail("the transfer's open message was not delivered: " + producer.explain(r.err));
         }
-        // A wrong password, a missing ACL, an untrusted certificate: waiting cannot help (kafka_problem.hpp).
+        // The same before any report: waiting cannot help.
         if (std::string why = producer.misconfiguration(); !why.empty()) return fail(why);
         if (std::string fatal = producer.fatal_error(); !fatal.empty())
             return fail("fatal producer error before the transfer started: " + fatal);
