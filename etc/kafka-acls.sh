@@ -14,7 +14,9 @@
 set -eu
 BOOTSTRAP=${BOOTSTRAP:-kafka1.example.org:9093}
 ADMIN_CONF=${ADMIN_CONF:-/etc/kafka/admin.conf}
-TOPICS=${TOPICS:-hpc-}             # the stream topics: a prefix (plugstack.conf's topics= should allow only these)
+# The stream topics: a prefix (plugstack.conf's topics= should allow only these); it also covers their records-mode
+# companion topics, <topic>.ks-meta.
+TOPICS=${TOPICS:-hpc-}
 SINK_GROUP=${SINK_GROUP:-kafka-stream-sink}
 acls() { kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONF" --add --force "$@"; }
 

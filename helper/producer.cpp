@@ -51,7 +51,8 @@ Result<std::unique_ptr<Producer>> Producer::create(const rd_kafka_conf_t* conf, 
                                                    int message_timeout_ms, const Log& log, const std::string& companion) {
     std::unique_ptr<Producer> p(new Producer());
     p->callbacks_.reset(new Callbacks{&log, {}, kafka::SecurityMonitor(kafka::client_security(conf, kafka::Role::producer))});
-    p->topic_name_ = topic;
+    // Records mode: what is denied may be the companion topic as well.
+    p->topic_name_ = companion.empty() ? topic : topic + " (or its companion " + companion + ")";
     kafka::ConfPtr c(rd_kafka_conf_dup(conf));
     char err[512];
     std::string timeout = std::to_string(message_timeout_ms > 0 ? message_timeout_ms : 1);

@@ -13,7 +13,8 @@
 #   ks-sink   Read, Describe on the stream topics; Read on the consumer groups ks-sink*
 #   the test user's own principal ($KS_TEST_USER): Read on its own topics ("$KS_TEST_USER." and "-" prefixes) and
 #             groups, no Write anywhere
-# Stream topics: the prefixes of the harness's topic policy (tests/cluster/plugstack.args) and "demo".
+# Stream topics: the prefixes of the harness's topic policy (tests/cluster/plugstack.args) and "demo", with their
+# records-mode companion topics (<topic>.ks-meta).
 # Everything is made at `up` on a fresh state dir (openssl: an EC CA and certificates, in milliseconds); the SCRAM
 # credentials are written at format time (KIP-900), PLAIN's into the root-only server.properties, the ACLs once the
 # brokers answer.
@@ -131,7 +132,9 @@ import sys
 from kafka.admin import (ACL, ACLOperation as Op, ACLPermissionType, ACLResourcePatternType as Pattern,
                          KafkaAdminClient, ResourcePattern, ResourceType)
 bootstrap, user, sink_group, prefixes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-stream = [(p, Pattern.PREFIXED) for p in prefixes + [user + ".", user + "-"]] + [("demo", Pattern.LITERAL)]
+# "demo" and its records-mode companion topic (the prefixes cover their topics' companions, <topic>.ks-meta).
+stream = [(p, Pattern.PREFIXED) for p in prefixes + [user + ".", user + "-"]] + [
+    ("demo", Pattern.LITERAL), ("demo.ks-meta", Pattern.LITERAL)]
 acls = []
 def allow(principal, op, rtype, name, pattern):
     acls.append(ACL("User:" + principal, "*", op, ACLPermissionType.ALLOW, ResourcePattern(rtype, name, pattern)))
