@@ -74,7 +74,8 @@ private:
     static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                              void* opaque);
     void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
-    Result<void> handle(const rd_kafka_message_t* m);
+    // May take `m` over (its payload is then released once hashed, Sink::settle()).
+    Result<void> handle(kafka::MessagePtr& m);
     // The prefetch queue ran dry after librdkafka < 2.2 had probably stopped fetching (fetch_kick.hpp): seek every
     // partition read so far to its next offset, so the fetch starts now rather than on librdkafka's 1 s timer.
     void kick_stalled_fetch();
@@ -320,7 +321,8 @@ ServiceSnapshot ConsumerService::snapshot() const {
     return s;
 }
 
-Result<void> ConsumerService::handle(const rd_kafka_message_t* m) {
+Result<void> ConsumerService::handle(kafka::MessagePtr& message) {
+    const rd_kafka_message_t* m = message.get();
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
             if (!warned_unknown_topic_) log_.warning(std::string("consumer: ") + rd_kafka_message_errstr(m));
@@ -339,12 +341,20 @@ Result<void> ConsumerService::handle(const rd_kafka_message_t* m) {
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) headers = kafka::to_wire_headers(hdrs);
     IncomingMessage in{topic, m->partition, m->offset, &headers,
                        std::string_view(static_cast<const char*>(m->payload ? m->payload : ""), m->payload ? m->len : 0)};
+    // A chunk's bytes are hashed on the sink's hashing thread after handle() returns: the message goes with them and
+    // is destroyed on this thread once they are hashed (librdkafka's message owns the bytes; no copy).
+    in.take_payload = [&message] {
+        return Keep(message.release(), [](void* p) { rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(p)); });
+    };
     if (fetch_kick_) fetch_kick_->consumed(m->len);
     const PartitionKey key{topic, m->partition};
+    // Read before the sink may take the message over (`m` is not used after sink_.handle()).
+    const std::int64_t offset = m->offset;
+    const std::int64_t timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
     auto waiting = deferred_.find(key);
     if (waiting != deferred_.end()) {
         // Fetched before the partition was paused and sought back: it comes again after the deferred record.
-        if (m->offset != waiting->second.offset) return {};
+        if (offset != waiting->second.offset) return {};
         in.last_chance = waiting->second.last_chance;
     }
     auto handled = sink_.handle(in);
@@ -352,14 +362,14 @@ Result<void> ConsumerService::handle(const rd_kafka_message_t* m) {
     // commits (the revoke callback), and that commit must stop before this message, which is read again at restart.
     if (!handled) return std::unexpected(handled.error());
     if (*handled == Handled::deferred) {
-        defer(key, m->offset);
+        defer(key, offset);
         return {};
     }
     if (waiting != deferred_.end()) deferred_.erase(waiting);
     auto it = partitions_.find(key);
     if (it != partitions_.end()) {
-        it->second.offsets.processed(m->offset);
-        it->second.last_timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+        it->second.offsets.processed(offset);
+        it->second.last_timestamp_ms = timestamp_ms;
     }
     return {};
 }
@@ -451,14 +461,14 @@ ConsumerOutcome ConsumerService::run(const volatile std::sig_atomic_t& stop) {
             result = std::unexpected(*callback_error_);
             break;
         }
+        const bool busy = m != nullptr;
         if (m) {
-            if (auto ok = handle(m.get()); !ok) {
+            if (auto ok = handle(m); !ok) {
                 result = ok;
                 break;
             }
         }
-        const bool busy = m != nullptr;
-        m.reset();  // free the message before anything slow
+        m.reset();  // free the message before anything slow (unless the sink kept it for hashing)
         // Reading the clock for each of millions of small messages was 8% of the sink's time: while messages
         // flow, every 64th is enough for the commit interval and the idle check.
         if (busy && ++since_clock < 64) continue;
@@ -514,6 +524,7 @@ bool ConsumerService::close(bool commit, Result<void>& ok) {
     // What was read is made durable and committed, waiting for the coordinator for part of the bound only.
     if (commit)
         if (auto flushed = flush_and_commit(begun + settings_.stop_timeout_s * kStopCommitShare); !flushed) ok = flushed;
+    sink_.settle();  // no message of this handle may outlive it
     bool closed = false;
     if (commits_in_flight_ == 0) {
         // Leaves the group; the revoke callback runs once more (flush + commit of anything left). Through a queue,
@@ -564,6 +575,12 @@ ConsumerOutcome run_consumer(const ServiceSettings& settings, const std::vector<
                              Sink& sink, ServiceMonitor& monitor, const Log& log,
                              const volatile std::sig_atomic_t& stop) {
     ConsumerService service(settings, sink, monitor, log);
+    // Whatever the outcome, the messages the sink still keeps for hashing are released before the handle is
+    // destroyed (declared after `service`, so this runs first).
+    struct Settle {
+        Sink& sink;
+        ~Settle() { sink.settle(); }
+    } settle{sink};
     if (auto ok = service.start(kafka_properties); !ok) return {ok, false};
     return service.run(stop);
 }

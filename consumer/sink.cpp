@@ -249,7 +249,7 @@ Result<void> Sink::handle_chunk(const IncomingMessage& msg, const wire::Transfer
         return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
     bool input_error = false;
     auto ok = staging_.write_chunk(id.transfer_id, chunk->file.index, chunk->offset, chunk->file.size, msg.payload,
-                                   input_error);
+                                   input_error, msg.take_payload);
     if (!ok) {
         const int err = errno;
         if (input_error) return quarantine_transfer(id.transfer_id, t, &msg, ok.error().message);
@@ -316,10 +316,16 @@ Result<void> Sink::write_pending_records() {
     if (pending_.transfer.empty()) return {};
     const std::string id = std::exchange(pending_.transfer, {});
     bool input_error = false;
-    auto ok = staging_.write_chunk(id, pending_.file, pending_.offset, pending_.size, pending_.bytes, input_error);
+    // The gathered lines are handed to the hashing worker as they are (no copy) if they need hashing; the next lines
+    // are gathered in a new buffer.
+    auto gathered = std::make_unique<std::string>(std::move(pending_.bytes));
+    const std::uint64_t written = gathered->size();
+    auto ok = staging_.write_chunk(id, pending_.file, pending_.offset, pending_.size, *gathered, input_error,
+                                   [&gathered] { return Keep::owning(std::move(gathered)); });
     const int err = errno;
-    const std::uint64_t written = pending_.bytes.size();
+    if (gathered) pending_.bytes = std::move(*gathered);  // not handed over: its capacity is reused
     pending_.bytes.clear();
+    if (pending_.bytes.capacity() < kPendingRecordBytes) pending_.bytes.reserve(kPendingRecordBytes + (64u << 10));
     Transfer* t = find_transfer(id);
     if (!t || !t->job) return ok;  // cannot happen: records are gathered only for admitted transfers
     if (!ok && input_error) return quarantine_transfer(id, *t, nullptr, "records: " + ok.error().message);

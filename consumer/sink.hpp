@@ -64,6 +64,9 @@ struct IncomingMessage {
     // is on the companion topic, which may lag behind). Set once the caller knows the open message cannot be behind
     // any more: the record is then dropped like any message of a transfer that was never opened.
     bool last_chance = false;
+    // Hands over what keeps `payload` valid (the Kafka message), for bytes hashed after handle() returns; empty: the
+    // payload is copied where that is needed (staging_area.hpp).
+    std::function<Keep()> take_payload = {};
 };
 
 // What became of a message.
@@ -96,6 +99,8 @@ public:
     Result<Handled> handle(const IncomingMessage& msg);
     // Makes everything handled so far durable, then retries transfers whose manifest is in and which got new data.
     Result<void> flush();
+    // Releases every payload still kept for hashing (after hashing it): before the Kafka handle goes.
+    void settle() { staging_.settle(); }
     std::uint64_t unflushed_bytes() const { return staging_.unflushed_bytes(); }
     // Startup: finalizes transfers whose manifest was staged before a crash.
     Result<void> recover();

@@ -16,9 +16,19 @@ constexpr std::size_t kMaxKnownDigests = 200000;
 // them in one journal commit).
 constexpr std::size_t kWritebackStartBytes = 8u << 20;
 constexpr std::size_t kWritebackTailBytes = 1u << 20;
+// Bytes written and waiting for the hashing worker: about 8 chunks, each held in its Kafka message until hashed
+// (within the sink's 128 MiB bound; enough that neither the writes nor the hashing wait for the other's jitter).
+constexpr std::size_t kHashQueueBytes = 8u << 20;
+// A file that arrives whole in one chunk this small is hashed at once: handing 4 KiB to the worker thread (a wake-up,
+// a lock, a message kept) costs more than hashing it (~2 us).
+constexpr std::size_t kInlineHashBytes = 64u << 10;
 }  // namespace
 
 std::string staged_file_name(std::uint64_t index) { return "f" + std::to_string(index); }
+
+StagingArea::StagingArea(UniqueFd dir, std::size_t max_open, SyncMode sync_mode)
+    : dir_(std::move(dir)), max_open_(max_open), sync_mode_(sync_mode),
+      hasher_(std::make_unique<HashWorker>(kHashQueueBytes)) {}
 
 Result<StagingArea> StagingArea::open(int rootfd, std::size_t max_open_files, SyncMode sync_mode) {
     auto dir = open_dir(rootfd, std::string(kStagingDirName), true);
@@ -83,6 +93,7 @@ Result<void> StagingArea::close_file(std::map<Key, OpenFile>::iterator it, bool 
         else if (auto ok = datasync_fd(it->second.fd.get(), "staged file"); !ok)
             return ok;
     }
+    stop_hashing(it->second);  // its running digest is lost: finalization reads the file back
     lru_.erase(it->second.lru);
     files_.erase(it);
     return {};
@@ -106,8 +117,12 @@ void StagingArea::start_writeback(OpenFile& file, std::size_t written, bool reac
 }
 
 Result<void> StagingArea::write_chunk(const std::string& transfer, std::uint64_t index, std::uint64_t offset,
-                                      std::uint64_t declared_size, std::string_view data, bool& input_error) {
+                                      std::uint64_t declared_size, std::string_view data, bool& input_error,
+                                      const std::function<Keep()>& take_data) {
     input_error = false;
+    // What the worker has hashed (earlier Kafka messages) is released here, on the sink's thread; before this write's
+    // bytes are handed over, so that they stay valid until the caller is done with this message.
+    (void)hasher_->collect();
     Key key{transfer, index};
     auto f = open_file(key);
     if (!f) {
@@ -129,38 +144,82 @@ Result<void> StagingArea::write_chunk(const std::string& transfer, std::uint64_t
     }
     file.dirty = true;
     unflushed_bytes_ += data.size();
-    digests_.erase(key);
+    forget_digest(key);
     partial_digests_.erase(key);
     start_writeback(file, data.size(), offset + data.size() == declared_size);
+    hash_in_order(key, file, offset, declared_size, data, take_data);
+    return {};
+}
+
+void StagingArea::hash_in_order(const Key& key, OpenFile& file, std::uint64_t offset, std::uint64_t declared_size,
+                                std::string_view data, const std::function<Keep()>& take_data) {
     // Keep a running digest while the file's chunks arrive in order (a resend from offset 0 starts over):
     // finalization then need not read the file back, and the hashing overlaps the transfer. (It once stalled
     // librdkafka < 2.2's fetcher for a second per full prefetch queue; the sink now restarts the fetch, fetch_kick.hpp.
     // 512 x 4 MiB: first message to _SUCCESS 4.7-5.2 s -> 3.4-3.9 s; one 2 GiB file: 3.9-4.0 s -> 3.1-3.2 s.)
+    // The hashing runs on the worker's thread, from the bytes just written (the Kafka message is kept until they are
+    // hashed): the sink's thread goes on writing and parsing while chunk N is hashed.
     if (offset == 0) {
-        file.hash = Sha256();
+        stop_hashing(file);
         file.hashed_upto = 0;
         file.hashing = true;
     }
-    if (file.hashing && offset == file.hashed_upto) {
-        file.hash.update(data.data(), data.size());
-        file.hashed_upto += data.size();
-    } else {
-        file.hashing = false;
+    if (!file.hashing || offset != file.hashed_upto) {
+        stop_hashing(file);
+        return;
     }
+    const bool complete = offset + data.size() == declared_size;
+    if (offset == 0 && complete && data.size() <= kInlineHashBytes) {
+        file.hashing = false;
+        if (digests_.size() < kMaxKnownDigests) digests_[key] = Digest{declared_size, sha256_hex(data), std::nullopt};
+        return;
+    }
+    if (!file.digest) file.digest = hasher_->start();
+    std::string_view view = data;
+    Keep keep = take_data ? take_data() : Keep();
+    if (!keep.get()) keep = Keep::copy_of(data, view);
+    hasher_->add(*file.digest, offset, view, std::move(keep));
+    file.hashed_upto += data.size();
     // Complete and written in order: remember the digest until the file changes again.
-    if (file.hashing && file.hashed_upto == declared_size) {
+    if (complete) {
         file.hashing = false;
-        std::string hex = file.hash.finish_hex();
-        if (digests_.size() < kMaxKnownDigests) digests_[key] = Digest{declared_size, std::move(hex)};
+        const HashWorker::Id id = *std::exchange(file.digest, std::nullopt);
+        hasher_->end(id);
+        if (digests_.size() < kMaxKnownDigests)
+            digests_[key] = Digest{declared_size, {}, id};
+        else
+            hasher_->drop(id);
     }
-    return {};
+}
+
+void StagingArea::stop_hashing(OpenFile& file) {
+    file.hashing = false;
+    if (file.digest) hasher_->drop(*std::exchange(file.digest, std::nullopt));
+}
+
+void StagingArea::forget_digest(const Key& key) {
+    if (auto it = digests_.find(key); it != digests_.end()) forget_digest(it);
+}
+
+void StagingArea::forget_digest(std::map<Key, Digest>::iterator it) {
+    if (it->second.pending) hasher_->drop(*it->second.pending);
+    digests_.erase(it);
 }
 
 std::optional<std::string> StagingArea::known_digest(const std::string& transfer, std::uint64_t index,
-                                                     std::uint64_t size) const {
-    Key key{transfer, index};
-    if (auto it = digests_.find(key); it != digests_.end() && it->second.size == size) return it->second.hex;
-    return std::nullopt;
+                                                     std::uint64_t size) {
+    auto it = digests_.find(Key{transfer, index});
+    if (it == digests_.end() || it->second.size != size) return std::nullopt;
+    if (it->second.pending) {
+        // Verification waits here for the worker: a file is still renamed only after its digest was checked.
+        auto hex = hasher_->result(*std::exchange(it->second.pending, std::nullopt));
+        if (!hex) {
+            digests_.erase(it);
+            return std::nullopt;
+        }
+        it->second.hex = std::move(*hex);
+    }
+    return it->second.hex;
 }
 
 Result<std::optional<std::string>> StagingArea::digest_by_reading(const std::string& transfer, std::uint64_t index,
@@ -184,16 +243,16 @@ Result<std::optional<std::string>> StagingArea::digest_by_reading(const std::str
 
 void StagingArea::release(const std::string& transfer, std::uint64_t index) {
     Key key{transfer, index};
-    digests_.erase(key);
+    forget_digest(key);
     partial_digests_.erase(key);
     if (auto it = files_.find(key); it != files_.end()) (void)close_file(it, false);
 }
 
 void StagingArea::release_transfer(const std::string& transfer) {
     for (auto it = files_.lower_bound(Key{transfer, 0}); it != files_.end() && it->first.first == transfer;)
-        it = (lru_.erase(it->second.lru), files_.erase(it));
+        it = (stop_hashing(it->second), lru_.erase(it->second.lru), files_.erase(it));
     for (auto it = digests_.lower_bound(Key{transfer, 0}); it != digests_.end() && it->first.first == transfer;)
-        it = digests_.erase(it);
+        it = (it->second.pending ? hasher_->drop(*it->second.pending) : void(), digests_.erase(it));
     for (auto it = partial_digests_.lower_bound(Key{transfer, 0});
          it != partial_digests_.end() && it->first.first == transfer;)
         it = partial_digests_.erase(it);
@@ -201,7 +260,13 @@ void StagingArea::release_transfer(const std::string& transfer) {
     if (cached_dir_name_ == transfer) forget_cached_dir();
 }
 
+void StagingArea::settle() {
+    hasher_->wait_idle();
+    (void)hasher_->collect();
+}
+
 Result<void> StagingArea::flush() {
+    (void)hasher_->collect();  // payloads hashed since the last write (an idle sink keeps none for long)
     // Another sink sharing ROOT may move a transfer's directory away meanwhile: reopen it by name after each flush.
     forget_cached_dir();
     std::size_t dirty = closed_unsynced_ + dirs_to_sync_.size() + (staging_dir_dirty_ ? 1 : 0);

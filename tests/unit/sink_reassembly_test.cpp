@@ -161,6 +161,30 @@ protected:
         auto ok = sink_->flush();
         ASSERT_TRUE(ok) << ok.error().message;
     }
+    // As the consumer does: each payload can be taken over by the sink (to be hashed after handle() returns); counts
+    // the payloads taken and those released again.
+    void feed_handing_over(const std::vector<Msg>& msgs, int& taken, std::shared_ptr<int> released) {
+        struct Payload {
+            Payload(std::string b, std::shared_ptr<int> r) : bytes(std::move(b)), released(std::move(r)) {}
+            Payload(const Payload&) = delete;
+            ~Payload() { ++*released; }
+            std::string bytes;
+            std::shared_ptr<int> released;
+        };
+        for (const auto& m : msgs) {
+            auto payload = std::make_unique<Payload>(m.payload, released);
+            IncomingMessage in{"topic", 0, offset_++, &m.headers, payload->bytes};
+            in.take_payload = [&] {
+                ++taken;
+                return Keep::owning(std::move(payload));
+            };
+            auto ok = sink_->handle(in);
+            ASSERT_TRUE(ok) << ok.error().message;
+            if (payload) payload.reset();  // not taken: the consumer releases it now
+        }
+        auto ok = sink_->flush();
+        ASSERT_TRUE(ok) << ok.error().message;
+    }
     bool exists(const std::string& rel) const { return fs::exists(fs::symlink_status(root_ / rel)); }
 
     fs::path root_;
@@ -272,6 +296,41 @@ TEST_P(SinkReassembly, ResentFileLastWriteWins) {
     first.insert(first.end(), second.begin(), second.end());
     feed(first);
     EXPECT_EQ(tree(root_)["alice/45/n1/f"], "new content");
+}
+
+// Chunks in order are hashed by the staging area's worker thread from the payloads the consumer hands over (no copy);
+// each payload is released once hashed; the verification before the rename uses that digest.
+TEST_P(SinkReassembly, PayloadsHandedOverAreHashedThenReleased) {
+    Job job("48", "n1");
+    std::mt19937 rng(5);
+    std::string big(200000, '\0');
+    for (auto& c : big) c = static_cast<char>(rng());
+    std::vector<SourceFile> files = {{"big.bin", big}, {"small.txt", "small"}};
+    int taken = 0;
+    auto released = std::make_shared<int>(0);
+    auto msgs = job.messages(files, 16384);
+    feed_handing_over(msgs, taken, released);
+    EXPECT_EQ(tree(root_)["alice/48/n1/big.bin"], big);
+    EXPECT_EQ(tree(root_)["alice/48/n1/small.txt"], "small");
+    EXPECT_EQ(taken, 13) << "each chunk of big.bin (not the small file hashed at once, nor the other messages)";
+    sink_->settle();
+    EXPECT_EQ(*released, static_cast<int>(msgs.size()));
+}
+
+// The worker's digest is checked like any other: bytes that differ from the manifest are never placed.
+TEST_P(SinkReassembly, ChunksInOrderWithOtherBytesAreNotPlaced) {
+    Job job("49", "n1");
+    std::string data(100000, 'x');
+    auto msgs = job.messages({{"f.bin", data}}, 16384);
+    int taken = 0;
+    auto released = std::make_shared<int>(0);
+    msgs[3].payload[7] ^= 1;  // the third chunk (after the open message) carries one other bit
+    feed_handing_over(msgs, taken, released);
+    EXPECT_FALSE(exists("alice/49/n1/f.bin"));
+    EXPECT_FALSE(exists("alice/49/_SUCCESS"));
+    msgs[3].payload[7] ^= 1;  // the replay carries the right bytes
+    feed_handing_over({msgs[3], msgs.back()}, taken, released);
+    EXPECT_EQ(tree(root_)["alice/49/n1/f.bin"], data);
 }
 
 TEST_P(SinkReassembly, SuccessOnlyWhenAllNodesAreIn) {
