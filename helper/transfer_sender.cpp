@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
-#include "sha256.hpp"
 #include "source_reading.hpp"
 #include "transfer_open.hpp"
 
@@ -32,6 +32,7 @@ struct TransferSender::FileState {
     SourceFile src;
     OpenedFile opened;
     wire::FileMeta meta;
+    std::optional<HashWorker::Id> digest;  // of the current read, in the hashing worker
     std::string sha256;
     std::uint64_t chunks = 0;
     std::vector<std::uint64_t> messages;  // of the current read
@@ -76,7 +77,7 @@ std::vector<FileResult> TransferSender::send_files(std::vector<SourceFile> files
         files_.push_back(std::move(f));
     }
     for (auto& f : files_) {
-        while (open_files_ >= settings_.max_open_files && !stopping()) service(50);
+        while (open_files_ >= settings_.max_open_files && !stopping()) pump(50);
         if (stopping()) break;
         send_one(*f);
         service(0);
@@ -86,6 +87,8 @@ std::vector<FileResult> TransferSender::send_files(std::vector<SourceFile> files
     std::vector<FileResult> results;
     results.reserve(files_.size());
     for (auto& f : files_) {
+        // Read whole but not confirmed (the transfer stopped): its digest still says what was read.
+        if (f->digest && f->read_done && f->sha256.empty()) f->sha256 = hasher_.result(*f->digest).value_or("");
         FileResult r;
         r.status = f->status;
         r.entry.meta = f->meta;
@@ -122,7 +125,7 @@ bool TransferSender::send_manifest(std::vector<std::string> parts) {
 }
 
 void TransferSender::wait_all_confirmed() {
-    while (open_files_ > 0 && !stopping()) service(100);
+    while (open_files_ > 0 && !stopping()) pump(100);
     if (open_files_ > 0) {
         stop("timed out before every chunk was confirmed");
         abandon_outstanding();
@@ -166,8 +169,16 @@ void TransferSender::send_one(FileState& f) {
 }
 
 TransferSender::ReadOutcome TransferSender::read_and_produce(FileState& f) {
-    Sha256 sha;
+    // Each chunk goes to the hashing worker first and to librdkafka once it is hashed (produce_hashed): librdkafka
+    // frees a buffer produced with RD_KAFKA_MSG_F_FREE whenever it is done with it, so the worker must never read a
+    // buffer librdkafka already has. Handing it over only after hashing keeps one owner at a time and costs no copy;
+    // the delay is one chunk's hashing (~0.5 ms), while librdkafka still sends the chunks queued before it. (A copy
+    // for the hasher would cost the read's memory bandwidth again; a buffer freed by whichever of hasher and
+    // delivery report finishes last would need produce without F_FREE and our own bookkeeping through purges and
+    // producer rebuilds.)
     const std::uint64_t size = f.meta.size;
+    const HashWorker::Id digest = hasher_.start();
+    f.digest = digest;
     std::uint64_t offset = 0;
     std::uint64_t chunks = 0;
     do {
@@ -183,7 +194,7 @@ TransferSender::ReadOutcome TransferSender::read_and_produce(FileState& f) {
             return ReadOutcome::io_error;
         }
         if (static_cast<std::uint32_t>(n) < len) return ReadOutcome::changed;  // shrank under us
-        sha.update(chunk.get(), len);
+        if (after_read_) after_read_(++chunks_read_);
         std::uint64_t id = messages_.size();
         Message m;
         m.file = f.slot;
@@ -192,17 +203,41 @@ TransferSender::ReadOutcome TransferSender::read_and_produce(FileState& f) {
         messages_.push_back(m);
         f.messages.push_back(id);
         ++f.outstanding;
-        auto hand_over = [&] { return producer_->produce(id, key_, chunk, len, headers_for(messages_[id])); };
-        if (!produce_message(id, hand_over)) return ReadOutcome::stopped;
+        const std::string_view bytes(chunk.get(), len);
+        hasher_.add(digest, offset, bytes, Keep(chunk.release(), [](void* p) { OwnedPayload(static_cast<char*>(p)); }),
+                    id);
+        if (!produce_hashed(false)) return ReadOutcome::stopped;
         if (f.status != FileStatus::unconfirmed) return ReadOutcome::io_error;
         offset += len;
         ++chunks;
     } while (offset < size);
+    hasher_.end(digest);
     struct stat after {};
     if (::fstat(f.opened.fd.get(), &after) != 0 || !same_content_stamp(after, f.opened.st)) return ReadOutcome::changed;
-    f.sha256 = sha.finish_hex();
     f.chunks = chunks;
     return ReadOutcome::sent;
+}
+
+bool TransferSender::produce_hashed(bool wait) {
+    for (HashWorker::Done& done : hasher_.collect(wait)) {
+        const std::uint64_t id = done.tag;
+        const Message& m = messages_[id];
+        // Of a read that was given up (the file changed or was skipped): its buffer is simply freed.
+        if (m.superseded || files_[m.file]->status != FileStatus::unconfirmed) continue;
+        OwnedPayload chunk(static_cast<char*>(done.keep.release()));
+        const std::size_t len = m.len;
+        auto hand_over = [&] { return producer_->produce(id, key_, chunk, len, headers_for(messages_[id])); };
+        if (!produce_message(id, hand_over)) return false;
+    }
+    return true;
+}
+
+void TransferSender::pump(int timeout_ms) {
+    if (hasher_.queued_bytes() > 0) {
+        if (produce_hashed(true)) service(0);
+        return;
+    }
+    if (produce_hashed(false)) service(timeout_ms);
 }
 
 bool TransferSender::produce_message(std::uint64_t id, std::string_view payload) {
@@ -343,6 +378,7 @@ void TransferSender::rebuild_and_resend() {
 }
 
 void TransferSender::supersede(FileState& f) {
+    if (f.digest) hasher_.drop(*std::exchange(f.digest, std::nullopt));
     for (auto id : f.messages) messages_[id].superseded = true;
     f.messages.clear();
     f.outstanding = 0;
@@ -351,6 +387,10 @@ void TransferSender::supersede(FileState& f) {
 
 void TransferSender::finish_file_if_confirmed(FileState& f) {
     if (f.status != FileStatus::unconfirmed || !f.read_done || f.outstanding != 0) return;
+    // Every chunk was hashed before it was produced: the digest is ready (or a moment away, its end marker).
+    auto digest = f.digest ? hasher_.result(*std::exchange(f.digest, std::nullopt)) : std::nullopt;
+    if (!digest) return skip_file(f, skip_reason::changed);  // cannot happen: its chunks were hashed in order
+    f.sha256 = std::move(*digest);
     f.status = FileStatus::confirmed;
     f.opened.fd.reset();
     --open_files_;

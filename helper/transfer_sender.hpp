@@ -2,7 +2,9 @@
 // message tracked until its delivery report.
 //
 //  - Each chunk is read with pread into its own buffer, which librdkafka takes over without a copy; memory is still
-//    bounded by queue.buffering.max.kbytes whatever the file sizes. The digest is computed from the bytes sent.
+//    bounded by queue.buffering.max.kbytes (plus kHashAheadBytes read ahead) whatever the file sizes. The digest is
+//    computed from the bytes sent, by a HashWorker thread (hash_worker.hpp) while this one reads the next chunks and
+//    librdkafka sends the previous ones; a chunk is handed to librdkafka once it is hashed (see read_and_produce).
 //  - A file whose size or mtime changed while it was read is sent again (bounded attempts), then reported skipped.
 //  - A file stays open until all its chunks are confirmed, so a fatal idempotence error can be survived: the producer
 //    is rebuilt and every message without a successful report is re-read (pread) and produced again.
@@ -19,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "hash_worker.hpp"
 #include "log.hpp"
 #include "producer.hpp"
 #include "result.hpp"
@@ -29,6 +32,9 @@
 namespace ks::push {
 
 using Clock = std::chrono::steady_clock;
+
+// Chunks read and waiting to be hashed, or hashed and waiting to be produced: about 8 chunks beside librdkafka's queue.
+inline constexpr std::size_t kHashAheadBytes = 8u << 20;
 
 struct SenderSettings {
     std::uint64_t chunk_bytes = wire::kDefaultChunkBytes;
@@ -87,6 +93,9 @@ public:
     std::uint64_t messages_confirmed() const { return confirmed_messages_; }
     // Fault-injection seam for tests: called after each accepted produce with the running count.
     void set_after_produce(std::function<void(rd_kafka_t*, std::uint64_t)> hook) { after_produce_ = std::move(hook); }
+    // Test seam: called after each chunk is read, with the running count of chunks read (chunks are produced later,
+    // once hashed: a change to a file "while it is read" is made here).
+    void set_after_read(std::function<void(std::uint64_t)> hook) { after_read_ = std::move(hook); }
 
 private:
     struct FileState;
@@ -95,6 +104,12 @@ private:
 
     void send_one(FileState& f);
     ReadOutcome read_and_produce(FileState& f);
+    // Produces the chunks the hashing worker has finished, in the order they were read (with `wait`, waits for one if
+    // any is being hashed). false once the transfer stops.
+    bool produce_hashed(bool wait);
+    // Moves the transfer on while waiting (for room, for confirmations): hashed chunks are produced as soon as they
+    // are ready; only when none is left does it wait up to `timeout_ms` for delivery reports.
+    void pump(int timeout_ms);
     bool produce_message(std::uint64_t id, std::string_view payload);
     bool produce_message(std::uint64_t id, const std::function<rd_kafka_resp_err_t()>& attempt);
     rd_kafka_resp_err_t produce_raw(std::uint64_t id, std::string_view payload);
@@ -126,6 +141,9 @@ private:
     std::uint64_t confirmed_messages_ = 0;
     std::string failure_;
     std::function<void(rd_kafka_t*, std::uint64_t)> after_produce_;
+    std::function<void(std::uint64_t)> after_read_;
+    std::uint64_t chunks_read_ = 0;
+    HashWorker hasher_{kHashAheadBytes};
 };
 
 }  // namespace ks::push

@@ -133,7 +133,8 @@ struct RunOutcome {
 
 RunOutcome run_transfer(const MockCluster& mock, const std::string& topic, const SourceTree& tree,
                         std::function<void(rd_kafka_t*, std::uint64_t)> hook,
-                        const std::vector<kafka::Property>& extra_properties = {}) {
+                        const std::vector<kafka::Property>& extra_properties = {},
+                        std::function<void(std::uint64_t)> after_read = {}) {
     char err[256];
     kafka::ConfPtr conf(rd_kafka_conf_new());
     std::vector<kafka::Property> properties = {{"bootstrap.servers", mock.bootstraps()},
@@ -154,6 +155,7 @@ RunOutcome run_transfer(const MockCluster& mock, const std::string& topic, const
     s.deadline = Clock::now() + std::chrono::seconds(60);
     TransferSender sender(std::move(*first), again, id, s, log);
     sender.set_after_produce(std::move(hook));
+    if (after_read) sender.set_after_read(std::move(after_read));
     auto root = open_root_directory(tree.root.string());
     EXPECT_TRUE(root);
     RunOutcome out;
@@ -253,9 +255,10 @@ TEST(PushChangingFile, AFileThatChangesWhileReadIsSentAgainWithItsNewContent) {
     const std::string topic = "changed-once";
     ASSERT_EQ(rd_kafka_mock_topic_create(mock.get(), topic.c_str(), 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
     SourceTree tree;
-    // f0.bin (empty) is message 1; f1.bin's first chunk is message 2: append to it then.
-    auto run = run_transfer(mock, topic, tree, [&](rd_kafka_t*, std::uint64_t produced) {
-        if (produced == 2) {
+    // f0.bin (empty) is read 1; f1.bin's first chunk is read 2: append to it then (its chunks are produced later, once
+    // hashed, so a change while it is read is made on reads, not on produces).
+    auto run = run_transfer(mock, topic, tree, nullptr, {}, [&](std::uint64_t read) {
+        if (read == 2) {
             std::ofstream(tree.root / "f1.bin", std::ios::binary | std::ios::app) << "appended while sending";
             tree.files["f1.bin"] += "appended while sending";
         }
@@ -269,7 +272,7 @@ TEST(PushChangingFile, AFileThatNeverStopsChangingIsReportedSkipped) {
     ASSERT_EQ(rd_kafka_mock_topic_create(mock.get(), topic.c_str(), 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
     SourceTree tree;
     bool writing = true;
-    auto run = run_transfer(mock, topic, tree, [&](rd_kafka_t*, std::uint64_t) {
+    auto run = run_transfer(mock, topic, tree, nullptr, {}, [&](std::uint64_t) {
         if (writing) std::ofstream(tree.root / "f1.bin", std::ios::binary | std::ios::app) << "x";
     });
     writing = false;
@@ -284,3 +287,4 @@ TEST(PushChangingFile, AFileThatNeverStopsChangingIsReportedSkipped) {
         }
     }
 }
+
