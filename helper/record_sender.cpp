@@ -70,7 +70,7 @@ RecordOutcome RecordSender::send_files(std::vector<SourceFile> files) {
         files_.push_back(std::move(f));
     }
     // Any line (at most max_line_bytes plus its ending) fits in a block that starts where the line starts.
-    block_.resize(std::max<std::size_t>(1 << 20, 2 * settings_.max_line_bytes + 2));
+    block_bytes_ = std::max<std::size_t>(1 << 20, 2 * settings_.max_line_bytes + 2);
     for (auto& f : files_) {
         while (open_files_ >= settings_.max_open_files && !stopping()) {
             service(50);
@@ -85,6 +85,8 @@ RecordOutcome RecordSender::send_files(std::vector<SourceFile> files) {
 
     RecordOutcome out;
     for (auto& f : files_) {
+        // Read whole but not confirmed (the transfer stopped): its digest still says what was read.
+        if (f->digest && f->read_done && f->sha256.empty()) f->sha256 = hasher_.result(*f->digest).value_or("");
         FileResult r;
         r.status = f->status;
         r.entry.meta = f->meta;
@@ -132,7 +134,8 @@ void RecordSender::prepare_attempt(FileState& f) {
     f.meta.mode = f.src.recorded ? f.src.recorded->mode : f.opened.st.st_mode & 07777;
     f.meta.mtime_ns = f.src.recorded ? f.src.recorded->mtime_ns : mtime_ns(f.opened.st);
     f.meta_prefix = record_meta_prefix(id_.transfer_id, f.meta);
-    f.sha = Sha256();
+    if (f.digest) hasher_.drop(*f.digest);
+    f.digest = hasher_.start();
     f.sha256.clear();
     f.stamps.clear();
     f.hashed_upto = f.lines = f.read_pos = f.outstanding = f.failed = 0;
@@ -148,7 +151,7 @@ void RecordSender::drive(FileState& f) {
         if (::fstat(f.opened.fd.get(), &now) != 0)
             return skip_file(f, std::string(skip_reason::unreadable_prefix) + std::strerror(errno));
         if (outcome == Pump::done && same_content_stamp(now, f.opened.st) && f.hashed_upto == f.meta.size) {
-            if (f.sha256.empty()) f.sha256 = f.sha.finish_hex();
+            hasher_.end(*f.digest);  // its digest is taken when every line is confirmed
             f.read_done = true;
             finish_file_if_confirmed(f);
             return;
@@ -166,9 +169,11 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
     const std::uint64_t size = f.meta.size;
     while (f.read_pos < size) {
         if (stopping()) return Pump::stopped;
+        recycle_blocks();
+        std::unique_ptr<std::string> block = take_block();
         const std::uint64_t base = f.read_pos;
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(block_.size(), size - base));
-        ssize_t n = pread_full(f.opened.fd.get(), block_.data(), want, base);
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(block->size(), size - base));
+        ssize_t n = pread_full(f.opened.fd.get(), block->data(), want, base);
         if (n < 0) {
             skip_file(f, std::string(skip_reason::unreadable_prefix) + std::strerror(errno));
             return Pump::stopped;
@@ -179,27 +184,59 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
         const std::string timestamp = format_timestamp(read_at);
         timestamp_ms_ = std::llround(read_at * 1000);  // the records' Kafka timestamp: the same instant
         note_timestamp(f.stamps, base, timestamp);
-        const std::string_view view(block_.data(), want);
+        const std::string_view view(block->data(), want);
         const int generation = generation_;
+        // The lines of this block that extend the digest (the first pass over them) are [hash_from, hash_to): they
+        // follow each other, since a rewind only ever moves back to lines already hashed.
+        std::size_t hash_from = 0, hash_to = 0;
+        // The digest is of the bytes that were sent: the lines produced are handed to the worker with the block, on
+        // every way out of this block.
+        auto hand_over_hashed = [&] {
+            if (hash_to > hash_from && f.digest)
+                hasher_.add(*f.digest, base + hash_from, view.substr(hash_from, hash_to - hash_from),
+                            Keep::owning(std::move(block)));
+            else
+                spare_blocks_.push_back(std::move(block));
+        };
         std::size_t pos = 0;
         while (auto line = first_line(view.substr(pos), at_eof)) {
-            if (line->text.size() + (line->eol.size() == 2 ? 1 : 0) > settings_.max_line_bytes) return Pump::changed;
+            if (line->text.size() + (line->eol.size() == 2 ? 1 : 0) > settings_.max_line_bytes) {
+                hand_over_hashed();
+                return Pump::changed;
+            }
             const std::uint64_t offset = base + pos;
             encode_record_value(line->text, timestamp, f.meta_prefix, offset, line->eol, value_);
             Produced p = produce_line(f, offset);
-            if (p == Produced::stopped) return Pump::stopped;
+            if (p == Produced::stopped) {
+                hand_over_hashed();
+                return Pump::stopped;
+            }
             if (p == Produced::rewound) break;  // the rebuild moved f.read_pos back: read from there
-            if (offset == f.hashed_upto) {  // first pass: the digest is of the bytes that were sent
-                f.sha.update(view.substr(pos, line->size()));
+            if (offset == f.hashed_upto) {  // first pass
+                if (hash_to == hash_from) hash_from = pos;
+                hash_to = pos + line->size();
                 f.hashed_upto += line->size();
                 ++f.lines;
             }
             pos += line->size();
             f.read_pos = base + pos;
         }
+        hand_over_hashed();
         if (pos == 0 && generation == generation_) return Pump::changed;  // no line end where the scan saw one
     }
     return Pump::done;
+}
+
+std::unique_ptr<std::string> RecordSender::take_block() {
+    if (spare_blocks_.empty()) return std::make_unique<std::string>(block_bytes_, '\0');
+    auto block = std::move(spare_blocks_.back());
+    spare_blocks_.pop_back();
+    return block;
+}
+
+void RecordSender::recycle_blocks() {
+    for (HashWorker::Done& done : hasher_.collect())
+        spare_blocks_.emplace_back(static_cast<std::string*>(done.keep.release()));
 }
 
 RecordSender::Produced RecordSender::produce_line(FileState& f, std::uint64_t offset) {
@@ -311,6 +348,10 @@ void RecordSender::wait_all_confirmed() {
 
 void RecordSender::finish_file_if_confirmed(FileState& f) {
     if (f.status != FileStatus::unconfirmed || !f.read_done || f.outstanding != 0) return;
+    // Every line was hashed once it was produced: the digest is ready, or a block's hashing away.
+    auto digest = f.digest ? hasher_.result(*std::exchange(f.digest, std::nullopt)) : std::nullopt;
+    if (!digest) return skip_file(f, skip_reason::changed);  // cannot happen: its lines were hashed in order
+    f.sha256 = std::move(*digest);
     f.status = FileStatus::confirmed;
     f.opened.fd.reset();
     --open_files_;
@@ -318,6 +359,7 @@ void RecordSender::finish_file_if_confirmed(FileState& f) {
 
 void RecordSender::skip_file(FileState& f, std::string reason) {
     if (f.status == FileStatus::unconfirmed) --open_files_;
+    if (f.digest) hasher_.drop(*std::exchange(f.digest, std::nullopt));
     f.status = FileStatus::skipped;
     f.skip_reason = std::move(reason);
     f.opened.fd.reset();

@@ -17,14 +17,15 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "hash_worker.hpp"
 #include "kafka.hpp"
 #include "log.hpp"
 #include "producer.hpp"
 #include "result.hpp"
-#include "sha256.hpp"
 #include "transfer_sender.hpp"
 #include "wire_format.hpp"
 
@@ -80,7 +81,7 @@ private:
         wire::FileMeta meta;
         TimestampRuns stamps;     // which lines carried which timestamp (for the manifest)
         std::string meta_prefix;  // the record values' "ks" object up to the offset (record_meta_prefix)
-        Sha256 sha;
+        std::optional<HashWorker::Id> digest;  // of [0, hashed_upto), in the hashing worker
         std::uint64_t hashed_upto = 0;  // the digest covers [0, hashed_upto): the first pass over the file
         std::uint64_t lines = 0;        // lines in [0, hashed_upto)
         std::uint64_t read_pos = 0;     // next line to send
@@ -111,6 +112,10 @@ private:
     bool stopping() const;
     void stop(std::string why);
     void wait_all_confirmed();
+    // A block buffer to read into: one the hashing worker is done with, or a new one.
+    std::unique_ptr<std::string> take_block();
+    // Takes back the blocks the hashing worker has finished.
+    void recycle_blocks();
 
     std::unique_ptr<Producer> producer_;
     ProducerFactory rebuild_;
@@ -119,7 +124,8 @@ private:
     RecordSettings settings_;
     const Log& log_;
     std::vector<std::unique_ptr<FileState>> files_;
-    std::string block_;
+    std::size_t block_bytes_ = 0;
+    std::vector<std::unique_ptr<std::string>> spare_blocks_;  // back from the hashing worker, for the next reads
     std::string value_;
     std::int64_t timestamp_ms_ = 0;  // of the block being sent: every record of it gets this Kafka timestamp
     std::size_t open_files_ = 0;
@@ -129,6 +135,9 @@ private:
     std::uint64_t confirmed_ = 0;
     std::string failure_;
     std::function<void(rd_kafka_t*, std::uint64_t)> after_produce_;
+    // The lines sent are hashed block by block on the worker's thread while this one encodes and produces the next
+    // block; each block buffer goes with its job and comes back to spare_blocks_.
+    HashWorker hasher_{kHashAheadBytes};
 };
 
 }  // namespace ks::push

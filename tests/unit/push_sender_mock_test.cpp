@@ -2,7 +2,8 @@
 //  - librdkafka 2.0.2's fatal idempotent-producer error, survived: after each injected fatal error the sender must
 //    rebuild its producer, resend every message without a successful report, and end with every file complete in the
 //    topic, before the manifest;
-//  - a file that changes while it is sent is sent again, or reported skipped if it never stops changing.
+//  - a file that changes while it is sent is sent again, or reported skipped if it never stops changing;
+//  - RecordSender's digests (hashed on its worker thread) across producer rebuilds.
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -14,6 +15,8 @@
 #include <map>
 #include <random>
 
+#include "../../consumer/record_decoder.hpp"
+#include "../../helper/record_sender.hpp"
 #include "../../helper/transfer_sender.hpp"
 #include "kafka.hpp"
 #include "sha256.hpp"
@@ -288,3 +291,85 @@ TEST(PushChangingFile, AFileThatNeverStopsChangingIsReportedSkipped) {
     }
 }
 
+// Records mode: lines are hashed block by block on the sender's hashing thread from the bytes that were produced;
+// across injected fatal errors (the rebuilt producer resends from the lowest unconfirmed line, which is never hashed
+// twice) each file's digest is still the SHA-256 of the file, and the records rebuild it byte for byte.
+TEST(RecordsFatalRecovery, DigestsAndLinesSurviveRebuilds) {
+    MockCluster mock;
+    const std::string topic = "records-fatal";
+    ASSERT_EQ(rd_kafka_mock_topic_create(mock.get(), topic.c_str(), 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    SourceTree tree;
+    tree.files.clear();
+    for (const auto& entry : fs::directory_iterator(tree.root)) fs::remove(entry.path());
+    std::mt19937 rng(3);
+    // More than one read block (1 MiB) for the first file; lz4 keeps the mock's partition (~5 MiB) from dropping any.
+    for (std::size_t i = 0; i < 3; ++i) {
+        std::string text;
+        const std::size_t target = i == 0 ? (1u << 20) + 300000 : 5000 * (i + 1);
+        while (text.size() < target)
+            text += std::to_string(rng()) + "," + std::string(rng() % 70, static_cast<char>('a' + rng() % 26)) +
+                    (rng() % 5 ? "\n" : "\r\n");
+        std::string name = "t" + std::to_string(i) + ".csv";
+        std::ofstream(tree.root / name, std::ios::binary) << text;
+        tree.files[name] = text;
+    }
+    char err[256];
+    kafka::ConfPtr conf(rd_kafka_conf_new());
+    for (const auto& [k, v] : std::vector<kafka::Property>{{"bootstrap.servers", mock.bootstraps()},
+                                                           {"enable.idempotence", "true"},
+                                                           {"compression.type", "lz4"},
+                                                           {"log_level", "0"}})
+        ASSERT_EQ(rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err), RD_KAFKA_CONF_OK) << err;
+    Log log("records-fatal-test", LogLevel::error);
+    auto first = Producer::create(conf.get(), topic, 30000, log);
+    ASSERT_TRUE(first) << first.error().message;
+    ProducerFactory again = [&](int ms) { return Producer::create(conf.get(), topic, ms, log); };
+    wire::TransferIdentity id{"c", "2", "n1", "u", wire::make_transfer_id("c", "2", "n1")};
+    RecordSettings rs;
+    rs.deadline = Clock::now() + std::chrono::seconds(60);
+    rs.max_file_attempts = 1;  // nothing changes the files: a digest that went wrong may not hide behind a resend
+    RecordSender sender(std::move(*first), again, id, rs, log);
+    int injected = 0;
+    sender.set_after_produce([&](rd_kafka_t* rk, std::uint64_t produced) {
+        if (produced == 5000 || produced == 17000) {
+            rd_kafka_test_fatal_error(rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "injected by the test");
+            ++injected;
+        }
+    });
+    auto root = open_root_directory(tree.root.string());
+    ASSERT_TRUE(root);
+    RecordOutcome out = sender.send_files(sources_of(tree, root->get()));
+    EXPECT_TRUE(sender.failure().empty()) << sender.failure();
+    EXPECT_EQ(injected, 2);
+    EXPECT_EQ(sender.producer_rebuilds(), 2);
+    std::map<std::string, std::string> digests;
+    for (const auto& r : out.results) {
+        EXPECT_EQ(r.status, FileStatus::confirmed) << r.entry.meta.path;
+        EXPECT_EQ(r.entry.format, std::string(wire::kFormatRecords)) << r.entry.meta.path;
+        EXPECT_EQ(r.entry.sha256, sha256_hex(tree.files.at(r.entry.meta.path))) << r.entry.meta.path;
+        digests[r.entry.meta.path] = r.entry.sha256;
+    }
+    // Read the records back: every line at its offset.
+    std::map<std::uint64_t, std::string> by_index;
+    kafka::ConfPtr cconf(rd_kafka_conf_new());
+    rd_kafka_conf_set(cconf.get(), "bootstrap.servers", mock.bootstraps().c_str(), err, sizeof err);
+    rd_kafka_conf_set(cconf.get(), "group.id", "verify-records", err, sizeof err);
+    kafka::HandlePtr c(rd_kafka_new(RD_KAFKA_CONSUMER, cconf.release(), err, sizeof err));
+    kafka::PartitionListPtr parts(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c.get(), parts.get());
+    sink::DecodedRecord rec;
+    for (int idle = 0; idle < 20; ++idle) {
+        kafka::MessagePtr m(rd_kafka_consumer_poll(c.get(), 100));
+        if (!m || m->err) continue;
+        idle = 0;
+        ASSERT_TRUE(sink::decode_record_message({static_cast<const char*>(m->payload), m->len}, rec));
+        std::string& data = by_index[rec.value.meta.file];
+        data.resize(rec.value.meta.size);
+        std::copy(rec.bytes.begin(), rec.bytes.end(), data.begin() + static_cast<long>(rec.value.meta.offset));
+    }
+    rd_kafka_consumer_close(c.get());
+    ASSERT_EQ(by_index.size(), tree.files.size());
+    std::uint64_t index = 0;
+    for (const auto& [name, content] : tree.files) EXPECT_TRUE(by_index[index++] == content) << name << " differs";
+}
