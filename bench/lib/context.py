@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 
-from .measure import remove_output
+from .measure import process_cpu_s, remove_output
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Context:
                          # changes what is measured
     big_manifest: bool   # until the multi-part manifest lands, (c)'s manifest needs a 16 MiB message limit
     secure: Secured = None  # None: the harness has no secured listener
+    broker_pid: int = None  # the harness's broker (one broker), whose CPU each measurement also reports
     kept: list = field(default=None)  # output trees kept until keeping_outputs() ends, else None
     _serial: object = field(default_factory=itertools.count)
 
@@ -45,6 +46,10 @@ class Context:
 
     def java(self, main_class, *args):
         return ["java", "-Xmx512m", "-cp", os.path.join(self.kafka_libs, "*"), main_class, *args]
+
+    def broker_cpu_s(self):
+        """CPU seconds the broker has used so far (None if unknown): its share of a measurement is the difference."""
+        return process_cpu_s(self.broker_pid) if self.broker_pid else None
 
     def fresh_dir(self, what):
         if self.kept is not None:  # a new directory each time, removed when keeping_outputs() ends

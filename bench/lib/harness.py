@@ -50,6 +50,14 @@ class Harness:
             return None
         return os.path.join(broker, "data") if at_once else None
 
+    def broker_pid(self):
+        """PID of the (first) broker, from the harness's pid file; None if it cannot be read."""
+        try:
+            with open(os.path.join(self.vars.get("KS_STATE", ""), "pids", "kafka-1.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
     def restart_slurmd(self, with_plugin, plugin_path=None):
         """plugstack.conf loads the plugin (or the plugin at plugin_path), or (KS_PLUGIN naming no file) is empty;
         slurmd reads it at start only."""

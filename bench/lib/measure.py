@@ -36,6 +36,7 @@ class Background:
         self.proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=self._err)
         self.returncode = None
         self.max_rss_kib = 0
+        self.cpu_s = None  # user + system CPU seconds of the child (all its threads), once reaped
 
     def running(self):
         """True until the child exits; does not reap it (wait() must, to read its rusage)."""
@@ -51,6 +52,7 @@ class Background:
                 self.returncode = os.waitstatus_to_exitcode(status)
                 self.proc.returncode = self.returncode
                 self.max_rss_kib = usage.ru_maxrss
+                self.cpu_s = usage.ru_utime + usage.ru_stime
                 break
             if deadline is not None and time.monotonic() > deadline:
                 raise CommandFailed(f"{self.proc.args[0]} did not exit within {timeout} s")
@@ -125,6 +127,17 @@ def children_cpu_s():
     measurement is the CPU its processes used (a tool's threads, and openssl beside kcat), whatever the wall time."""
     u = resource.getrusage(resource.RUSAGE_CHILDREN)
     return u.ru_utime + u.ru_stime
+
+
+def process_cpu_s(pid):
+    """CPU seconds (user + system, all threads) that a running process has used so far (/proc/PID/stat); None if it
+    cannot be read. For the broker, which is not our child: the difference around a measurement is its share."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def build_shared_object(scratch, source):

@@ -16,6 +16,7 @@ class Sample:
     seconds: float
     max_rss_kib: int = 0
     cpu_s: float = None  # user + system CPU seconds of the process (all its threads), where measured
+    broker_cpu_s: float = None  # the broker's CPU seconds during the measurement, where measured
 
 
 def _job_id():
@@ -94,7 +95,8 @@ def sink(ctx, workload, topic, job_id, extra=(), conf=None):
         seconds = done - proc.start
         if proc.wait(timeout=_patience(workload)) != 0:
             raise CommandFailed(f"sink exited with {proc.returncode}: see {ctx.scratch}/sink.log")
-        return Sample(seconds, proc.max_rss_kib)
+        # CPU until it exits (2 s idle after _SUCCESS, polling: next to nothing).
+        return Sample(seconds, proc.max_rss_kib, proc.cpu_s)
     finally:
         proc.stop()
         ctx.remove_output(out)

@@ -16,6 +16,7 @@ class Rate:
     mib_per_s: float
     msgs_per_s: float
     cpu_s: float = None  # user + system CPU seconds of the client's processes, where measured
+    broker_cpu_s: float = None  # the broker's CPU seconds during the measurement, where measured
 
 
 def producer_performance(ctx, workload, topic):
@@ -37,7 +38,9 @@ def consumer_performance(ctx, topic, messages):
     argv = ctx.java("org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", ctx.bootstrap,
                     "--topic", topic, "--messages", str(messages), "--group", f"g-cp-{topic}-{time.time_ns()}",
                     "--timeout", "120000")
+    cpu = children_cpu_s()
     out = subprocess.run(argv, capture_output=True, text=True)
+    cpu = children_cpu_s() - cpu  # the whole JVM's, start-up and JIT included
     lines = [l for l in out.stdout.splitlines() if l and l[0].isdigit()]
     if out.returncode != 0 or not lines:
         raise CommandFailed(f"ConsumerPerformance: {out.stderr.strip()[-1000:] or out.stdout.strip()[-1000:]}")
@@ -45,7 +48,7 @@ def consumer_performance(ctx, topic, messages):
     # start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, ...
     if int(cols[4]) < messages:
         raise CommandFailed(f"ConsumerPerformance read {cols[4]} of {messages} messages")
-    return Rate(float(cols[3]), float(cols[5]))
+    return Rate(float(cols[3]), float(cols[5]), cpu)
 
 
 def kcat(ctx, workload, topic, queue_kib=None, checksum=False):
@@ -122,14 +125,14 @@ def kcat_consume_to_file(ctx, workload, topic, messages):
     out_dir = ctx.fresh_dir("kcat-c-out")
     out = os.path.join(out_dir, "values")
     try:
-        start = time.monotonic()
+        cpu, start = children_cpu_s(), time.monotonic()
         with open(out, "wb") as sink_file:
             run_timed(_kcat_values(ctx, topic, messages), stdout=sink_file)
         run_timed(["sync", "-f", out])
         seconds = time.monotonic() - start
         if os.path.getsize(out) < workload.bytes:  # the values are the chunks' bytes, plus the manifest
             raise CommandFailed(f"kcat -C wrote {os.path.getsize(out)} of {workload.bytes} bytes")
-        return Rate(workload.bytes / MIB / seconds, messages / seconds)
+        return Rate(workload.bytes / MIB / seconds, messages / seconds, children_cpu_s() - cpu)
     finally:
         ctx.remove_output(out_dir)
 
