@@ -79,8 +79,8 @@ struct Consumed {
     int chunks = 0;
 };
 
-Consumed consume_all(const std::string& bootstraps, const std::string& topic) {
-    Consumed out;
+// A consumer reading partition 0 of `topic` from its start.
+kafka::HandlePtr consumer_from_start(const std::string& bootstraps, const std::string& topic) {
     char err[256];
     kafka::ConfPtr conf(rd_kafka_conf_new());
     rd_kafka_conf_set(conf.get(), "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
@@ -89,6 +89,12 @@ Consumed consume_all(const std::string& bootstraps, const std::string& topic) {
     kafka::PartitionListPtr parts(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(c.get(), parts.get());
+    return c;
+}
+
+Consumed consume_all(const std::string& bootstraps, const std::string& topic) {
+    Consumed out;
+    kafka::HandlePtr c = consumer_from_start(bootstraps, topic);
     for (int idle = 0; idle < 100 && !out.manifest_seen; ++idle) {
         kafka::MessagePtr m(rd_kafka_consumer_poll(c.get(), 100));
         if (!m || m->err) continue;
@@ -128,6 +134,28 @@ std::vector<SourceFile> sources_of(const SourceTree& t, int root_fd) {
     return out;
 }
 
+// An idempotent producer session on the mock cluster (properties added to the defaults) and the factory that rebuilds
+// it after a fatal error.
+struct MockProducer {
+    MockProducer(const MockCluster& mock, const std::string& topic, const std::vector<kafka::Property>& extra)
+        : conf(rd_kafka_conf_new()), log("push-mock-test", LogLevel::error) {
+        char err[256];
+        std::vector<kafka::Property> properties = {
+            {"bootstrap.servers", mock.bootstraps()}, {"enable.idempotence", "true"}, {"log_level", "0"}};
+        properties.insert(properties.end(), extra.begin(), extra.end());
+        for (const auto& [k, v] : properties)
+            EXPECT_EQ(rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err), RD_KAFKA_CONF_OK) << err;
+        first = Producer::create(conf.get(), topic, 30000, log);
+        EXPECT_TRUE(first) << first.error().message;
+        again = [this, topic](int ms) { return Producer::create(conf.get(), topic, ms, log); };
+    }
+    MockProducer(const MockProducer&) = delete;
+    kafka::ConfPtr conf;
+    Log log;
+    Result<std::unique_ptr<Producer>> first;
+    ProducerFactory again;
+};
+
 struct RunOutcome {
     std::vector<FileResult> results;
     bool manifest_ok = false;
@@ -138,19 +166,10 @@ RunOutcome run_transfer(const MockCluster& mock, const std::string& topic, const
                         std::function<void(rd_kafka_t*, std::uint64_t)> hook,
                         const std::vector<kafka::Property>& extra_properties = {},
                         std::function<void(std::uint64_t)> after_read = {}) {
-    char err[256];
-    kafka::ConfPtr conf(rd_kafka_conf_new());
-    std::vector<kafka::Property> properties = {{"bootstrap.servers", mock.bootstraps()},
-                                               {"enable.idempotence", "true"},
-                                               {"linger.ms", "5"},
-                                               {"log_level", "0"}};
+    std::vector<kafka::Property> properties = {{"linger.ms", "5"}};
     properties.insert(properties.end(), extra_properties.begin(), extra_properties.end());
-    for (const auto& [k, v] : properties)
-        EXPECT_EQ(rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err), RD_KAFKA_CONF_OK) << err;
-    Log log("push-fatal-test", LogLevel::error);
-    auto first = Producer::create(conf.get(), topic, 30000, log);
-    EXPECT_TRUE(first) << first.error().message;
-    ProducerFactory again = [&](int ms) { return Producer::create(conf.get(), topic, ms, log); };
+    MockProducer p(mock, topic, properties);
+    auto& [conf, log, first, again] = p;
     wire::TransferIdentity id{"c", "1", "n1", "u", wire::make_transfer_id("c", "1", "n1")};
     SenderSettings s;
     s.chunk_bytes = 64 * 1024;
@@ -313,22 +332,13 @@ TEST(RecordsFatalRecovery, DigestsAndLinesSurviveRebuilds) {
         std::ofstream(tree.root / name, std::ios::binary) << text;
         tree.files[name] = text;
     }
-    char err[256];
-    kafka::ConfPtr conf(rd_kafka_conf_new());
-    for (const auto& [k, v] : std::vector<kafka::Property>{{"bootstrap.servers", mock.bootstraps()},
-                                                           {"enable.idempotence", "true"},
-                                                           {"compression.type", "lz4"},
-                                                           {"log_level", "0"}})
-        ASSERT_EQ(rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err), RD_KAFKA_CONF_OK) << err;
-    Log log("records-fatal-test", LogLevel::error);
-    auto first = Producer::create(conf.get(), topic, 30000, log);
-    ASSERT_TRUE(first) << first.error().message;
-    ProducerFactory again = [&](int ms) { return Producer::create(conf.get(), topic, ms, log); };
+    MockProducer p(mock, topic, {{"compression.type", "lz4"}});
+    ASSERT_TRUE(p.first);
     wire::TransferIdentity id{"c", "2", "n1", "u", wire::make_transfer_id("c", "2", "n1")};
     RecordSettings rs;
     rs.deadline = Clock::now() + std::chrono::seconds(60);
     rs.max_file_attempts = 1;  // nothing changes the files: a digest that went wrong may not hide behind a resend
-    RecordSender sender(std::move(*first), again, id, rs, log);
+    RecordSender sender(std::move(*p.first), p.again, id, rs, p.log);
     int injected = 0;
     sender.set_after_produce([&](rd_kafka_t* rk, std::uint64_t produced) {
         if (produced == 5000 || produced == 17000) {
@@ -351,13 +361,7 @@ TEST(RecordsFatalRecovery, DigestsAndLinesSurviveRebuilds) {
     }
     // Read the records back: every line at its offset.
     std::map<std::uint64_t, std::string> by_index;
-    kafka::ConfPtr cconf(rd_kafka_conf_new());
-    rd_kafka_conf_set(cconf.get(), "bootstrap.servers", mock.bootstraps().c_str(), err, sizeof err);
-    rd_kafka_conf_set(cconf.get(), "group.id", "verify-records", err, sizeof err);
-    kafka::HandlePtr c(rd_kafka_new(RD_KAFKA_CONSUMER, cconf.release(), err, sizeof err));
-    kafka::PartitionListPtr parts(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(c.get(), parts.get());
+    kafka::HandlePtr c = consumer_from_start(mock.bootstraps(), topic);
     sink::DecodedRecord rec;
     for (int idle = 0; idle < 20; ++idle) {
         kafka::MessagePtr m(rd_kafka_consumer_poll(c.get(), 100));
