@@ -1,5 +1,8 @@
 #include "hash_worker.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -65,11 +68,17 @@ void HashWorker::enqueue(Job job, std::unique_lock<std::mutex>& lock) {
     ++digests_.at(job.id)->queued;
     queued_bytes_ += job.bytes.size();
     if (!thread_.joinable() && !inline_) {
+        // The worker blocks every signal (it inherits the mask it is created with): SIGTERM and the like go to the
+        // tool's own threads, whose waits they are meant to cut short.
+        sigset_t all, before;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &before);
         try {
             thread_ = std::thread([this] { run(); });
         } catch (const std::system_error&) {
             inline_ = true;  // no thread to be had: hash here, as before the worker existed
         }
+        pthread_sigmask(SIG_SETMASK, &before, nullptr);
     }
     if (inline_) {
         process(std::move(job), lock);

@@ -1,10 +1,15 @@
 // HashWorker: the digests are those of the bytes in order, whatever the interleaving of digests and the queue bound;
 // every job's Keep comes back to the owner (collect(), in order, with its tag) and is released only on the owner's
 // thread; bytes out of order give no digest; dropped digests are forgotten.
+#include <pthread.h>
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -190,6 +195,31 @@ TEST(HashWorker, TheDestructorReleasesWhatWasNotCollected) {
         for (int i = 0; i < 10; ++i) worker.add(id, static_cast<std::uint64_t>(i), "a", keep_of("a", released, view));
     }
     EXPECT_EQ(released.load(), 10);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(HashWorker, TheWorkerBlocksSignalsSoTheyReachTheToolsThreads) {
+    HashWorker worker(1 << 20);
+    auto id = worker.start();
+    std::string_view view;
+    worker.add(id, 0, "x", Keep::copy_of("x", view));  // starts the thread
+    EXPECT_EQ(worker.result(id), sha256_hex("x"));      // the thread has run (a new thread blocks all until it runs)
+    // A thread blocking SIGTERM has it in its mask: /proc/self/task/<tid>/status, SigBlk (bit 15 is signal 15).
+    int blocking = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream status(entry.path() / "status");
+        std::string line;
+        while (std::getline(status, line))
+            if (line.rfind("SigBlk:", 0) == 0 && (std::stoull(line.substr(7), nullptr, 16) & (1ull << (SIGTERM - 1))))
+                ++blocking;
+    }
+    EXPECT_GE(blocking, 1) << "the worker thread does not block SIGTERM";
+    sigset_t mine;
+    pthread_sigmask(SIG_SETMASK, nullptr, &mine);
+    EXPECT_FALSE(sigismember(&mine, SIGTERM)) << "the caller's own mask must be left as it was";
 }
 
 }  // namespace
