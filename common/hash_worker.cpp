@@ -67,6 +67,12 @@ void HashWorker::end(Id id) {
 void HashWorker::enqueue(Job job, std::unique_lock<std::mutex>& lock) {
     ++digests_.at(job.id)->queued;
     queued_bytes_ += job.bytes.size();
+    // A few KiB while the worker has nothing to do: waking it costs more than hashing them here (20,000 files of
+    // 4 KiB: 1.5 s of CPU more per GiB through the thread). The worker is idle, so this stays in order.
+    if (queue_.empty() && in_progress_ == 0 && job.bytes.size() <= kHashHereBytes) {
+        process(std::move(job), lock);
+        return;
+    }
     if (!thread_.joinable() && !inline_) {
         // The worker blocks every signal (it inherits the mask it is created with): SIGTERM and the like go to the
         // tool's own threads, whose waits they are meant to cut short.

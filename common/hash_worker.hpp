@@ -10,8 +10,9 @@
 // free() of a caller's buffer ever happens on the worker's thread, and a buffer is never handed on while it is read.
 //
 // Bounded: add() waits while max_queued_bytes wait to be hashed (a job larger than that is accepted alone); finished
-// jobs stay with the worker until the caller collects them. One thread, started at the first add(); if it cannot be
-// started, add() hashes on the caller's thread (same results, no overlap).
+// jobs stay with the worker until the caller collects them. One thread, started at the first job it gets; a job of at
+// most kHashHereBytes added while the worker is idle is hashed on the caller's thread (small files cost a wake-up
+// each otherwise), and if the thread cannot be started, every job is (same results, no overlap).
 #pragma once
 #include <condition_variable>
 #include <cstddef>
@@ -72,6 +73,7 @@ private:
 class HashWorker {
 public:
     using Id = std::uint64_t;
+    static constexpr std::size_t kHashHereBytes = 16u << 10;
     struct Done {
         std::uint64_t tag = 0;  // as given to add()
         Keep keep;

@@ -53,7 +53,7 @@ TEST(HashWorker, DigestsOfInterleavedStreamsMatchOneShotHashing) {
     std::atomic<int> released{0};
     int added = 0;
     {
-        HashWorker worker(64 * 1024);  // small bound: add() often waits for room
+        HashWorker worker(256 * 1024);  // small bound: add() often waits for room
         std::vector<std::string> whole(5);
         std::vector<std::uint64_t> offsets(5, 0);
         std::vector<HashWorker::Id> ids;
@@ -62,14 +62,15 @@ TEST(HashWorker, DigestsOfInterleavedStreamsMatchOneShotHashing) {
         std::vector<std::uint64_t> tags_back;
         for (int round = 0; round < 200; ++round) {
             const std::size_t d = rng() % 5;
-            std::string piece = random_bytes(rng, rng() % 40000);
+            // From nothing to several times what is hashed on the caller's thread: both ways, interleaved.
+            std::string piece = random_bytes(rng, rng() % (6 * HashWorker::kHashHereBytes));
             whole[d] += piece;
             std::string_view view;
             Keep k = keep_of(std::move(piece), released, view);
             worker.add(ids[d], offsets[d], view, std::move(k), tag++);
             ++added;
             offsets[d] += view.size();
-            EXPECT_LE(worker.queued_bytes(), 64u * 1024);
+            EXPECT_LE(worker.queued_bytes(), 256u * 1024);
             for (auto& done : worker.collect()) tags_back.push_back(done.tag);
         }
         for (int i = 0; i < 5; ++i) EXPECT_EQ(worker.result(ids[i]), sha256_hex(whole[i])) << "digest " << i;
@@ -205,8 +206,9 @@ TEST(HashWorker, TheWorkerBlocksSignalsSoTheyReachTheToolsThreads) {
     HashWorker worker(1 << 20);
     auto id = worker.start();
     std::string_view view;
-    worker.add(id, 0, "x", Keep::copy_of("x", view));  // starts the thread
-    EXPECT_EQ(worker.result(id), sha256_hex("x"));      // the thread has run (a new thread blocks all until it runs)
+    const std::string big(HashWorker::kHashHereBytes + 1, 'x');  // more than is hashed on the caller's thread
+    worker.add(id, 0, big, Keep::copy_of(big, view));              // starts the thread
+    EXPECT_EQ(worker.result(id), sha256_hex(big));  // the thread has run (a new thread blocks all until it runs)
     // A thread blocking SIGTERM has it in its mask: /proc/self/task/<tid>/status, SigBlk (bit 15 is signal 15).
     int blocking = 0;
     for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
@@ -220,6 +222,30 @@ TEST(HashWorker, TheWorkerBlocksSignalsSoTheyReachTheToolsThreads) {
     sigset_t mine;
     pthread_sigmask(SIG_SETMASK, nullptr, &mine);
     EXPECT_FALSE(sigismember(&mine, SIGTERM)) << "the caller's own mask must be left as it was";
+}
+
+}  // namespace
+
+namespace {
+
+TEST(HashWorker, SmallJobsOfAnIdleWorkerAreHashedAtOnceAndInOrder) {
+    HashWorker worker(1 << 20);
+    auto id = worker.start();
+    std::string_view view;
+    worker.add(id, 0, "small", Keep::copy_of("small", view), 1);
+    auto done = worker.collect();  // no wait: hashed on this thread
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].tag, 1u);
+    // A large job goes to the thread; small ones behind it wait their turn there (the digest's order holds).
+    std::string big(HashWorker::kHashHereBytes + 1, 'b');
+    worker.add(id, 5, big, Keep::copy_of(big, view), 2);
+    worker.add(id, 5 + big.size(), "tail", Keep::copy_of("tail", view), 3);
+    EXPECT_EQ(worker.result(id), sha256_hex("small" + big + "tail"));
+    worker.wait_idle();
+    done = worker.collect();
+    ASSERT_EQ(done.size(), 2u);
+    EXPECT_EQ(done[0].tag, 2u);
+    EXPECT_EQ(done[1].tag, 3u);
 }
 
 }  // namespace
