@@ -138,8 +138,12 @@ Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
     auto defaults = prefetch_defaults(rd_kafka_version());
     // range: a topic and its companion (records mode) with equal partition counts are split alike, so the member that
     // reads a transfer's records also reads its open message.
+    // A 5 s metadata refresh: the subscription is a pattern (the topic and its companion), and a companion topic that
+    // the first records-mode push creates after the sink subscribed (auto-create) joins it only at a refresh; at
+    // librdkafka's 5 minutes, that push's records would wait past their deferral bound and be dropped.
     defaults.insert(defaults.begin(), {{"auto.offset.reset", "earliest"}, {"client.id", "kafka-stream-sink"},
-                                       {"enable.partition.eof", "false"}, {"partition.assignment.strategy", "range"}});
+                                       {"enable.partition.eof", "false"}, {"partition.assignment.strategy", "range"},
+                                       {"topic.metadata.refresh.interval.ms", "5000"}});
     auto conf = kafka::make_conf(defaults, props,
                                  {{"group.id", settings_.group}, {"enable.auto.commit", "false"},
                                   {"enable.auto.offset.store", "false"}});
@@ -216,8 +220,12 @@ void ConsumerService::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_parti
         if (auto ok = flush_and_commit(until); !ok && !callback_error_) callback_error_ = ok.error();
     }
     for (int i = 0; i < parts->cnt; ++i) {
-        partitions_.erase({parts->elems[i].topic, parts->elems[i].partition});
-        deferred_.erase({parts->elems[i].topic, parts->elems[i].partition});  // the next owner reads it again
+        const PartitionKey key{parts->elems[i].topic, parts->elems[i].partition};
+        partitions_.erase(key);
+        // The next owner reads the deferred record again. Resumed first: librdkafka keeps a partition paused by the
+        // application across an unassign, so this member would never fetch it again when it is assigned back (a
+        // companion topic created after the sink subscribed brings such a rebalance right after the first records).
+        if (deferred_.erase(key)) resume(key);
     }
     log_.debug("revoked " + std::to_string(parts->cnt) + " partition(s)");
     if (cooperative) {

@@ -5,6 +5,7 @@
 # tree. The transfers come from tests/tools/records_produce.py (kafka-python, signed with the harness's key).
 . "$(dirname "$0")/../lib/common.sh"
 [ -x "$SINK" ] || skip "kafka-stream-sink not built"
+[ -x "$PUSH" ] || skip "kafka-stream-push not built"
 PRODUCE=$KS_ROOT/tests/tools/records_produce.py
 topic=$(unique_topic)
 create_topic "$topic" 4
@@ -87,4 +88,21 @@ sink "$out" "g-d-$topic"
 wait $! || fail "D: the last sink failed: $(tail -5 "$out.log")"
 [ -e "$out/alice/d/_SUCCESS" ] || fail "D: not finalized"
 same_tree "$out/alice/d/n1" "D"
+
+note "E: the sink runs before the companion topic exists; the first records-mode push creates it (auto-create)"
+topic_e=$(unique_topic)
+create_topic "$topic_e" 1
+out=$T/e && mkdir -p "$out"
+"$SINK" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic_e" --group "g-e-$topic_e" \
+    --output "$out" --exit-when-idle 30 -v 2>>"$out.log" &
+pid=$!
+on_exit "kill $pid 2>/dev/null"
+for ((i = 0; i < 300; i++)); do grep -q "assigned" "$out.log" 2>/dev/null && break; sleep 0.2; done
+"$PUSH" "${KS_AUTH[@]}" -X bootstrap.servers="$KAFKA_BOOTSTRAP" --topic "$topic_e" --format records --cluster c \
+    --job-id e --node n1 --user alice --nodes 1 --spool "$T/spool-e" --timeout 120 "$src" >/dev/null ||
+    fail "E: the push failed"
+wait_file "$out/alice/e/_SUCCESS" "E: records whose companion topic appeared after the sink subscribed"
+kill "$pid" 2>/dev/null
+same_tree "$out/alice/e/n1" "E"
+! grep -q "was not opened" "$out.log" || fail "E: a record was dropped: $(grep 'was not opened' "$out.log" | head -2)"
 echo "PASS"
