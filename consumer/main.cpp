@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <librdkafka/rdkafka.h>
+
 #include "consumer_service.hpp"
 #include "kafka_access_check.hpp"
 #include "log.hpp"
@@ -20,6 +22,7 @@
 #include "sink_options.hpp"
 #include "static_membership.hpp"
 #include "staging_area.hpp"
+#include "wire_format.hpp"
 
 namespace {
 
@@ -51,7 +54,8 @@ int run(int argc, char** argv) {
         return 0;
     }
     if (parsed->version) {
-        std::puts("kafka-stream-sink (slurm-kafka-stream) wire format 1");
+        std::printf("kafka-stream-sink (slurm-kafka-stream), wire format %d, librdkafka %s\n", ks::wire::kVersion,
+                    rd_kafka_version_str());
         return 0;
     }
     if (parsed->verbose) log.set_threshold(ks::LogLevel::debug);

@@ -36,3 +36,10 @@ done
 unexpected=$(cd "$dest" && find . -type f | grep -vE "^\./usr/(bin|share/man/man[18]|share/doc/slurm-kafka-stream/examples)/|^\.$plugin_dir/" || true)
 [ -z "$unexpected" ] || fail "unexpected files installed: $unexpected"
 note "$checked installed files match the build"
+# Both tools name the wire format they speak, and it is the same one.
+if [ -x "$dest/usr/bin/kafka-stream-push" ] && [ -x "$dest/usr/bin/kafka-stream-sink" ]; then
+    push_wire=$("$dest/usr/bin/kafka-stream-push" --version | grep -o 'wire format [0-9]*')
+    sink_wire=$("$dest/usr/bin/kafka-stream-sink" --version | grep -o 'wire format [0-9]*')
+    [ -n "$push_wire" ] && [ "$push_wire" = "$sink_wire" ] ||
+        fail "the push speaks '$push_wire', the sink '$sink_wire'"
+fi
