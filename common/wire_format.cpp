@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "push_contract.hpp"
 #include "sha256.hpp"
 
 namespace ks::wire {
@@ -119,7 +120,7 @@ Result<JobInfo> parse_job(const json& j, const std::string& what) {
     }
     if (job.contains("instance")) {
         auto inst = get_field<std::string>(job, "instance");
-        if (!inst || !valid_instance(*inst)) return fail(what + ": job: malformed \"instance\"");
+        if (!inst || !push::valid_job_instance(*inst)) return fail(what + ": job: malformed \"instance\"");
         info.instance = *inst;
     }
     return info;
@@ -139,14 +140,6 @@ std::string make_transfer_id(std::string_view cluster, std::string_view job_id, 
         material.append(instance);
     }
     return sha256_hex(material).substr(0, 32);
-}
-
-bool valid_instance(std::string_view instance) {
-    if (instance.empty() || instance.size() > 64) return false;
-    for (char c : instance)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-'))
-            return false;
-    return true;
 }
 
 std::string message_key(const TransferIdentity& id) { return id.cluster + "/" + id.job_id + "/" + id.node; }
@@ -245,7 +238,7 @@ Result<TransferIdentity> decode_identity(const Headers& headers) {
     }
     if (!valid_transfer_id(id.transfer_id)) return fail("malformed transfer id");
     if (const std::string* inst = find(headers, header::instance)) {
-        if (!valid_instance(*inst)) return fail("malformed header ks.instance");
+        if (!push::valid_job_instance(*inst)) return fail("malformed header ks.instance");
         id.instance = *inst;
     }
     return id;

@@ -66,8 +66,6 @@ struct TransferIdentity {
 // Deterministic: the same (cluster, job, node) always gives the same id, so a replay is recognised as the same transfer.
 std::string make_transfer_id(std::string_view cluster, std::string_view job_id, std::string_view node,
                              std::string_view instance = {});
-// An instance value as accepted on the wire: 1-64 characters of [A-Za-z0-9._-].
-bool valid_instance(std::string_view instance);
 // 32 lowercase hex digits, the form make_transfer_id returns.
 bool valid_transfer_id(std::string_view s);
 // A user, job, node or cluster name as the sink accepts it, since such values become directory names: 1-128 bytes of

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <dirent.h>
 
-#include "exit_codes.hpp"
+#include "push_contract.hpp"
 #include "privileges.hpp"
 #include "push_run.hpp"
 #include "prometheus_text.hpp"

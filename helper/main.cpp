@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "config.hpp"
-#include "exit_codes.hpp"
+#include "push_contract.hpp"
 #include "kafka.hpp"
 #include "log.hpp"
 #include "push_options.hpp"

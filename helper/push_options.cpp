@@ -289,8 +289,8 @@ Result<void> check_chunk_fits(std::uint64_t chunk_bytes, std::uint64_t message_m
 }
 
 Result<SendFormat> parse_send_format(std::string_view text) {
-    if (text == "files") return SendFormat::files;
-    if (text == "records") return SendFormat::records;
+    if (text == kFormatFiles) return SendFormat::files;
+    if (text == kFormatRecords) return SendFormat::records;
     return fail("expected \"files\" or \"records\", got \"" + std::string(text) + "\"");
 }
 
@@ -345,8 +345,8 @@ Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, cons
     }
     j.exit_code = cl.exit_code ? cl.exit_code : exit_code_from_slurm(env);
     if (cl.job_instance) {
-        if (!wire::valid_instance(*cl.job_instance))
-            return fail("--job-instance: expected 1-64 characters of A-Z a-z 0-9 . _ -, got \"" + *cl.job_instance + "\"");
+        if (!valid_job_instance(*cl.job_instance))
+            return fail("--job-instance: expected " + std::string(kJobInstanceRule) + ", got \"" + *cl.job_instance + "\"");
         j.instance = *cl.job_instance;
     }
     return j;
@@ -366,13 +366,7 @@ std::optional<std::int32_t> exit_code_from_slurm(const EnvLookup& env) {
                 return static_cast<std::int32_t>(*sig ? 128 + *sig : *code);
         }
     }
-    if (auto raw = non_empty(env, "SLURM_JOB_EXIT_CODE")) {
-        auto status = wire::parse_u64(*raw);
-        if (status && *status <= 0xffff) {
-            if ((*status & 0x7f) == 0) return static_cast<std::int32_t>((*status >> 8) & 0xff);
-            return static_cast<std::int32_t>(128 + (*status & 0x7f));
-        }
-    }
+    if (auto raw = non_empty(env, "SLURM_JOB_EXIT_CODE")) return exit_code_from_wait_status(*raw);
     return std::nullopt;
 }
 

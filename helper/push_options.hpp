@@ -10,6 +10,7 @@
 
 #include "config.hpp"
 #include "kafka.hpp"
+#include "push_contract.hpp"
 #include "result.hpp"
 #include "signature.hpp"
 #include "wire_format.hpp"

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "exit_codes.hpp"
+#include "push_contract.hpp"
 #include "glob_filter.hpp"
 #include "privileges.hpp"
 #include "run_summary.hpp"

@@ -1,5 +1,5 @@
 // The two things kafka-stream-push does, end to end: push a directory, or drain the spool. Each returns an exit
-// code (exit_codes.hpp) and logs why; main() only parses arguments and builds the configuration.
+// code (push_contract.hpp) and logs why; main() only parses arguments and builds the configuration.
 #pragma once
 #include <librdkafka/rdkafka.h>
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "exit_codes.hpp"
+#include "push_contract.hpp"
 
 namespace ks::push {
 namespace {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "push_contract.hpp"
 #include "sha256.hpp"
 
 namespace ks::push {
@@ -111,7 +112,7 @@ Result<SpoolEntry> parse_spool_entry(std::string_view text) {
         *field = id[name].get<std::string>();
     }
     if (id.contains("instance")) {
-        if (!id["instance"].is_string() || !wire::valid_instance(id["instance"].get<std::string>()))
+        if (!id["instance"].is_string() || !valid_job_instance(id["instance"].get<std::string>()))
             return fail("transfer.json: identity: malformed \"instance\"");
         e.id.instance = id["instance"].get<std::string>();
     }

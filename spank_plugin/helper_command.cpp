@@ -3,7 +3,6 @@
 #include <sys/random.h>
 
 #include <algorithm>
-#include <charconv>
 
 namespace ks::plugin {
 
@@ -49,37 +48,20 @@ std::optional<std::string> new_job_instance() {
     return out;
 }
 
-bool valid_job_instance(std::string_view value) {
-    if (value.empty() || value.size() > 64) return false;
-    for (char c : value)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-'))
-            return false;
-    return true;
-}
-
 ks::Result<std::string> check_stream_format(std::string_view value) {
-    if (value == "files" || value == "records") return std::string(value);
+    if (push::valid_format_name(value)) return std::string(value);
     return ks::fail("--kafka-stream-format: expected \"files\" or \"records\", got \"" + std::string(value) + "\"");
-}
-
-std::string job_exit_code_from_wait_status(const std::string& raw) {
-    unsigned long status = 0;
-    auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), status);
-    if (raw.empty() || ec != std::errc() || end != raw.data() + raw.size()) return "";
-    // Exited normally: the code is in bits 8-15; killed by a signal: report 128 + signal like a shell does.
-    if ((status & 0x7f) == 0) return std::to_string((status >> 8) & 0xff);
-    return std::to_string(128 + (status & 0x7f));
 }
 
 HelperOutcome judge_helper_exit(const ExitStatus& status, const std::string& dir) {
     HelperOutcome o;
-    if (status.exited && !status.timed_out && status.code == kHelperDelivered) {
+    if (status.exited && !status.timed_out && status.code == push::exit_code::delivered) {
         o.delivered = o.safe = true;
         o.message = "delivered " + dir;
-    } else if (status.exited && status.code == kHelperSpooled) {
+    } else if (status.exited && status.code == push::exit_code::spooled) {
         o.safe = true;
         o.message = "NOT delivered, spooled on this node for a later --drain-spool: " + dir;
-    } else if (status.exited && status.code == kHelperUsage) {
+    } else if (status.exited && status.code == push::exit_code::usage) {
         o.message = "NOT delivered (helper usage or configuration error, nothing spooled): " + dir;
     } else {
         o.message = "NOT delivered (helper " + describe(status) + "; nothing may have been spooled): " + dir;

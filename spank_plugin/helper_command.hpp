@@ -10,6 +10,7 @@
 
 #include "child_process.hpp"
 #include "plugin_config.hpp"
+#include "push_contract.hpp"
 #include "result.hpp"
 
 namespace ks::plugin {
@@ -30,10 +31,8 @@ struct EpilogJob {
 // The job instance: set with spank_job_control_setenv at submission, seen by the epilog with Slurm's "SPANK_" prefix.
 inline constexpr const char* kInstanceVar = "KAFKA_STREAM_INSTANCE";
 inline constexpr const char* kInstanceEpilogEnv = "SPANK_KAFKA_STREAM_INSTANCE";
-// 16 random hex digits (getrandom); nullopt if no randomness is available.
+// 16 random hex digits (getrandom); nullopt if no randomness is available. Always a push::valid_job_instance.
 std::optional<std::string> new_job_instance();
-// What the helper accepts for --job-instance: 1-64 characters of [A-Za-z0-9._-].
-bool valid_job_instance(std::string_view value);
 
 struct HelperCommand {
     std::vector<std::string> argv;
@@ -55,16 +54,7 @@ HelperCommand build_helper_command(const PluginConfig& config, const EpilogJob& 
 // --kafka-stream-format's value: "files" or "records" (see kafka-stream-push --format).
 ks::Result<std::string> check_stream_format(std::string_view value);
 
-// Slurm's SLURM_JOB_EXIT_CODE is a wait(2) status (256 = exit 1); the helper wants the exit code. "" if not numeric.
-std::string job_exit_code_from_wait_status(const std::string& raw);
-
-// Helper exit codes (see kafka-stream-push(1)).
-inline constexpr int kHelperDelivered = 0;
-inline constexpr int kHelperUsage = 2;
-inline constexpr int kHelperSpooled = 3;
-inline constexpr int kHelperFailed = 4;
-
-// One log line summing up the helper's run; `ok` says whether the job's data is safe (delivered or spooled).
+// One log line summing up the helper's run (push::exit_code); `safe` says whether the job's data is safe (delivered or spooled).
 struct HelperOutcome {
     bool delivered = false;
     bool safe = false;

@@ -277,10 +277,11 @@ std::optional<EpilogJob> epilog_job(spank_t sp) {
     job.node = node_name(sp);
     job.cluster = env_or_empty("SLURM_CLUSTER_NAME");
     job.nodes = env_or_empty("SLURM_JOB_NUM_NODES");
-    job.exit_code = job_exit_code_from_wait_status(env_or_empty("SLURM_JOB_EXIT_CODE"));
+    if (auto code = ks::push::exit_code_from_wait_status(env_or_empty("SLURM_JOB_EXIT_CODE")))
+        job.exit_code = std::to_string(*code);
     // Set at submission (slurm_spank_init_post_opt); the submitting user's value, so checked before use.
     std::string instance = env_or_empty(kInstanceEpilogEnv);
-    if (valid_job_instance(instance)) job.instance = instance;
+    if (ks::push::valid_job_instance(instance)) job.instance = instance;
     return job;
 }
 

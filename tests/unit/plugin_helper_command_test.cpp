@@ -78,12 +78,14 @@ TEST(PluginHelperCommand, HelperTimeoutLeavesAMarginForSpooling) {
 }
 
 TEST(PluginHelperCommand, JobExitCodeFromWaitStatus) {
-    EXPECT_EQ(job_exit_code_from_wait_status("0"), "0");
-    EXPECT_EQ(job_exit_code_from_wait_status("256"), "1");
-    EXPECT_EQ(job_exit_code_from_wait_status("768"), "3");
-    EXPECT_EQ(job_exit_code_from_wait_status("9"), "137");  // killed by SIGKILL
-    EXPECT_EQ(job_exit_code_from_wait_status(""), "");
-    EXPECT_EQ(job_exit_code_from_wait_status("x1"), "");
+    using ks::push::exit_code_from_wait_status;  // common/push_contract.hpp, shared with the push
+    EXPECT_EQ(exit_code_from_wait_status("0"), 0);
+    EXPECT_EQ(exit_code_from_wait_status("256"), 1);
+    EXPECT_EQ(exit_code_from_wait_status("768"), 3);
+    EXPECT_EQ(exit_code_from_wait_status("9"), 137);  // killed by SIGKILL
+    EXPECT_EQ(exit_code_from_wait_status(""), std::nullopt);
+    EXPECT_EQ(exit_code_from_wait_status("x1"), std::nullopt);
+    EXPECT_EQ(exit_code_from_wait_status("65536"), std::nullopt);  // not a wait status
 }
 
 TEST(PluginHelperCommand, JudgesTheHelpersExit) {
@@ -111,10 +113,10 @@ TEST(PluginHelperCommand, JobInstanceIsDrawnAndPassed) {
     ASSERT_TRUE(a && b);
     EXPECT_EQ(a->size(), 16u);
     EXPECT_NE(*a, *b);
-    EXPECT_TRUE(valid_job_instance(*a));
-    EXPECT_FALSE(valid_job_instance(""));
-    EXPECT_FALSE(valid_job_instance("a b"));
-    EXPECT_TRUE(valid_job_instance("--run-as"));  // harmless: passed as the value of --job-instance, one argv element
+    EXPECT_TRUE(ks::push::valid_job_instance(*a));
+    EXPECT_FALSE(ks::push::valid_job_instance(""));
+    EXPECT_FALSE(ks::push::valid_job_instance("a b"));
+    EXPECT_TRUE(ks::push::valid_job_instance("--run-as"));  // harmless: passed as the value of --job-instance, one argv element
     PluginConfig c;
     c.helper = "/bin/push";
     auto j = job();

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "push_contract.hpp"
 #include "sha256.hpp"
 
 using namespace ks::wire;
@@ -195,6 +196,6 @@ TEST(WireFormat, JobInstanceSeparatesReusedJobIds) {
     auto parsed = parse_manifest(manifest_to_json(m));
     ASSERT_TRUE(parsed) << parsed.error().message;
     EXPECT_EQ(parsed->job.instance, "0123456789abcdef");
-    EXPECT_FALSE(valid_instance(""));
-    EXPECT_FALSE(valid_instance(std::string(65, 'a')));
+    EXPECT_FALSE(ks::push::valid_job_instance(""));
+    EXPECT_FALSE(ks::push::valid_job_instance(std::string(65, 'a')));
 }
