@@ -41,9 +41,7 @@ Result<std::vector<ConfigEntry>> config_entries(const CommandLine& cl) {
     std::vector<ConfigEntry> entries;
     std::string path = cl.config_path.value_or(kDefaultConfigPath);
     if (cl.config_path || ::access(path.c_str(), F_OK) == 0) {
-        auto file = read_config_file(path);
-        if (!file) return std::unexpected(file.error());
-        entries = std::move(*file);
+        TRY_ASSIGN(entries, read_config_file(path));
     }
     entries.insert(entries.end(), cl.overrides.begin(), cl.overrides.end());
     return inline_tls_files(std::move(entries));

@@ -94,9 +94,8 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
             value = args[++i];
         }
         if (name == "-X") {
-            auto e = parse_override(value);
-            if (!e) return std::unexpected(e.error());
-            cl.overrides.push_back(std::move(*e));
+            TRY_ASSIGN(auto e, parse_override(value));
+            cl.overrides.push_back(std::move(e));
         } else if (name == "--config") cl.config_path = value;
         else if (name == "--topic") cl.topic = value;
         else if (name == "--cluster") cl.cluster = value;
@@ -116,17 +115,14 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
         }
         else if (name == "--exclude") cl.excludes.push_back(value);
         else if (name == "--nodes") {
-            auto n = parse_int(name, value, 1, 1'000'000);
-            if (!n) return std::unexpected(n.error());
-            cl.nodes = static_cast<std::uint32_t>(*n);
+            TRY_ASSIGN(auto n, parse_int(name, value, 1, 1'000'000));
+            cl.nodes = static_cast<std::uint32_t>(n);
         } else if (name == "--exit-code") {
-            auto n = parse_int(name, value, -2147483648LL, 2147483647LL);
-            if (!n) return std::unexpected(n.error());
-            cl.exit_code = static_cast<std::int32_t>(*n);
+            TRY_ASSIGN(auto n, parse_int(name, value, -2147483648LL, 2147483647LL));
+            cl.exit_code = static_cast<std::int32_t>(n);
         } else if (name == "--timeout") {
-            auto t = parse_seconds(name, value);
-            if (!t) return std::unexpected(t.error());
-            cl.timeout = *t;
+            TRY_ASSIGN(auto t, parse_seconds(name, value));
+            cl.timeout = t;
         }
     }
     if (cl.help || cl.version) return cl;
@@ -178,71 +174,60 @@ std::uint64_t raise_fd_limit() {
 }
 
 Result<Settings> resolve_settings(const std::vector<ConfigEntry>& entries, const CommandLine& cl) {
-    auto split = split_config(entries, own_config_keys());
-    if (!split) return std::unexpected(split.error());
+    TRY_ASSIGN(auto split, split_config(entries, own_config_keys()));
     Settings s;
-    s.kafka = split->kafka;
+    s.kafka = split.kafka;
     s.max_open_files = default_max_open_files(raise_fd_limit());
-    auto chunk = get_u64(*split, kKeyChunk, 1024, wire::kMaxChunkBytes);
-    if (!chunk) return std::unexpected(chunk.error());
-    if (*chunk) s.chunk_bytes = **chunk;
-    auto timeout = get_seconds(*split, kKeyTimeout);
-    if (!timeout) return std::unexpected(timeout.error());
-    if (*timeout) {
-        if (**timeout <= 0) return fail(split->own.at(kKeyTimeout).origin + ": " + kKeyTimeout + " must be positive");
-        s.timeout_seconds = **timeout;
+    TRY_ASSIGN(auto chunk, get_u64(split, kKeyChunk, 1024, wire::kMaxChunkBytes));
+    if (chunk) s.chunk_bytes = *chunk;
+    TRY_ASSIGN(auto timeout, get_seconds(split, kKeyTimeout));
+    if (timeout) {
+        if (*timeout <= 0) return fail(split.own.at(kKeyTimeout).origin + ": " + kKeyTimeout + " must be positive");
+        s.timeout_seconds = *timeout;
     }
     if (cl.timeout) s.timeout_seconds = *cl.timeout;
-    if (auto spool = get_string(*split, kKeySpool)) {
+    if (auto spool = get_string(split, kKeySpool)) {
         if (spool->empty() || spool->front() != '/')
-            return fail(split->own.at(kKeySpool).origin + ": " + kKeySpool + " must be an absolute path");
+            return fail(split.own.at(kKeySpool).origin + ": " + kKeySpool + " must be an absolute path");
         s.spool_dir = *spool;
     }
     if (cl.spool) s.spool_dir = *cl.spool;
-    s.cluster = get_string(*split, kKeyCluster);
-    auto open_files = get_u64(*split, kKeyOpenFiles, 1, 100000);
-    if (!open_files) return std::unexpected(open_files.error());
-    if (*open_files) s.max_open_files = **open_files;
-    auto rebuilds = get_u64(*split, kKeyRebuilds, 0, 100);
-    if (!rebuilds) return std::unexpected(rebuilds.error());
-    if (*rebuilds) s.max_producer_rebuilds = static_cast<int>(**rebuilds);
-    auto attempts = get_u64(*split, kKeyAttempts, 1, 100);
-    if (!attempts) return std::unexpected(attempts.error());
-    if (*attempts) s.max_file_attempts = static_cast<int>(**attempts);
-    if (auto format = get_string(*split, kKeyFormat)) {
+    s.cluster = get_string(split, kKeyCluster);
+    TRY_ASSIGN(auto open_files, get_u64(split, kKeyOpenFiles, 1, 100000));
+    if (open_files) s.max_open_files = *open_files;
+    TRY_ASSIGN(auto rebuilds, get_u64(split, kKeyRebuilds, 0, 100));
+    if (rebuilds) s.max_producer_rebuilds = static_cast<int>(*rebuilds);
+    TRY_ASSIGN(auto attempts, get_u64(split, kKeyAttempts, 1, 100));
+    if (attempts) s.max_file_attempts = static_cast<int>(*attempts);
+    if (auto format = get_string(split, kKeyFormat)) {
         auto f = parse_send_format(*format);
-        if (!f) return fail(split->own.at(kKeyFormat).origin + ": " + kKeyFormat + ": " + f.error().message);
+        if (!f) return fail(split.own.at(kKeyFormat).origin + ": " + kKeyFormat + ": " + f.error().message);
         s.format = *f;
     }
     if (cl.format) s.format = *cl.format;
-    auto max_line = get_u64(*split, kKeyMaxLine, 1, wire::kMaxChunkBytes);
-    if (!max_line) return std::unexpected(max_line.error());
-    s.records_max_line_bytes = *max_line;
-    auto max_file = get_u64(*split, kKeyMaxFile, 1, std::numeric_limits<std::uint64_t>::max());
-    if (!max_file) return std::unexpected(max_file.error());
-    s.max_file_bytes = *max_file;
-    if (auto auth = get_string(*split, kKeyAuth)) {
+    TRY_ASSIGN(auto max_line, get_u64(split, kKeyMaxLine, 1, wire::kMaxChunkBytes));
+    s.records_max_line_bytes = max_line;
+    TRY_ASSIGN(auto max_file, get_u64(split, kKeyMaxFile, 1, std::numeric_limits<std::uint64_t>::max()));
+    s.max_file_bytes = max_file;
+    if (auto auth = get_string(split, kKeyAuth)) {
         if (*auth != "hmac" && *auth != "none")
-            return fail(split->own.at(kKeyAuth).origin + ": " + kKeyAuth + ": expected \"hmac\" or \"none\", got \"" +
+            return fail(split.own.at(kKeyAuth).origin + ": " + kKeyAuth + ": expected \"hmac\" or \"none\", got \"" +
                         *auth + "\"");
         s.authenticate = *auth == "hmac";
     }
-    if (auto key = get_string(*split, kKeyAuthKeyFile)) {
+    if (auto key = get_string(split, kKeyAuthKeyFile)) {
         if (key->empty() || key->front() != '/')
-            return fail(split->own.at(kKeyAuthKeyFile).origin + ": " + kKeyAuthKeyFile + " must be an absolute path");
+            return fail(split.own.at(kKeyAuthKeyFile).origin + ": " + kKeyAuthKeyFile + " must be an absolute path");
         s.auth_key_file = *key;
     }
-    auto spool_max = get_u64(*split, kKeySpoolMax, 0, std::numeric_limits<std::uint64_t>::max());
-    if (!spool_max) return std::unexpected(spool_max.error());
-    if (*spool_max) s.spool_max_bytes = **spool_max;
-    auto min_free = get_u64(*split, kKeySpoolMinFree, 0, 99);
-    if (!min_free) return std::unexpected(min_free.error());
-    if (*min_free) s.spool_min_free_percent = static_cast<unsigned>(**min_free);
-    auto drain_user = get_seconds(*split, kKeyDrainUser);
-    if (!drain_user) return std::unexpected(drain_user.error());
-    if (*drain_user) {
-        if (**drain_user <= 0) return fail(split->own.at(kKeyDrainUser).origin + ": " + kKeyDrainUser + " must be positive");
-        s.drain_user_seconds = **drain_user;
+    TRY_ASSIGN(auto spool_max, get_u64(split, kKeySpoolMax, 0, std::numeric_limits<std::uint64_t>::max()));
+    if (spool_max) s.spool_max_bytes = *spool_max;
+    TRY_ASSIGN(auto min_free, get_u64(split, kKeySpoolMinFree, 0, 99));
+    if (min_free) s.spool_min_free_percent = static_cast<unsigned>(*min_free);
+    TRY_ASSIGN(auto drain_user, get_seconds(split, kKeyDrainUser));
+    if (drain_user) {
+        if (*drain_user <= 0) return fail(split.own.at(kKeyDrainUser).origin + ": " + kKeyDrainUser + " must be positive");
+        s.drain_user_seconds = *drain_user;
     }
     return s;
 }
@@ -335,7 +320,7 @@ Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, cons
     j.uid = d.uid;
     j.gid = d.gid;
     // They become Kafka headers, the "cluster/job/node" key and, at the sink, directory names.
-    if (auto ok = wire::check_identity_names(j.cluster, j.job_id, j.node, j.user); !ok) return std::unexpected(ok.error());
+    TRY(wire::check_identity_names(j.cluster, j.job_id, j.node, j.user));
     if (cl.nodes) {
         j.nodes = *cl.nodes;
     } else if (auto n = non_empty(env, "SLURM_JOB_NUM_NODES")) {

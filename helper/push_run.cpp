@@ -82,9 +82,8 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
                                   const std::vector<std::size_t>& pending, const std::vector<bool>& as_records,
                                   int root_fd, const MessageSigner& signer, std::uint64_t& spooled_files,
                                   std::vector<std::string>& not_spooled) {
-    auto writer = SpoolWriter::begin(s.spool_dir, ::geteuid(), id.transfer_id, SpoolLimits{s.spool_max_bytes,
-                                                                                        s.spool_min_free_percent});
-    if (!writer) return std::unexpected(writer.error());
+    TRY_ASSIGN(auto writer, SpoolWriter::begin(s.spool_dir, ::geteuid(), id.transfer_id,
+                                               SpoolLimits{s.spool_max_bytes, s.spool_min_free_percent}));
     SpoolEntry entry;
     entry.topic = topic;
     entry.id = id;
@@ -103,7 +102,7 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
             }
             opened = std::move(*o);
         }
-        auto copy = writer->add_file(r.entry.meta.index, opened.fd.get());
+        auto copy = writer.add_file(r.entry.meta.index, opened.fd.get());
         if (!copy) {
             if (!copy.error().full) return fail(copy.error().message);
             // No room in the spool for this file: the others are still saved; the run reports the loss.
@@ -126,7 +125,7 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
     std::sort(manifest.files.begin(), manifest.files.end(),
               [](const auto& a, const auto& b) { return a.meta.index < b.meta.index; });
     entry.manifest = std::move(manifest);
-    return writer->commit(entry, [&](std::string_view json) { return signer.sign_spool_entry(id, topic, json); });
+    return writer.commit(entry, [&](std::string_view json) { return signer.sign_spool_entry(id, topic, json); });
 }
 
 // Which files would go as records (records mode, when nothing could be sent): the spool entry says so, and the

@@ -163,19 +163,15 @@ Result<SpoolWriter> SpoolWriter::begin(const std::string& spool_root, uid_t uid,
     UniqueFd root(::open(spool_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root) return fail(errno_text("spool " + spool_root));
     w.user_dir_ = spool_root + "/" + std::to_string(uid);
-    auto user = open_owned_dir(root.get(), std::to_string(uid), w.user_dir_, 0700, ::geteuid());
-    if (!user) return std::unexpected(user.error());
-    w.user_fd_ = std::move(*user);
+    TRY_ASSIGN(w.user_fd_, open_owned_dir(root.get(), std::to_string(uid), w.user_dir_, 0700, ::geteuid()));
     w.used_ = allocated_bytes(w.user_fd_.get());
     w.final_name_ = transfer_id;
     w.partial_name_ = "." + transfer_id + ".partial-" + std::to_string(::getpid());
     (void)remove_entry(w.user_fd_.get(), w.partial_name_);  // a leftover of a crashed run with our pid
-    auto entry = open_owned_dir(w.user_fd_.get(), w.partial_name_, w.user_dir_ + "/" + w.partial_name_, 0700, ::geteuid());
-    if (!entry) return std::unexpected(entry.error());
-    w.entry_fd_ = std::move(*entry);
-    auto data = open_owned_dir(w.entry_fd_.get(), "data", w.user_dir_ + "/" + w.partial_name_ + "/data", 0700, ::geteuid());
-    if (!data) return std::unexpected(data.error());
-    w.data_fd_ = std::move(*data);
+    TRY_ASSIGN(w.entry_fd_,
+               open_owned_dir(w.user_fd_.get(), w.partial_name_, w.user_dir_ + "/" + w.partial_name_, 0700, ::geteuid()));
+    TRY_ASSIGN(w.data_fd_, open_owned_dir(w.entry_fd_.get(), "data", w.user_dir_ + "/" + w.partial_name_ + "/data", 0700,
+                                          ::geteuid()));
     return w;
 }
 
