@@ -74,13 +74,10 @@ Result<FileText> read_regular_file(const std::string& path, const std::string& s
 }
 
 Result<std::vector<ConfigEntry>> read_config_file(const std::string& path) {
-    auto file = read_regular_file(path, path, 64u << 20);
-    if (!file) return std::unexpected(file.error());
-    auto entries = parse_config(file->text, path);
-    if (!entries) return entries;
+    TRY_ASSIGN(auto file, read_regular_file(path, path, 64u << 20));
+    TRY_ASSIGN(auto entries, parse_config(file.text, path));
     // Owner and mode of the file that was read (fstat of the same descriptor), like ssh checks its own files.
-    if (auto ok = check_config_file_access(path, file->owner, file->mode, ::geteuid(), first_secret(*entries)); !ok)
-        return std::unexpected(ok.error());
+    TRY(check_config_file_access(path, file.owner, file.mode, ::geteuid(), first_secret(entries)));
     return entries;
 }
 
@@ -90,7 +87,7 @@ Result<ConfigEntry> parse_override(std::string_view arg) {
     std::string_view key = trim(arg.substr(0, eq));
     if (!valid_key(key)) return fail("-X " + without_value(key) + ": invalid key");
     ConfigEntry e{std::string(key), std::string(arg.substr(eq + 1)), "-X " + std::string(key)};
-    if (auto ok = check_override_not_secret(e); !ok) return std::unexpected(ok.error());
+    TRY(check_override_not_secret(e));
     return e;
 }
 

@@ -19,12 +19,9 @@ std::string octal(mode_t mode) {
 
 // Reads a PEM file that a config entry names, checking it like a config file that holds a secret when `secret`.
 Result<std::string> read_named_file(const ConfigEntry& e, bool secret) {
-    auto file = read_regular_file(e.value, e.origin + ": " + e.key + "=" + e.value, 1u << 20);
-    if (!file) return std::unexpected(file.error());
-    if (secret)
-        if (auto ok = check_config_file_access(e.value, file->owner, file->mode, ::geteuid(), &e); !ok)
-            return std::unexpected(ok.error());
-    return std::move(file->text);
+    TRY_ASSIGN(auto file, read_regular_file(e.value, e.origin + ": " + e.key + "=" + e.value, 1u << 20));
+    if (secret) TRY(check_config_file_access(e.value, file.owner, file.mode, ::geteuid(), &e));
+    return std::move(file.text);
 }
 
 }  // namespace
@@ -87,10 +84,9 @@ Result<std::vector<ConfigEntry>> inline_tls_files(std::vector<ConfigEntry> entri
             struct stat st {};
             // ssl.ca.location may name a directory of CAs (or "probe"): librdkafka reads that itself.
             if (f.location == "ssl.ca.location" && (::stat(e.value.c_str(), &st) != 0 || !S_ISREG(st.st_mode))) continue;
-            auto text = read_named_file(e, f.secret);
-            if (!text) return std::unexpected(text.error());
+            TRY_ASSIGN(auto text, read_named_file(e, f.secret));
             e.key = std::string(f.pem);
-            e.value = std::move(*text);
+            e.value = std::move(text);
         }
     }
     return entries;

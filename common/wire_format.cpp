@@ -28,9 +28,8 @@ Result<std::string> required(const Headers& headers, std::string_view name) {
 }
 
 Result<std::uint64_t> required_u64(const Headers& headers, std::string_view name) {
-    auto v = required(headers, name);
-    if (!v) return std::unexpected(v.error());
-    auto n = parse_u64(*v);
+    TRY_ASSIGN(auto v, required(headers, name));
+    auto n = parse_u64(v);
     if (!n) return fail("header " + std::string(name) + ": " + n.error().message);
     return *n;
 }
@@ -232,9 +231,7 @@ Result<TransferIdentity> decode_identity(const Headers& headers) {
     for (auto [name, field] : {std::pair{header::transfer, &id.transfer_id}, std::pair{header::cluster, &id.cluster},
                                std::pair{header::job, &id.job_id}, std::pair{header::node, &id.node},
                                std::pair{header::user, &id.user}}) {
-        auto v = required(headers, name);
-        if (!v) return std::unexpected(v.error());
-        *field = std::move(*v);
+        TRY_ASSIGN(*field, required(headers, name));
     }
     if (!valid_transfer_id(id.transfer_id)) return fail("malformed transfer id");
     if (const std::string* inst = find(headers, header::instance)) {
@@ -247,21 +244,16 @@ Result<TransferIdentity> decode_identity(const Headers& headers) {
 static Result<ChunkHeader> decode_file_headers(const Headers& headers);
 
 Result<ChunkHeader> decode_chunk(const Headers& headers) {
-    auto type = message_type(headers);
-    if (!type) return std::unexpected(type.error());
-    if (*type != MessageType::chunk) return fail("not a chunk message");
+    TRY_ASSIGN(auto type, message_type(headers));
+    if (type != MessageType::chunk) return fail("not a chunk message");
     return decode_file_headers(headers);
 }
 
 // Identity, path, file index, size, mode, mtime and offset.
 static Result<ChunkHeader> decode_file_headers(const Headers& headers) {
     ChunkHeader c;
-    auto id = decode_identity(headers);
-    if (!id) return std::unexpected(id.error());
-    c.id = std::move(*id);
-    auto path = required(headers, header::path);
-    if (!path) return std::unexpected(path.error());
-    c.file.path = std::move(*path);
+    TRY_ASSIGN(c.id, decode_identity(headers));
+    TRY_ASSIGN(c.file.path, required(headers, header::path));
     auto index = required_u64(headers, header::file);
     auto size = required_u64(headers, header::size);
     auto offset = required_u64(headers, header::offset);
@@ -271,16 +263,14 @@ static Result<ChunkHeader> decode_file_headers(const Headers& headers) {
     c.file.size = *size;
     c.offset = *offset;
     if (c.offset > c.file.size) return fail("chunk offset beyond the declared file size");
-    auto mode = required(headers, header::mode);
-    if (!mode) return std::unexpected(mode.error());
+    TRY_ASSIGN(auto mode, required(headers, header::mode));
     std::uint32_t m = 0;
-    auto [p, ec] = std::from_chars(mode->data(), mode->data() + mode->size(), m, 8);
-    if (ec != std::errc() || p != mode->data() + mode->size() || mode->empty() || m > 07777)
+    auto [p, ec] = std::from_chars(mode.data(), mode.data() + mode.size(), m, 8);
+    if (ec != std::errc() || p != mode.data() + mode.size() || mode.empty() || m > 07777)
         return fail("header ks.mode: not an octal permission");
     c.file.mode = m;
-    auto mtime = required(headers, header::mtime);
-    if (!mtime) return std::unexpected(mtime.error());
-    auto mt = parse_i64(*mtime);
+    TRY_ASSIGN(auto mtime, required(headers, header::mtime));
+    auto mt = parse_i64(mtime);
     if (!mt) return fail("header ks.mtime: " + mt.error().message);
     c.file.mtime_ns = *mt;
     return c;
@@ -314,9 +304,7 @@ Result<TransferOpen> parse_open(std::string_view text) {
     auto tid = get_field<std::string>(j, "transfer_id");
     if (!tid || !valid_transfer_id(*tid)) return fail("open message: missing or malformed \"transfer_id\"");
     open.transfer_id = *tid;
-    auto job = parse_job(j, "open message");
-    if (!job) return std::unexpected(job.error());
-    open.job = std::move(*job);
+    TRY_ASSIGN(open.job, parse_job(j, "open message"));
     return open;
 }
 
@@ -398,9 +386,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
         m.part = *part;
         m.parts = *parts;
     }
-    auto job = parse_job(j, "manifest");
-    if (!job) return std::unexpected(job.error());
-    m.job = std::move(*job);
+    TRY_ASSIGN(m.job, parse_job(j, "manifest"));
     auto chunk = get_field<std::uint64_t>(j, "chunk_bytes");
     if (!chunk || *chunk == 0 || *chunk > kMaxChunkBytes) return fail("manifest: missing or invalid \"chunk_bytes\"");
     m.chunk_bytes = *chunk;
