@@ -41,14 +41,13 @@ Result<void> verify_signature(const AdmissionRules& rules, const ReceivedMessage
 
 Result<wire::TransferOpen> admit_open(const AdmissionRules& rules, const ReceivedMessage& msg) {
     if (auto ok = verify_signature(rules, msg); !ok) return fail("open message: " + ok.error().message);
-    auto open = wire::parse_open(msg.value);
-    if (!open) return std::unexpected(open.error());
+    TRY_ASSIGN(auto open, wire::parse_open(msg.value));
     const wire::TransferIdentity& id = *msg.id;
-    const wire::JobInfo& job = open->job;
-    if (open->transfer_id != id.transfer_id || job.cluster != id.cluster || job.job_id != id.job_id ||
+    const wire::JobInfo& job = open.job;
+    if (open.transfer_id != id.transfer_id || job.cluster != id.cluster || job.job_id != id.job_id ||
         job.node != id.node || job.user != id.user || job.instance != id.instance)
         return fail("open message: the job it names differs from its headers");
-    if (auto ok = check_identity(id); !ok) return std::unexpected(ok.error());
+    TRY(check_identity(id));
     if (auto ok = wire::check_identity_names(job.cluster, job.job_id, job.node, job.user); !ok)
         return fail("open message: " + ok.error().message);
     if (rules.chown) {

@@ -144,16 +144,15 @@ Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
     defaults.insert(defaults.begin(), {{"auto.offset.reset", "earliest"}, {"client.id", "kafka-stream-sink"},
                                        {"enable.partition.eof", "false"}, {"partition.assignment.strategy", "range"},
                                        {"topic.metadata.refresh.interval.ms", "5000"}});
-    auto conf = kafka::make_conf(defaults, props,
-                                 {{"group.id", settings_.group}, {"enable.auto.commit", "false"},
-                                  {"enable.auto.offset.store", "false"}});
-    if (!conf) return std::unexpected(conf.error());
-    rd_kafka_conf_set_opaque(conf->get(), this);
-    rd_kafka_conf_set_rebalance_cb(conf->get(), &ConsumerService::rebalance_cb);
+    TRY_ASSIGN(auto conf, kafka::make_conf(defaults, props,
+                                           {{"group.id", settings_.group}, {"enable.auto.commit", "false"},
+                                            {"enable.auto.offset.store", "false"}}));
+    rd_kafka_conf_set_opaque(conf.get(), this);
+    rd_kafka_conf_set_rebalance_cb(conf.get(), &ConsumerService::rebalance_cb);
     char err[512];
-    rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err));
+    rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err));
     if (!rk_) return fail(std::string("creating the Kafka consumer: ") + err);
-    conf->release();  // owned by the handle now
+    conf.release();  // owned by the handle now
     rd_kafka_poll_set_consumer(rk_.get());
     consumer_queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
     commit_queue_.reset(rd_kafka_queue_new(rk_.get()));
@@ -365,11 +364,10 @@ Result<void> ConsumerService::handle(kafka::MessagePtr& message) {
         if (offset != waiting->second.offset) return {};
         in.last_chance = waiting->second.last_chance;
     }
-    auto handled = sink_.handle(in);
     // Only a message the sink took may count as processed: after a host failure the shutdown still flushes and
     // commits (the revoke callback), and that commit must stop before this message, which is read again at restart.
-    if (!handled) return std::unexpected(handled.error());
-    if (*handled == Handled::deferred) {
+    TRY_ASSIGN(auto handled, sink_.handle(in));
+    if (handled == Handled::deferred) {
         defer(key, offset);
         return {};
     }

@@ -46,9 +46,8 @@ Result<bool> already_placed(int parent, const std::string& name, const PlannedFi
     if (!fd) return false;
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) != f.size) return false;
-    auto digest = sha256_of_fd(fd.get(), f.size);
-    if (!digest) return std::unexpected(digest.error());
-    return *digest == f.sha256;
+    TRY_ASSIGN(auto digest, sha256_of_fd(fd.get(), f.size));
+    return digest == f.sha256;
 }
 
 // Is `f` in place because another sink sharing ROOT (recovering at startup) finalized the same transfer?
@@ -68,9 +67,8 @@ Result<std::optional<std::string>> other_transfer_in_place(int rootfd, const Tra
     auto mdir = open_dir(jobdir->get(), std::string(kManifestDirName), false);
     if (!mdir) return std::optional<std::string>{};
     if (!entry_exists(mdir->get(), plan.node_manifest_name)) return std::optional<std::string>{};
-    auto text = read_small_file(mdir->get(), plan.node_manifest_name, 256u << 20);
-    if (!text) return std::unexpected(text.error());
-    auto placed = wire::parse_manifest(*text);
+    TRY_ASSIGN(auto text, read_small_file(mdir->get(), plan.node_manifest_name, 256u << 20));
+    auto placed = wire::parse_manifest(text);
     if (placed && placed->transfer_id == transfer) return std::optional<std::string>{};
     return std::optional<std::string>{placed ? placed->transfer_id : std::string("(unreadable manifest)")};
 }

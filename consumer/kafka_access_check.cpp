@@ -70,17 +70,17 @@ Result<MetadataPtr> metadata(rd_kafka_t* rk, rd_kafka_topic_t* topic, Probe& pro
 Result<void> check_kafka_access(const std::vector<ConfigEntry>& kafka_properties, const AccessTarget& target,
                                 const Log& log, std::chrono::milliseconds budget) {
     const auto deadline = Clock::now() + budget;
-    auto conf = kafka::make_conf({{"client.id", "kafka-stream-sink"}}, kafka_properties, {{"group.id", target.group}});
-    if (!conf) return std::unexpected(conf.error());
-    Probe probe{kafka::SecurityMonitor(kafka::client_security(conf->get(), kafka::Role::consumer)), &log};
-    rd_kafka_conf_set_opaque(conf->get(), &probe);
-    rd_kafka_conf_set_error_cb(conf->get(), on_error);
-    rd_kafka_conf_set_log_cb(conf->get(), on_log);
-    kafka::install_certificate_callback<Probe, &Probe::monitor>(conf->get(), probe.monitor.security());
+    TRY_ASSIGN(auto conf,
+               kafka::make_conf({{"client.id", "kafka-stream-sink"}}, kafka_properties, {{"group.id", target.group}}));
+    Probe probe{kafka::SecurityMonitor(kafka::client_security(conf.get(), kafka::Role::consumer)), &log};
+    rd_kafka_conf_set_opaque(conf.get(), &probe);
+    rd_kafka_conf_set_error_cb(conf.get(), on_error);
+    rd_kafka_conf_set_log_cb(conf.get(), on_log);
+    kafka::install_certificate_callback<Probe, &Probe::monitor>(conf.get(), probe.monitor.security());
     char err[512];
-    kafka::HandlePtr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err));
+    kafka::HandlePtr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err));
     if (!rk) return fail(std::string("creating the Kafka consumer: ") + err);
-    conf->release();  // owned by the handle now
+    conf.release();  // owned by the handle now
     rd_kafka_poll_set_consumer(rk.get());
     struct NoClose {  // the probe never joined the group: nothing to leave
         rd_kafka_t* rk;
@@ -88,19 +88,17 @@ Result<void> check_kafka_access(const std::vector<ConfigEntry>& kafka_properties
     } destroy{rk.release()};
     const kafka::ClientSecurity& security = probe.monitor.security();
 
-    auto brokers = metadata(destroy.rk, nullptr, probe, deadline);
-    if (!brokers) return std::unexpected(brokers.error());
-    if (!*brokers) {
+    TRY_ASSIGN(auto brokers, metadata(destroy.rk, nullptr, probe, deadline));
+    if (!brokers) {
         log.warning("Kafka (" + security.bootstrap + ") did not answer within " +
                     std::to_string(budget.count() / 1000) + " s: starting anyway, the consumer will wait for it");
         return {};
     }
     for (const auto& name : target.topics) {
         kafka::TopicPtr topic(rd_kafka_topic_new(destroy.rk, name.c_str(), nullptr));
-        auto md = metadata(destroy.rk, topic.get(), probe, deadline);
-        if (!md) return std::unexpected(md.error());
-        if (!*md || (*md)->topic_cnt < 1) continue;
-        const rd_kafka_metadata_topic_t& t = (*md)->topics[0];
+        TRY_ASSIGN(auto md, metadata(destroy.rk, topic.get(), probe, deadline));
+        if (!md || md->topic_cnt < 1) continue;
+        const rd_kafka_metadata_topic_t& t = md->topics[0];
         if (kafka::is_authorization_error(t.err)) return fail(kafka::explain_error(t.err, name, security));
         if (t.err || t.partition_cnt < 1) continue;  // not created yet: the consumer waits for it
         // Reading the group's committed offset asks the group coordinator, which checks the group's ACL.

@@ -56,16 +56,14 @@ public:
                 case 'r': out.push_back('\r'); break;
                 case 't': out.push_back('\t'); break;
                 case 'u': {
-                    auto cp = hex4();
-                    if (!cp) return std::unexpected(cp.error());
-                    std::uint32_t code = *cp;
+                    TRY_ASSIGN(auto cp, hex4());
+                    std::uint32_t code = cp;
                     if (code >= 0xD800 && code <= 0xDBFF) {
                         if (i_ + 2 > s_.size() || s_[i_] != '\\' || s_[i_ + 1] != 'u') return fail("lone surrogate");
                         i_ += 2;
-                        auto low = hex4();
-                        if (!low) return std::unexpected(low.error());
-                        if (*low < 0xDC00 || *low > 0xDFFF) return fail("lone surrogate");
-                        code = 0x10000 + ((code - 0xD800) << 10) + (*low - 0xDC00);
+                        TRY_ASSIGN(auto low, hex4());
+                        if (low < 0xDC00 || low > 0xDFFF) return fail("lone surrogate");
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
                     } else if (code >= 0xDC00 && code <= 0xDFFF) {
                         return fail("lone surrogate");
                     }
@@ -177,7 +175,7 @@ Result<std::uint64_t> unsigned_number(Parser& p) {
     std::string text;
     char c = p.peek();
     if (c < '0' || c > '9') return fail("not an unsigned integer");
-    if (auto ok = p.number(text); !ok) return std::unexpected(ok.error());
+    TRY(p.number(text));
     return wire::parse_u64(text);  // rejects fractions and exponents
 }
 

@@ -39,8 +39,7 @@ Result<UniqueFd> open_dir(int dirfd, const std::string& name, bool create, const
     }
     if (created) {
         if (on_created) on_created(fd.get());
-        auto ok = batch ? batch->add(dirfd, "directory above " + name) : fsync_fd(dirfd, "directory above " + name);
-        if (!ok) return std::unexpected(ok.error());
+        TRY(batch ? batch->add(dirfd, "directory above " + name) : fsync_fd(dirfd, "directory above " + name));
     }
     return fd;
 }
@@ -141,12 +140,10 @@ Result<void> remove_tree(int dirfd, const std::string& name) {
         return std::unexpected(errno_error("stat " + name));
     }
     if (S_ISDIR(st.st_mode)) {
-        auto sub = open_dir(dirfd, name, false);
-        if (!sub) return std::unexpected(sub.error());
-        auto names = list_dir(sub->get());
-        if (!names) return std::unexpected(names.error());
-        for (const auto& n : *names)
-            if (auto ok = remove_tree(sub->get(), n); !ok) return ok;
+        TRY_ASSIGN(auto sub, open_dir(dirfd, name, false));
+        TRY_ASSIGN(auto names, list_dir(sub.get()));
+        for (const auto& n : names)
+            if (auto ok = remove_tree(sub.get(), n); !ok) return ok;
         if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
             return std::unexpected(errno_error("remove directory " + name));
     } else if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT) {
@@ -173,7 +170,7 @@ Result<bool> sha256_slice(int fd, std::uint64_t size, Sha256& hash, std::uint64_
 Result<std::string> sha256_of_fd(int fd, std::uint64_t size) {
     Sha256 hash;
     std::uint64_t pos = 0, budget = size;
-    if (auto done = sha256_slice(fd, size, hash, pos, budget); !done) return std::unexpected(done.error());
+    TRY(sha256_slice(fd, size, hash, pos, budget));
     return hash.finish_hex();
 }
 

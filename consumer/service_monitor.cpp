@@ -20,11 +20,10 @@ Result<ServiceMonitor> ServiceMonitor::open(const MonitorSettings& settings, int
                                             SystemdNotifier notifier, const Log& log) {
     std::optional<MetricsHttpServer> http;
     if (settings.metrics_listen) {
-        auto server = MetricsHttpServer::listen(*settings.metrics_listen);
-        if (!server) return std::unexpected(server.error());
-        log.info("metrics on http://" + settings.metrics_listen->host + ":" + std::to_string(server->port()) +
+        TRY_ASSIGN(auto server, MetricsHttpServer::listen(*settings.metrics_listen));
+        log.info("metrics on http://" + settings.metrics_listen->host + ":" + std::to_string(server.port()) +
                  "/metrics");
-        http = std::move(*server);
+        http = std::move(server);
     }
     if (!settings.metrics_file.empty())
         if (auto ok = replace_file(settings.metrics_file, ""); !ok)

@@ -76,11 +76,10 @@ Result<std::optional<std::string>> merge_staged_parts(int tdir, std::uint32_t pa
         const std::string name = std::string(kStagedManifestPartPrefix) + std::to_string(i);
         struct stat st {};
         if (::fstatat(tdir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::optional<std::string>{};
-        auto text = read_small_file(tdir, name, kMaxManifestBytes);
-        if (!text) return std::unexpected(text.error());
-        total += text->size();
+        TRY_ASSIGN(auto text, read_small_file(tdir, name, kMaxManifestBytes));
+        total += text.size();
         if (total > kMaxManifestBytes) return fail("manifest parts exceed " + std::to_string(kMaxManifestBytes) + " bytes");
-        auto m = wire::parse_manifest(*text);
+        auto m = wire::parse_manifest(text);
         if (!m) return fail("staged manifest part " + std::to_string(i) + ": " + m.error().message);
         if (m->parts != parts) {
             // Left from an earlier send of this transfer, split differently (a file changed and was resent):
@@ -91,9 +90,8 @@ Result<std::optional<std::string>> merge_staged_parts(int tdir, std::uint32_t pa
         }
         all.push_back(std::move(*m));
     }
-    auto merged = wire::merge_manifest_parts(std::move(all));
-    if (!merged) return std::unexpected(merged.error());
-    return std::optional<std::string>{wire::manifest_to_json(*merged)};
+    TRY_ASSIGN(auto merged, wire::merge_manifest_parts(std::move(all)));
+    return std::optional<std::string>{wire::manifest_to_json(merged)};
 }
 
 }  // namespace
@@ -104,15 +102,11 @@ Result<Sink> Sink::open(SinkSettings settings, const Log& log) {
     UniqueFd root(::open(settings.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root) return std::unexpected(errno_error("output root " + settings.root));
     const SyncMode sync_mode = settings.sync_mode.value_or(reliable_sync_mode(root.get()));
-    auto staging = StagingArea::open(root.get(), settings.max_open_files, sync_mode);
-    if (!staging) return std::unexpected(staging.error());
-    auto quarantine = open_dir(root.get(), std::string(kQuarantineDirName), true);
-    if (!quarantine) return std::unexpected(quarantine.error());
-    auto stale = open_dir(root.get(), std::string(kStaleDirName), true);
-    if (!stale) return std::unexpected(stale.error());
-    auto done = open_dir(root.get(), std::string(kDoneDirName), true);
-    if (!done) return std::unexpected(done.error());
-    UniqueFd qlog(::openat(quarantine->get(), std::string(kQuarantineLogName).c_str(),
+    TRY_ASSIGN(auto staging, StagingArea::open(root.get(), settings.max_open_files, sync_mode));
+    TRY_ASSIGN(auto quarantine, open_dir(root.get(), std::string(kQuarantineDirName), true));
+    TRY_ASSIGN(auto stale, open_dir(root.get(), std::string(kStaleDirName), true));
+    TRY_ASSIGN(auto done, open_dir(root.get(), std::string(kDoneDirName), true));
+    UniqueFd qlog(::openat(quarantine.get(), std::string(kQuarantineLogName).c_str(),
                            O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640));
     if (!qlog) return std::unexpected(errno_error("open quarantine log"));
     StagingLedger::Limits limits = settings.staging_limits;
@@ -121,8 +115,8 @@ Result<Sink> Sink::open(SinkSettings settings, const Log& log) {
         if (::fstatvfs(root.get(), &fs) != 0) return std::unexpected(errno_error("statfs " + settings.root));
         limits.max_user_bytes = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize / 2;
     }
-    Sink sink(std::move(settings), log, std::move(root), std::move(*staging), std::move(*quarantine), std::move(*stale),
-              std::move(*done), std::move(qlog), StagingLedger(limits));
+    Sink sink(std::move(settings), log, std::move(root), std::move(staging), std::move(quarantine), std::move(stale),
+              std::move(done), std::move(qlog), StagingLedger(limits));
     struct stat st {};
     if (::fstat(sink.qlog_.get(), &st) == 0) sink.qlog_bytes_ = static_cast<std::uint64_t>(st.st_size);
     return sink;
@@ -170,7 +164,7 @@ Result<Handled> Sink::handle(const IncomingMessage& msg) {
     if (type && *type == wire::MessageType::record) return handle_record(msg);  // its identity is in the value
     ++stats_.messages;
     stats_.bytes += msg.payload.size();
-    if (auto done = handle_headed(msg, headers, type); !done) return std::unexpected(done.error());
+    TRY(handle_headed(msg, headers, type));
     return Handled::done;
 }
 
@@ -272,8 +266,7 @@ Result<Handled> Sink::handle_record(const IncomingMessage& msg) {
     }
     ++stats_.messages;
     stats_.bytes += msg.payload.size();
-    auto done = take_record(msg, decoded, found);
-    if (!done) return std::unexpected(done.error());
+    TRY(take_record(msg, decoded, found));
     return Handled::done;
 }
 
@@ -413,14 +406,13 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
         if (auto ok = plan_timestamp_data(root_.get(), staging_, id, *manifest, *plan, *log_); !ok) return ok;
     FinalizeTarget target{root_.get(), done_.get(), settings_.chown, settings_.finalize_hash_budget};
     const auto started = std::chrono::steady_clock::now();
-    auto result = finalize_transfer(target, staging_, id, *plan, *json);
-    if (!result) return std::unexpected(result.error());
-    if (result->kind == FinalizeResult::Kind::done) stats_.finalize_seconds.observe(seconds_since(started));
-    switch (result->kind) {
+    TRY_ASSIGN(auto result, finalize_transfer(target, staging_, id, *plan, *json));
+    if (result.kind == FinalizeResult::Kind::done) stats_.finalize_seconds.observe(seconds_since(started));
+    switch (result.kind) {
         case FinalizeResult::Kind::waiting:
-            log_->debug("transfer " + id + " waits: " + printable(result->reason));
-            t.waiting = result->reason;
-            t.retry = result->call_again;
+            log_->debug("transfer " + id + " waits: " + printable(result.reason));
+            t.waiting = result.reason;
+            t.retry = result.call_again;
             return {};
         case FinalizeResult::Kind::rejected:
             // Another sink sharing ROOT may have finished it meanwhile and removed its staging: not bad input.
@@ -431,7 +423,7 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
                 release(t);
                 return {};
             }
-            return quarantine_transfer(id, t, nullptr, result->reason);
+            return quarantine_transfer(id, t, nullptr, result.reason);
         case FinalizeResult::Kind::done:
             break;
     }
@@ -439,13 +431,13 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
     t.manifest_staged = false;
     release(t);
     ++stats_.finalized_transfers;
-    stats_.finalized_files += result->files;
-    stats_.finalized_bytes += result->bytes;
+    stats_.finalized_files += result.files;
+    stats_.finalized_bytes += result.bytes;
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", now() - t.first_seen);
     log_->info("finalized job " + printable(plan->job.job_id) + " node " + printable(plan->job.node) + ": " +
-               std::to_string(result->files) + " files, " + std::to_string(result->bytes) + " bytes in " + secs + " s" +
-               (result->job_complete ? " (job complete: _SUCCESS written)" : ""));
+               std::to_string(result.files) + " files, " + std::to_string(result.bytes) + " bytes in " + secs + " s" +
+               (result.job_complete ? " (job complete: _SUCCESS written)" : ""));
     return {};
 }
 
@@ -549,9 +541,8 @@ Result<void> Sink::flush() {
 }
 
 Result<void> Sink::recover() {
-    auto names = list_dir(staging_.dir());
-    if (!names) return std::unexpected(names.error());
-    for (const auto& n : *names) {
+    TRY_ASSIGN(auto names, list_dir(staging_.dir()));
+    for (const auto& n : names) {
         if (!is_transfer_id(n)) continue;
         Transfer* t = find_transfer(n);
         if (!t) continue;  // never admitted (left by an older version): sweep_stale moves it aside in time
@@ -568,10 +559,9 @@ Result<void> Sink::recover() {
 
 Result<void> Sink::sweep_stale() {
     if (auto ok = write_pending_records(); !ok) return ok;
-    auto names = list_dir(staging_.dir());
-    if (!names) return std::unexpected(names.error());
+    TRY_ASSIGN(auto names, list_dir(staging_.dir()));
     const double t_now = now();
-    for (const auto& n : *names) {
+    for (const auto& n : names) {
         double last = mtime_of(staging_.dir(), n);
         auto it = transfers_.find(n);
         if (it != transfers_.end() && it->second.last_progress > last) last = it->second.last_progress;
@@ -614,9 +604,8 @@ Result<void> Sink::sweep_stale() {
 Result<void> Sink::prune_set_aside() {
     const double t_now = now();
     for (int dirfd : {stale_.get(), quarantine_.get()}) {
-        auto names = list_dir(dirfd);
-        if (!names) return std::unexpected(names.error());
-        for (const auto& n : *names) {
+        TRY_ASSIGN(auto names, list_dir(dirfd));
+        for (const auto& n : names) {
             if (n == kQuarantineLogName || n.starts_with(std::string(kQuarantineLogName) + ".")) continue;
             if (t_now - mtime_of(dirfd, n) < settings_.keep_seconds) continue;
             if (auto ok = remove_tree(dirfd, n); !ok) return ok;

@@ -141,9 +141,8 @@ Result<SinkArgs> parse_sink_args(const std::vector<std::string_view>& args) {
                 if (i + 1 >= args.size()) return fail("-X needs key=value");
                 kv = std::string(args[++i]);
             }
-            auto e = parse_override(kv);
-            if (!e) return std::unexpected(e.error());
-            a.overrides.push_back(std::move(*e));
+            TRY_ASSIGN(auto e, parse_override(kv));
+            a.overrides.push_back(std::move(e));
             continue;
         }
         static constexpr std::string_view kWithValue[] = {"--config",       "--topic",        "--topic-regex",
@@ -152,21 +151,19 @@ Result<SinkArgs> parse_sink_args(const std::vector<std::string_view>& args) {
                                                           "--instance"};
         if (std::find(std::begin(kWithValue), std::end(kWithValue), arg) == std::end(kWithValue))
             return fail("unknown option \"" + std::string(args[i]) + "\"");
-        auto v = need(arg);
-        if (arg == "--config") { if (!v) return std::unexpected(v.error()); a.config_path = *v; }
-        else if (arg == "--topic") { if (!v) return std::unexpected(v.error()); for (auto& t : split_commas(*v)) a.topics.push_back(t); }
-        else if (arg == "--topic-regex") { if (!v) return std::unexpected(v.error()); a.topic_regex = *v; }
-        else if (arg == "--group") { if (!v) return std::unexpected(v.error()); a.group = *v; }
-        else if (arg == "--output") { if (!v) return std::unexpected(v.error()); a.output = *v; }
-        else if (arg == "--layout") { if (!v) return std::unexpected(v.error()); a.layout = *v; }
-        else if (arg == "--metrics-file") { if (!v) return std::unexpected(v.error()); a.metrics_file = *v; }
-        else if (arg == "--metrics-listen") { if (!v) return std::unexpected(v.error()); a.metrics_listen = *v; }
-        else if (arg == "--instance") { if (!v) return std::unexpected(v.error()); a.instance = *v; }
+        TRY_ASSIGN(auto v, need(arg));
+        if (arg == "--config") a.config_path = v;
+        else if (arg == "--topic") { for (auto& t : split_commas(v)) a.topics.push_back(t); }
+        else if (arg == "--topic-regex") a.topic_regex = v;
+        else if (arg == "--group") a.group = v;
+        else if (arg == "--output") a.output = v;
+        else if (arg == "--layout") a.layout = v;
+        else if (arg == "--metrics-file") a.metrics_file = v;
+        else if (arg == "--metrics-listen") a.metrics_listen = v;
+        else if (arg == "--instance") a.instance = v;
         else if (arg == "--exit-when-idle") {
-            if (!v) return std::unexpected(v.error());
-            auto s = parse_seconds("--exit-when-idle", *v);
-            if (!s) return std::unexpected(s.error());
-            a.exit_when_idle = *s;
+            TRY_ASSIGN(auto s, parse_seconds("--exit-when-idle", v));
+            a.exit_when_idle = s;
         }
     }
     return a;
@@ -187,108 +184,91 @@ const std::vector<std::string>& sink_config_keys() {
 Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<ConfigEntry>& file_entries) {
     std::vector<ConfigEntry> entries = file_entries;
     entries.insert(entries.end(), args.overrides.begin(), args.overrides.end());
-    auto split = split_config(entries, sink_config_keys());
-    if (!split) return std::unexpected(split.error());
+    TRY_ASSIGN(auto split, split_config(entries, sink_config_keys()));
     SinkConfig c;
-    c.kafka = split->kafka;
+    c.kafka = split.kafka;
     bool has_brokers = false;
     for (const auto& e : c.kafka) has_brokers = has_brokers || e.key == "bootstrap.servers" || e.key == "metadata.broker.list";
     if (!has_brokers) return fail("no Kafka brokers: set bootstrap.servers in the config file or with -X bootstrap.servers=HOST:PORT");
 
     c.topics = args.topics;
     if (c.topics.empty())
-        if (auto t = get_string(*split, "stream.topics")) c.topics = split_commas(*t);
-    std::string regex = args.topic_regex ? *args.topic_regex : get_string(*split, "stream.topic.regex").value_or("");
+        if (auto t = get_string(split, "stream.topics")) c.topics = split_commas(*t);
+    std::string regex = args.topic_regex ? *args.topic_regex : get_string(split, "stream.topic.regex").value_or("");
     if (c.topics.empty() == regex.empty()) return fail("give either --topic or --topic-regex (exactly one of them)");
     for (const auto& t : c.topics)
         if (!kafka::valid_topic_name(t)) return fail("invalid topic name \"" + t + "\"");
     if (!regex.empty()) c.topic_regex = regex.starts_with("^") ? regex : "^" + regex;
 
-    c.group = args.group ? *args.group : get_string(*split, "stream.group").value_or("");
+    c.group = args.group ? *args.group : get_string(split, "stream.group").value_or("");
     if (c.group.empty()) return fail("--group is required (or stream.group in the config)");
-    c.output = args.output ? *args.output : get_string(*split, "stream.output").value_or("");
+    c.output = args.output ? *args.output : get_string(split, "stream.output").value_or("");
     if (c.output.empty()) return fail("--output is required (or stream.output in the config)");
-    c.layout = args.layout ? *args.layout : get_string(*split, "stream.layout").value_or(std::string(kDefaultLayout));
-    if (auto l = Layout::parse(c.layout); !l) return std::unexpected(l.error());
+    c.layout = args.layout ? *args.layout : get_string(split, "stream.layout").value_or(std::string(kDefaultLayout));
+    TRY(Layout::parse(c.layout));
 
     if (args.exit_when_idle) {
         c.exit_when_idle = args.exit_when_idle;
     } else {
-        auto idle = get_seconds(*split, "stream.exit.when.idle");
-        if (!idle) return std::unexpected(idle.error());
-        c.exit_when_idle = *idle;
+        TRY_ASSIGN(auto idle, get_seconds(split, "stream.exit.when.idle"));
+        c.exit_when_idle = idle;
     }
-    auto chown = get_bool(*split, "stream.chown");
-    if (!chown) return std::unexpected(chown.error());
-    c.chown = args.chown || chown->value_or(false);
-    auto tsdata = get_bool(*split, "stream.records.timestamp.data");
-    if (!tsdata) return std::unexpected(tsdata.error());
-    c.records_timestamp_data = args.records_timestamp_data || tsdata->value_or(false);
+    TRY_ASSIGN(auto chown, get_bool(split, "stream.chown"));
+    c.chown = args.chown || chown.value_or(false);
+    TRY_ASSIGN(auto tsdata, get_bool(split, "stream.records.timestamp.data"));
+    c.records_timestamp_data = args.records_timestamp_data || tsdata.value_or(false);
 
-    auto interval = get_u64(*split, "stream.commit.interval.ms", 10, 3600000);
-    if (!interval) return std::unexpected(interval.error());
-    if (*interval) c.commit_interval_s = static_cast<double>(**interval) / 1000.0;
-    auto bytes = get_u64(*split, "stream.commit.bytes", 1, 1ull << 40);
-    if (!bytes) return std::unexpected(bytes.error());
-    if (*bytes) c.commit_bytes = **bytes;
-    auto stale = get_seconds(*split, "stream.stale.seconds");
-    if (!stale) return std::unexpected(stale.error());
-    if (*stale) c.stale_seconds = **stale;
-    auto max_file = get_u64(*split, "stream.max.file.bytes", 1, 1ull << 50);
-    if (!max_file) return std::unexpected(max_file.error());
-    if (*max_file) c.limits.max_file_bytes = **max_file;
-    auto max_files = get_u64(*split, "stream.max.files", 1, 100000000);
-    if (!max_files) return std::unexpected(max_files.error());
-    if (*max_files) c.limits.max_files = **max_files;
-    auto max_open = get_u64(*split, "stream.max.open.files", 1, 65536);
-    if (!max_open) return std::unexpected(max_open.error());
-    if (*max_open) c.max_open_files = static_cast<std::size_t>(**max_open);
-    if (auto auth = get_string(*split, "stream.auth")) {
+    TRY_ASSIGN(auto interval, get_u64(split, "stream.commit.interval.ms", 10, 3600000));
+    if (interval) c.commit_interval_s = static_cast<double>(*interval) / 1000.0;
+    TRY_ASSIGN(auto bytes, get_u64(split, "stream.commit.bytes", 1, 1ull << 40));
+    if (bytes) c.commit_bytes = *bytes;
+    TRY_ASSIGN(auto stale, get_seconds(split, "stream.stale.seconds"));
+    if (stale) c.stale_seconds = *stale;
+    TRY_ASSIGN(auto max_file, get_u64(split, "stream.max.file.bytes", 1, 1ull << 50));
+    if (max_file) c.limits.max_file_bytes = *max_file;
+    TRY_ASSIGN(auto max_files, get_u64(split, "stream.max.files", 1, 100000000));
+    if (max_files) c.limits.max_files = *max_files;
+    TRY_ASSIGN(auto max_open, get_u64(split, "stream.max.open.files", 1, 65536));
+    if (max_open) c.max_open_files = static_cast<std::size_t>(*max_open);
+    if (auto auth = get_string(split, "stream.auth")) {
         if (*auth != "hmac" && *auth != "none")
-            return fail(split->own.at("stream.auth").origin + ": stream.auth: expected \"hmac\" or \"none\", got \"" +
+            return fail(split.own.at("stream.auth").origin + ": stream.auth: expected \"hmac\" or \"none\", got \"" +
                         *auth + "\"");
         c.authenticate = *auth == "hmac";
     }
-    if (auto key = get_string(*split, "stream.auth.key.file")) {
+    if (auto key = get_string(split, "stream.auth.key.file")) {
         if (key->empty() || key->front() != '/')
-            return fail(split->own.at("stream.auth.key.file").origin + ": stream.auth.key.file must be an absolute path");
+            return fail(split.own.at("stream.auth.key.file").origin + ": stream.auth.key.file must be an absolute path");
         c.auth_key_file = *key;
     }
     for (auto [key, field, max] : {std::tuple{"stream.sink.max.transfers", &c.staging_limits.max_transfers, 100000000ull},
                                    std::tuple{"stream.sink.max.user.transfers", &c.staging_limits.max_user_transfers,
                                               100000000ull}}) {
-        auto v = get_u64(*split, key, 1, max);
-        if (!v) return std::unexpected(v.error());
-        if (*v) *field = static_cast<std::size_t>(**v);
+        TRY_ASSIGN(auto v, get_u64(split, key, 1, max));
+        if (v) *field = static_cast<std::size_t>(*v);
     }
-    auto user_bytes = get_u64(*split, "stream.sink.max.user.staged.bytes", 1, std::numeric_limits<std::uint64_t>::max());
-    if (!user_bytes) return std::unexpected(user_bytes.error());
-    if (*user_bytes) c.staging_limits.max_user_bytes = **user_bytes;
-    auto keep = get_seconds(*split, "stream.sink.keep.seconds");
-    if (!keep) return std::unexpected(keep.error());
-    if (*keep) c.keep_seconds = **keep;
-    auto record = get_u64(*split, "stream.max.record.bytes", 1, 1ull << 32);
-    if (!record) return std::unexpected(record.error());
-    if (*record) c.max_record_bytes = **record;
+    TRY_ASSIGN(auto user_bytes,
+               get_u64(split, "stream.sink.max.user.staged.bytes", 1, std::numeric_limits<std::uint64_t>::max()));
+    if (user_bytes) c.staging_limits.max_user_bytes = *user_bytes;
+    TRY_ASSIGN(auto keep, get_seconds(split, "stream.sink.keep.seconds"));
+    if (keep) c.keep_seconds = *keep;
+    TRY_ASSIGN(auto record, get_u64(split, "stream.max.record.bytes", 1, 1ull << 32));
+    if (record) c.max_record_bytes = *record;
 
-    c.metrics_file = args.metrics_file ? *args.metrics_file : get_string(*split, "stream.metrics.file").value_or("");
-    std::string listen = args.metrics_listen ? *args.metrics_listen : get_string(*split, "stream.metrics.listen").value_or("");
+    c.metrics_file = args.metrics_file ? *args.metrics_file : get_string(split, "stream.metrics.file").value_or("");
+    std::string listen = args.metrics_listen ? *args.metrics_listen : get_string(split, "stream.metrics.listen").value_or("");
     if (!listen.empty()) {
-        auto address = parse_listen_address(listen);
-        if (!address) return std::unexpected(address.error());
-        c.metrics_listen = *address;
+        TRY_ASSIGN(auto address, parse_listen_address(listen));
+        c.metrics_listen = address;
     }
-    auto metrics_interval = get_u64(*split, "stream.metrics.interval.ms", 100, 3600000);
-    if (!metrics_interval) return std::unexpected(metrics_interval.error());
-    if (*metrics_interval) c.metrics_interval_s = static_cast<double>(**metrics_interval) / 1000.0;
-    c.instance = args.instance ? *args.instance : get_string(*split, "stream.instance").value_or(c.instance);
-    if (auto ok = check_instance_name(c.instance); !ok) return std::unexpected(ok.error());
-    auto static_membership = get_bool(*split, "stream.static.membership");
-    if (!static_membership) return std::unexpected(static_membership.error());
-    c.static_membership = static_membership->value_or(true);
-    auto stop_timeout = get_u64(*split, "stream.stop.timeout.ms", 1000, 3600000);
-    if (!stop_timeout) return std::unexpected(stop_timeout.error());
-    if (*stop_timeout) c.stop_timeout_s = static_cast<double>(**stop_timeout) / 1000.0;
+    TRY_ASSIGN(auto metrics_interval, get_u64(split, "stream.metrics.interval.ms", 100, 3600000));
+    if (metrics_interval) c.metrics_interval_s = static_cast<double>(*metrics_interval) / 1000.0;
+    c.instance = args.instance ? *args.instance : get_string(split, "stream.instance").value_or(c.instance);
+    TRY(check_instance_name(c.instance));
+    TRY_ASSIGN(auto static_membership, get_bool(split, "stream.static.membership"));
+    c.static_membership = static_membership.value_or(true);
+    TRY_ASSIGN(auto stop_timeout, get_u64(split, "stream.stop.timeout.ms", 1000, 3600000));
+    if (stop_timeout) c.stop_timeout_s = static_cast<double>(*stop_timeout) / 1000.0;
     return c;
 }
 

@@ -31,9 +31,8 @@ StagingArea::StagingArea(UniqueFd dir, std::size_t max_open, SyncMode sync_mode)
       hasher_(std::make_unique<HashWorker>(kHashQueueBytes)) {}
 
 Result<StagingArea> StagingArea::open(int rootfd, std::size_t max_open_files, SyncMode sync_mode) {
-    auto dir = open_dir(rootfd, std::string(kStagingDirName), true);
-    if (!dir) return std::unexpected(dir.error());
-    return StagingArea(std::move(*dir), max_open_files < 1 ? 1 : max_open_files, sync_mode);
+    TRY_ASSIGN(auto dir, open_dir(rootfd, std::string(kStagingDirName), true));
+    return StagingArea(std::move(dir), max_open_files < 1 ? 1 : max_open_files, sync_mode);
 }
 
 Result<UniqueFd> StagingArea::open_transfer_dir(const std::string& transfer, bool create) {
@@ -45,9 +44,7 @@ Result<UniqueFd> StagingArea::open_transfer_dir(const std::string& transfer, boo
 
 Result<int> StagingArea::cached_transfer_dir(const std::string& transfer) {
     if (cached_dir_ && cached_dir_name_ == transfer) return cached_dir_.get();
-    auto d = open_transfer_dir(transfer, true);
-    if (!d) return std::unexpected(d.error());
-    cached_dir_ = std::move(*d);
+    TRY_ASSIGN(cached_dir_, open_transfer_dir(transfer, true));
     cached_dir_name_ = transfer;
     return cached_dir_.get();
 }
@@ -64,16 +61,15 @@ Result<StagingArea::OpenFile*> StagingArea::open_file(const Key& key) {
     }
     while (files_.size() >= max_open_) {
         auto victim = files_.find(lru_.back());
-        if (auto ok = close_file(victim, true); !ok) return std::unexpected(ok.error());
+        TRY(close_file(victim, true));
     }
-    auto tdir = cached_transfer_dir(key.first);
-    if (!tdir) return std::unexpected(tdir.error());
+    TRY_ASSIGN(auto tdir, cached_transfer_dir(key.first));
     std::string name = staged_file_name(key.second);
     bool existed = false;
-    UniqueFd fd(::openat(*tdir, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    UniqueFd fd(::openat(tdir, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd && errno == EEXIST) {
         existed = true;
-        fd = UniqueFd(::openat(*tdir, name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+        fd = UniqueFd(::openat(tdir, name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
     }
     if (!fd) return std::unexpected(errno_error("open staged file " + key.first + "/" + name));
     if (!existed) dirs_to_sync_.insert(key.first);

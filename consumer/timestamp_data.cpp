@@ -116,18 +116,16 @@ Result<std::optional<Opened>> open_placed(int rootfd, const std::vector<std::str
 Result<std::optional<Opened>> verified_source(int rootfd, int tdir, StagingArea& staging, const std::string& transfer,
                                               const PlannedFile& f) {
     auto staged = open_regular(tdir, staged_file_name(f.index));
-    if (!staged) return std::unexpected(staged.error());
+    TRY(staged);
     if (!*staged) {
         staged = open_placed(rootfd, f.target);
-        if (!staged) return std::unexpected(staged.error());
+        TRY(staged);
         if (!*staged || (*staged)->size != f.size) return std::nullopt;
     }
     if ((*staged)->size < f.size) return std::nullopt;
     auto digest = staging.known_digest(transfer, f.index, f.size);
     if (!digest) {
-        auto d = sha256_of_fd((*staged)->fd.get(), f.size);
-        if (!d) return std::unexpected(d.error());
-        digest = std::move(*d);
+        TRY_ASSIGN(digest, sha256_of_fd((*staged)->fd.get(), f.size));
     }
     if (*digest != f.sha256) return std::nullopt;
     (*staged)->size = f.size;
@@ -140,8 +138,7 @@ Result<void> plan_timestamp_data(int rootfd, StagingArea& staging, const std::st
                                  const wire::Manifest& manifest, TransferPlan& plan, const Log& log) {
     std::set<std::vector<std::string>> taken;
     for (const auto& f : plan.files) taken.insert(f.target);
-    auto tdir = staging.open_transfer_dir(transfer, false);
-    if (!tdir) return std::unexpected(tdir.error());
+    TRY_ASSIGN(auto tdir, staging.open_transfer_dir(transfer, false));
     std::vector<PlannedFile> extra;
     for (const auto& entry : manifest.files) {
         if (entry.format != wire::kFormatRecords || entry.meta.index >= kTimestampDataIndexBase) continue;
@@ -164,33 +161,31 @@ Result<void> plan_timestamp_data(int rootfd, StagingArea& staging, const std::st
         }
         const std::string dname = staged_file_name(d.index);
         // Staged by an earlier attempt, or placed before a crash: take it as it is (it is derived deterministically).
-        auto done = open_regular(tdir->get(), dname);
-        if (!done) return std::unexpected(done.error());
+        auto done = open_regular(tdir.get(), dname);
+        TRY(done);
         if (!*done) {
             done = open_placed(rootfd, d.target);
-            if (!done) return std::unexpected(done.error());
+            TRY(done);
         }
         if (!*done) {
-            auto source = verified_source(rootfd, tdir->get(), staging, transfer, *src);
-            if (!source) return std::unexpected(source.error());
-            if (!*source) continue;  // not complete yet: the finalizer waits for the source
+            TRY_ASSIGN(auto source, verified_source(rootfd, tdir.get(), staging, transfer, *src));
+            if (!source) continue;  // not complete yet: the finalizer waits for the source
             const std::string tmp = unique_temp_name();
-            UniqueFd out(::openat(tdir->get(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+            UniqueFd out(::openat(tdir.get(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
             if (!out) return std::unexpected(errno_error("create the timestamp,data form of " + printable(src->path)));
-            if (auto ok = write_timestamp_data((*source)->fd.get(), (*source)->size, entry.timestamps, out.get()); !ok) {
-                ::unlinkat(tdir->get(), tmp.c_str(), 0);
+            if (auto ok = write_timestamp_data(source->fd.get(), source->size, entry.timestamps, out.get()); !ok) {
+                ::unlinkat(tdir.get(), tmp.c_str(), 0);
                 return std::unexpected(ok.error());
             }
-            if (::renameat(tdir->get(), tmp.c_str(), tdir->get(), dname.c_str()) != 0)
+            if (::renameat(tdir.get(), tmp.c_str(), tdir.get(), dname.c_str()) != 0)
                 return std::unexpected(errno_error("rename the timestamp,data form into staging"));
             struct stat st {};
             if (::fstat(out.get(), &st) != 0) return std::unexpected(errno_error("stat " + dname));
             done = Opened{std::move(out), static_cast<std::uint64_t>(st.st_size)};
         }
-        auto digest = sha256_of_fd((*done)->fd.get(), (*done)->size);
-        if (!digest) return std::unexpected(digest.error());
+        TRY_ASSIGN(auto digest, sha256_of_fd((*done)->fd.get(), (*done)->size));
         d.size = (*done)->size;
-        d.sha256 = std::move(*digest);
+        d.sha256 = std::move(digest);
         taken.insert(d.target);
         extra.push_back(std::move(d));
     }
