@@ -235,7 +235,7 @@ void ConsumerService::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_parti
 }
 
 Result<void> ConsumerService::flush_and_commit(std::optional<double> wait_until) {
-    if (auto ok = sink_.flush(); !ok) return ok;
+    TRY(sink_.flush());
     for (auto& [key, p] : partitions_) p.offsets.all_durable();
     send_commit(wait_until.has_value());
     if (wait_until) wait_for_commits(*wait_until);

@@ -120,10 +120,10 @@ public:
             if (eat(object ? '}' : ']')) return {};
             do {
                 if (object) {
-                    if (auto k = string(scratch); !k) return k;
+                    TRY(string(scratch));
                     if (!eat(':')) return fail("expected ':'");
                 }
-                if (auto v = skip_value(depth + 1); !v) return v;
+                TRY(skip_value(depth + 1));
             } while (eat(','));
             if (!eat(object ? '}' : ']')) return fail("unterminated array or object");
             return {};
@@ -187,7 +187,7 @@ Result<void> parse_meta(Parser& p, RecordMeta& m) {
     std::string key, text;
     if (!p.eat('}')) {
         do {
-            if (auto ok = p.string(key); !ok) return ok;
+            TRY(p.string(key));
             if (!p.eat(':')) return fail("expected ':'");
             bool* seen = key == k::transfer ? &transfer : key == k::file ? &file : key == k::path ? &path
                        : key == k::size ? &size : key == k::offset ? &offset : key == k::eol ? &eol : nullptr;
@@ -196,7 +196,7 @@ Result<void> parse_meta(Parser& p, RecordMeta& m) {
             if (key == k::transfer || key == k::path || key == k::eol) {
                 if (p.peek() != '"') return fail("\"ks." + key + "\" is not a string");
                 std::string& into = key == k::transfer ? m.transfer_id : key == k::eol ? m.eol : text;
-                if (auto ok = p.string(into); !ok) return ok;
+                TRY(p.string(into));
             } else if (key == k::file || key == k::size || key == k::offset) {
                 auto n = unsigned_number(p);
                 if (!n) return fail("\"ks." + key + "\": " + n.error().message);
@@ -268,7 +268,7 @@ Result<void> parse_record_value(std::string_view json, RecordValue& out) {
 }
 
 Result<void> decode_record_message(std::string_view value, DecodedRecord& out) {
-    if (auto ok = parse_record_value(value, out.value); !ok) return ok;
+    TRY(parse_record_value(value, out.value));
     if (!out.value.has_meta) return fail("record value: missing \"ks\" (not written by kafka-stream-push)");
     const RecordMeta& m = out.value.meta;
     if (out.value.line.find('\n') != std::string::npos) return fail("record: the line contains a line feed");

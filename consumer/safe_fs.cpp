@@ -143,7 +143,7 @@ Result<void> remove_tree(int dirfd, const std::string& name) {
         TRY_ASSIGN(auto sub, open_dir(dirfd, name, false));
         TRY_ASSIGN(auto names, list_dir(sub.get()));
         for (const auto& n : names)
-            if (auto ok = remove_tree(sub.get(), n); !ok) return ok;
+            TRY(remove_tree(sub.get(), n));
         if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
             return std::unexpected(errno_error("remove directory " + name));
     } else if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT) {

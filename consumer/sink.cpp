@@ -171,7 +171,7 @@ Result<Handled> Sink::handle(const IncomingMessage& msg) {
 Result<void> Sink::handle_headed(const IncomingMessage& msg, const wire::Headers& headers,
                                  const Result<wire::MessageType>& type) {
     if (!type) return quarantine_message(msg, type.error().message);
-    if (auto ok = write_pending_records(); !ok) return ok;
+    TRY(write_pending_records());
     auto id = wire::decode_identity(headers);
     if (!id) return quarantine_message(msg, id.error().message);
     if (auto ok = check_identity(*id); !ok) return quarantine_message(msg, ok.error().message);
@@ -292,7 +292,7 @@ Result<void> Sink::take_record(const IncomingMessage& msg, const Result<void>& d
     const bool follows = pending_.transfer == id && pending_.file == where.file && pending_.size == where.size &&
                          pending_.offset + pending_.bytes.size() == where.offset;
     if (!follows || pending_.bytes.size() >= kPendingRecordBytes) {
-        if (auto ok = write_pending_records(); !ok) return ok;
+        TRY(write_pending_records());
         if (t.state != State::active) return {};  // the lines before it did not fit
         pending_.transfer = id;
         pending_.file = where.file;
@@ -403,7 +403,7 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
     if (!plan) return quarantine_transfer(id, t, nullptr, plan.error().message);
     tdir->reset();
     if (settings_.records_timestamp_data)
-        if (auto ok = plan_timestamp_data(root_.get(), staging_, id, *manifest, *plan, *log_); !ok) return ok;
+        TRY(plan_timestamp_data(root_.get(), staging_, id, *manifest, *plan, *log_));
     FinalizeTarget target{root_.get(), done_.get(), settings_.chown, settings_.finalize_hash_budget};
     const auto started = std::chrono::steady_clock::now();
     TRY_ASSIGN(auto result, finalize_transfer(target, staging_, id, *plan, *json));
@@ -505,7 +505,7 @@ Result<void> Sink::quarantine_transfer(const std::string& id, Transfer& t, const
     t.state = State::quarantined;
     t.manifest_staged = false;
     if (drop_data)
-        if (auto ok = remove_tree(staging_.dir(), id); !ok) return ok;
+        TRY(remove_tree(staging_.dir(), id));
     if (entry_exists(staging_.dir(), id)) {
         if (::renameat(staging_.dir(), id.c_str(), quarantine_.get(), id.c_str()) != 0)
             return std::unexpected(errno_error("move " + id + " to quarantine"));
@@ -520,23 +520,23 @@ Result<void> Sink::quarantine_transfer(const std::string& id, Transfer& t, const
     auto qdir = open_dir(quarantine_.get(), id, false);
     if (!qdir) return {};
     if (auto ok = write_file_atomic(qdir->get(), qdir->get(), "reason", text); !ok && !no_space(errno)) return ok;
-    if (auto ok = fsync_fd(quarantine_.get(), "quarantine directory"); !ok) return ok;
+    TRY(fsync_fd(quarantine_.get(), "quarantine directory"));
     return fsync_fd(staging_.dir(), "staging directory");
 }
 
 Result<void> Sink::flush() {
-    if (auto ok = write_pending_records(); !ok) return ok;
+    TRY(write_pending_records());
     const auto started = std::chrono::steady_clock::now();
     const bool staged = staging_.unflushed_bytes() > 0;  // idle flushes would only add zeros
-    if (auto ok = staging_.flush(); !ok) return ok;
+    TRY(staging_.flush());
     if (staged) stats_.sync_seconds.observe(seconds_since(started));
     if (qlog_dirty_) {
-        if (auto ok = fsync_fd(qlog_.get(), "quarantine log"); !ok) return ok;
+        TRY(fsync_fd(qlog_.get(), "quarantine log"));
         qlog_dirty_ = false;
     }
     for (auto& [id, t] : transfers_)
         if (t.state == State::active && t.manifest_staged && t.retry)
-            if (auto ok = try_finalize(id, t); !ok) return ok;
+            TRY(try_finalize(id, t));
     return {};
 }
 
@@ -548,17 +548,17 @@ Result<void> Sink::recover() {
         if (!t) continue;  // never admitted (left by an older version): sweep_stale moves it aside in time
         // Finalized, but the crash came before its staging was removed.
         if (t->state == State::done) {
-            if (auto ok = remove_tree(staging_.dir(), n); !ok) return ok;
+            TRY(remove_tree(staging_.dir(), n));
             continue;
         }
         if (t->state == State::active && t->manifest_staged)
-            if (auto ok = try_finalize(n, *t); !ok) return ok;
+            TRY(try_finalize(n, *t));
     }
     return {};
 }
 
 Result<void> Sink::sweep_stale() {
-    if (auto ok = write_pending_records(); !ok) return ok;
+    TRY(write_pending_records());
     TRY_ASSIGN(auto names, list_dir(staging_.dir()));
     const double t_now = now();
     for (const auto& n : names) {
@@ -575,8 +575,8 @@ Result<void> Sink::sweep_stale() {
         std::string dest = n + "-" + std::to_string(static_cast<long long>(t_now));
         if (::renameat(staging_.dir(), n.c_str(), stale_.get(), dest.c_str()) != 0)
             return std::unexpected(errno_error("move " + n + " to " + std::string(kStaleDirName)));
-        if (auto ok = fsync_fd(stale_.get(), "stale directory"); !ok) return ok;
-        if (auto ok = fsync_fd(staging_.dir(), "staging directory"); !ok) return ok;
+        TRY(fsync_fd(stale_.get(), "stale directory"));
+        TRY(fsync_fd(staging_.dir(), "staging directory"));
         // Why it was stuck, for the admin: what finalization last waited for, or whether the manifest ever came.
         if (auto sdir = open_dir(stale_.get(), dest, false); sdir) {
             std::string why = it != transfers_.end() && !it->second.waiting.empty()
@@ -608,7 +608,7 @@ Result<void> Sink::prune_set_aside() {
         for (const auto& n : names) {
             if (n == kQuarantineLogName || n.starts_with(std::string(kQuarantineLogName) + ".")) continue;
             if (t_now - mtime_of(dirfd, n) < settings_.keep_seconds) continue;
-            if (auto ok = remove_tree(dirfd, n); !ok) return ok;
+            TRY(remove_tree(dirfd, n));
             // A transfer set aside long ago is forgotten: if it is ever sent again, it is judged again.
             if (auto it = transfers_.find(n); it != transfers_.end() && it->second.state == State::quarantined)
                 transfers_.erase(it);

@@ -269,7 +269,7 @@ Result<void> StagingArea::flush() {
     for (const auto& [key, file] : files_) dirty += file.dirty ? 1 : 0;
     SyncBatch batch(dir_.get(), sync_mode_, dirty);
     if (closed_unsynced_ > 0)
-        if (auto ok = batch.add_without_fd(std::to_string(closed_unsynced_) + " staged file(s)"); !ok) return ok;
+        TRY(batch.add_without_fd(std::to_string(closed_unsynced_) + " staged file(s)"));
     for (auto& [key, file] : files_) {
         if (!file.dirty) continue;
         if (auto ok = batch.add(file.fd.get(), "staged file " + key.first + "/" + staged_file_name(key.second), true); !ok)
@@ -279,14 +279,14 @@ Result<void> StagingArea::flush() {
         for (const auto& t : dirs_to_sync_) {
             auto d = open_dir(dir_.get(), t, false);
             if (!d) continue;  // moved away meanwhile (finalized or quarantined)
-            if (auto ok = fsync_fd(d->get(), "staging directory " + t); !ok) return ok;
+            TRY(fsync_fd(d->get(), "staging directory " + t));
         }
         if (staging_dir_dirty_)
-            if (auto ok = fsync_fd(dir_.get(), "staging directory"); !ok) return ok;
+            TRY(fsync_fd(dir_.get(), "staging directory"));
     } else if (!dirs_to_sync_.empty() || staging_dir_dirty_) {
-        if (auto ok = batch.add_without_fd("staging directories"); !ok) return ok;
+        TRY(batch.add_without_fd("staging directories"));
     }
-    if (auto ok = batch.commit(); !ok) return ok;
+    TRY(batch.commit());
     for (auto& [key, file] : files_) file.dirty = false;
     closed_unsynced_ = 0;
     dirs_to_sync_.clear();

@@ -48,7 +48,7 @@ Result<void> write_timestamp_data(int src_fd, std::uint64_t size, const Timestam
         line.clear();
         line_start = next_start;
         if (out.size() >= kBlock) {
-            if (auto ok = write_all(out_fd, out); !ok) return ok;
+            TRY(write_all(out_fd, out));
             out.clear();
         }
         return {};
@@ -68,13 +68,13 @@ Result<void> write_timestamp_data(int src_fd, std::uint64_t size, const Timestam
             }
             line.append(view.substr(0, nl));
             const std::uint64_t consumed = static_cast<std::uint64_t>(view.data() - block.data()) + nl + 1;
-            if (auto ok = emit(pos + consumed); !ok) return ok;
+            TRY(emit(pos + consumed));
             view.remove_prefix(nl + 1);
         }
         pos += static_cast<std::uint64_t>(n);
     }
     if (line_start < size)
-        if (auto ok = emit(size); !ok) return ok;
+        TRY(emit(size));
     return write_all(out_fd, out);
 }
 
