@@ -2,7 +2,7 @@
 // queued.max.messages.kbytes, and looks at the partition again only on its broker thread's one-second timer
 // (upstream #2879; 2.2.0 added fetch.queue.backoff.ms). The sink empties such a queue in a fraction of that second and
 // then waits: in records mode (200,000 records per full queue) it waited most of the time, and large files lost
-// 20-40% of their speed. FetchKick says when the queue has run dry after at least half a full queue's worth arrived
+// much of their speed. FetchKick says when the queue has run dry after at least half a full queue's worth arrived
 // since it last ran dry, i.e. when the fetcher has probably stopped; the caller then seeks each partition to the next
 // offset it has not seen, which makes librdkafka fetch at once and skips nothing.
 #pragma once

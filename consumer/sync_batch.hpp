@@ -1,7 +1,7 @@
 // Makes many files durable with one syncfs() of their file system instead of one fsync() each, where that is as
 // strong.
 //
-// An fsync of a small file costs a wait for the device (about 1.6 ms here); 20,000 files of 4 KiB paid almost two each.
+// An fsync of a small file costs a wait for the device, and each small file paid for about two.
 // syncfs() writes and waits for every dirty inode of the file system at once. It is only as strong as
 // per-file fsync when the kernel reports writeback errors through it (Linux >= 5.8, errors since the descriptor given
 // to it was opened) and the file system writes and waits for everything in sync_fs (ext2/3/4, XFS, btrfs). Elsewhere

@@ -1,5 +1,5 @@
 // librdkafka hashes the key of every message to choose its partition. All messages of a transfer carry the same key,
-// and in records mode that hash, repeated for each of millions of lines, was 7% of the push's CPU. KeyPartitioner
+// and in records mode that hash, repeated for each of millions of lines, was a visible share of the push's CPU. KeyPartitioner
 // wraps the configured key-hashing partitioner and answers a key it just saw (for the same partition count) without
 // hashing it again, so the choice is exactly the configured partitioner's.
 #pragma once

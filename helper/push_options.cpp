@@ -237,8 +237,8 @@ std::vector<kafka::Property> default_kafka_properties(const Settings& s) {
     auto budget_ms = static_cast<long long>(s.timeout_seconds * 1000);
     auto socket_ms = std::to_string(std::clamp<long long>(budget_ms / 2, 1000, 60000));
     // Records repeat their keys and "ks" object on every line: lz4 shrinks them several-fold and made records mode
-    // faster end to end (64 MB CSV: 2.1 s instead of 2.6 s); consumers decompress it (kafka-python with python3-lz4).
-    // Batches of up to 100,000 records instead of librdkafka's 10,000: 3.5-3.7 s instead of 3.8-4.3 s for that CSV.
+    // faster end to end; consumers decompress it (kafka-python with python3-lz4). Batches of up to 100,000 records
+    // instead of librdkafka's 10,000 are faster again for the same data.
     // File chunks are mostly incompressible results: no compression unless the site asks for it.
     const bool records = s.format == SendFormat::records;
     std::vector<kafka::Property> props = {{"linger.ms", "20"},
@@ -252,9 +252,9 @@ std::vector<kafka::Property> default_kafka_properties(const Settings& s) {
     if (!records) {
         // librdkafka 2.0.2's idempotent producer allows 5 *messages* in flight per partition; when that limit binds
         // while its request queue is empty, the broker thread polls with a zero timeout until a reply comes: a busy
-        // loop (strace, 2 GiB of 4 MiB files: 93,727 polls for 2,564 requests). One chunk per batch and one request
-        // fewer on the wire than that limit make the connection's limit bind first, and the thread sleeps instead
-        // (5,600 polls; the push's CPU time per GiB of that workload fell from ~1.6 to ~1.2 s here).
+        // loop (strace shows tens of polls per request). One chunk per batch and one request fewer on the wire than
+        // that limit make the connection's limit bind first, and the thread sleeps instead (a fraction of the polls,
+        // and less CPU per byte sent).
         props.push_back({"batch.size", std::to_string(s.chunk_bytes)});
         props.push_back({"max.in.flight.requests.per.connection", "4"});
     }

@@ -76,13 +76,14 @@ struct Settings {
     double drain_user_seconds = 120;
 };
 
-// Config entries (file, then -X) plus the command line's own options, which win over the file.
 // Files kept open while their chunks await confirmation, by default: many small files are confirmed in batches, so
-// a small bound throttles them (64 gave 2,600 files/s, 1024 over 16,000 here); never more than the fd limit allows.
+// a small bound throttles them (a bound of 64 sent several times fewer files a second than 1024); never more than
+// the fd limit allows.
 std::size_t default_max_open_files(std::uint64_t fd_soft_limit);
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit in force afterwards.
 std::uint64_t raise_fd_limit();
 
+// Config entries (file, then -X) plus the command line's own options, which win over the file.
 Result<Settings> resolve_settings(const std::vector<ConfigEntry>& entries, const CommandLine& cl);
 
 // librdkafka properties: ours by default (the site may override), and those correctness depends on (forced).

@@ -172,7 +172,7 @@ TransferSender::ReadOutcome TransferSender::read_and_produce(FileState& f) {
     // Each chunk goes to the hashing worker first and to librdkafka once it is hashed (produce_hashed): librdkafka
     // frees a buffer produced with RD_KAFKA_MSG_F_FREE whenever it is done with it, so the worker must never read a
     // buffer librdkafka already has. Handing it over only after hashing keeps one owner at a time and costs no copy;
-    // the delay is one chunk's hashing (~0.5 ms), while librdkafka still sends the chunks queued before it. (A copy
+    // the delay is one chunk's hashing, while librdkafka still sends the chunks queued before it. (A copy
     // for the hasher would cost the read's memory bandwidth again; a buffer freed by whichever of hasher and
     // delivery report finishes last would need produce without F_FREE and our own bookkeeping through purges and
     // producer rebuilds.)
