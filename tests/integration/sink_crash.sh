@@ -53,15 +53,8 @@ for round in 1 2 3; do
     pid=$!
     on_exit "kill -9 $pid 2>/dev/null"
     # Wait until some data is staged (or the run ends on its own), then kill it hard.
-    threshold=$(( (round * round * 3 - 2) * 1024 * 1024 ))  # 1, 10, 25 MB
-    while kill -0 "$pid" 2>/dev/null; do
-        staged=$(du -sb "$out/.staging" 2>/dev/null | cut -f1 || true)
-        [ "${staged:-0}" -ge "$threshold" ] && break
-        sleep 0.01
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    note "round $round: killed with $(du -sb "$out/.staging" | cut -f1) bytes staged"
+    kill_when_staged "$pid" "$out" $(( (round * round * 3 - 2) * 1024 * 1024 ))  # 1, 10, 25 MB
+    note "round $round: killed with $killed_staged bytes staged"
     check_visible "$out"
 done
 sink "$out" "g1-$topic"

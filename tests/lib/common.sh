@@ -70,3 +70,17 @@ free_port_base() {
 }
 # sha256 of every regular file under DIR, as "digest  relative/path" sorted by path.
 tree_digests() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0r sha256sum); }
+# staged_bytes OUT: bytes the sink has staged under OUT/.staging (0 before it exists).
+staged_bytes() { local b; b=$(du -sb "$1/.staging" 2>/dev/null | cut -f1 || true); echo "${b:-0}"; }
+# kill_when_staged PID OUT BYTES: kill -9 of the sink PID (a child of this shell) once at least BYTES are staged
+# under OUT, or when it ended on its own; waits for it, and leaves the bytes staged at that moment in $killed_staged.
+kill_when_staged() {
+    local pid=$1 out=$2 bytes=$3
+    while kill -0 "$pid" 2>/dev/null; do
+        [ "$(staged_bytes "$out")" -ge "$bytes" ] && break
+        sleep 0.01
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    killed_staged=$(staged_bytes "$out")
+}

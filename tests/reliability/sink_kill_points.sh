@@ -84,14 +84,8 @@ for threshold in 2 $((mb * 2)); do
     (SINK_EXEC=exec sink "$out" "g-staging-$topic" 2>>"$T/sink.log") &
     pid=$!
     on_exit "kill -9 $pid 2>/dev/null"
-    while kill -0 "$pid" 2>/dev/null; do
-        staged=$(du -sb "$out/.staging" 2>/dev/null | cut -f1 || true)
-        [ "${staged:-0}" -ge $((threshold * 1024 * 1024)) ] && break
-        sleep 0.01
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    note "killed with $(du -sb "$out/.staging" | cut -f1) bytes staged"
+    kill_when_staged "$pid" "$out" $((threshold * 1024 * 1024))
+    note "killed with $killed_staged bytes staged"
     check_visible "$out"
 done
 sink "$out" "g-staging-$topic" 2>>"$T/sink.log" || fail "restart after kill -9 failed"
