@@ -5,7 +5,6 @@ import glob
 import itertools
 import os
 import shutil
-import subprocess
 import sys
 
 from .measure import process_cpu_s, remove_output
@@ -30,7 +29,6 @@ class Context:
     topics: object       # kafka_admin.Topics
     site_config: str     # the bench's own site config (its signing key only), so no site config on this machine
                          # changes what is measured
-    big_manifest: bool   # until the multi-part manifest lands, (c)'s manifest needs a 16 MiB message limit
     secure: Secured = None  # None: the harness has no secured listener
     broker_pid: int = None  # the harness's broker (one broker), whose CPU each measurement also reports
     kept: list = field(default=None)  # output trees kept until keeping_outputs() ends, else None
@@ -83,13 +81,6 @@ class Context:
 
 def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def multipart_manifest_landed(root):
-    """The lead's fix lets a transfer's manifest span several messages; before it, >~5,500 files need a bigger limit."""
-    out = subprocess.run(["git", "-C", root, "log", "--oneline", "-i", "--grep", "multi-part manifest"],
-                         capture_output=True, text=True)
-    return bool(out.stdout.strip())
 
 
 def success_marker(output_root, job_id):

@@ -7,7 +7,6 @@ import time
 from .context import success_marker
 from .measure import Background, CommandFailed, children_cpu_s, run_timed, wait_for, warm_page_cache
 
-BIG_MESSAGE = 16 * 1024 * 1024
 _jobs = itertools.count(1)
 
 
@@ -23,9 +22,8 @@ def _job_id():
     return f"bench{os.getpid()}-{next(_jobs)}"
 
 
-def topic_for(ctx, workload, what):
-    big = ctx.big_manifest and workload.key == "c"
-    return ctx.topics.fresh(what, max_message_bytes=BIG_MESSAGE if big else None)
+def topic_for(ctx, what):
+    return ctx.topics.fresh(what)
 
 
 def push_argv(ctx, workload, topic, job_id, spool, extra=(), conf=None):
@@ -36,8 +34,6 @@ def push_argv(ctx, workload, topic, job_id, spool, extra=(), conf=None):
     else:
         where = ["--config", ctx.site_config, "-X", f"bootstrap.servers={ctx.bootstrap}"]
     argv = [ctx.push, *where, *extra]
-    if ctx.big_manifest and workload.key == "c":
-        argv += ["-X", f"message.max.bytes={BIG_MESSAGE}"]
     # The real path: the push never follows a symlink, and BENCH_CACHE may be one or lie below one.
     return argv + ["--topic", topic, "--job-id", job_id, "--cluster", "bench", "--node", "n1", "--nodes", "1",
                    "--spool", spool, "--timeout", "3600", os.path.realpath(workload.tree)]
@@ -70,7 +66,7 @@ def push(ctx, workload, topic, job_id=None, extra=(), preload=None, conf=None):
 
 def prefill(ctx, workload):
     """A topic holding one pushed transfer of the workload; returns (topic, job id)."""
-    topic, job = topic_for(ctx, workload, f"sink-{workload.key}"), _job_id()
+    topic, job = topic_for(ctx, f"sink-{workload.key}"), _job_id()
     push(ctx, workload, topic, job)
     return topic, job
 
@@ -107,7 +103,7 @@ def end_to_end(ctx, workload, *, sink_already_running=True, push_extra=()):
 
     With sink_already_running the sink is a service that has joined its group before the job ends (the deployment);
     otherwise sink and push start together (how the Python pipeline is timed)."""
-    topic, job, out = topic_for(ctx, workload, f"e2e-{workload.key}"), _job_id(), ctx.fresh_dir("e2e-out")
+    topic, job, out = topic_for(ctx, f"e2e-{workload.key}"), _job_id(), ctx.fresh_dir("e2e-out")
     log_path = os.path.join(ctx.scratch, "e2e-sink.log")
     spool = ctx.fresh_dir("spool")
     sink_proc = push_proc = None
