@@ -9,7 +9,7 @@
 
 #include "secret_config.hpp"
 #include "unique_fd.hpp"
-#include "wire_format.hpp"
+#include "text_codec.hpp"
 
 namespace ks {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "config.hpp"
 #include "result.hpp"
-#include "wire_format.hpp"
+#include "wire_headers.hpp"
 
 namespace ks::kafka {
 

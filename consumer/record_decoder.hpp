@@ -3,8 +3,8 @@
 // The value is untrusted JSON (anything may produce to the topic), parsed strictly by hand because it runs once per
 // line: one object; "data" a string (required); "data_b64" (optional) the raw line in base64, which wins over "data"
 // (it is present exactly when the line was not valid UTF-8); "timestamp" a number when present; "ks" the object that
-// says where the line goes (wire_format.hpp); other keys are ignored. The line's bytes plus its ending ("ks.eol") are
-// written at "ks.offset" like a chunk's payload.
+// says where the line goes (wire_headers.hpp, record_key); other keys are ignored. The line's bytes plus its ending
+// ("ks.eol") are written at "ks.offset" like a chunk's payload.
 #pragma once
 #include <string>
 #include <string_view>

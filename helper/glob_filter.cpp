@@ -2,7 +2,7 @@
 
 #include <fnmatch.h>
 
-#include "wire_format.hpp"
+#include "wire_headers.hpp"
 
 namespace ks::push {
 namespace {

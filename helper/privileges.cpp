@@ -9,7 +9,7 @@
 #include <cstring>
 #include <vector>
 
-#include "wire_format.hpp"
+#include "text_codec.hpp"
 
 namespace ks::push {
 namespace {

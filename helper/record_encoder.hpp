@@ -1,6 +1,6 @@
 // Records mode: one line of a text file as the JSON value a plain consumer reads with json.loads:
 //   {"timestamp":<seconds since the epoch, float>,"data":"<the line without its ending>","ks":{...}}
-// ("ks": what the sink needs to rebuild the file, see wire_format.hpp).
+// ("ks": what the sink needs to rebuild the file, see wire_headers.hpp, record_key).
 // A line that is not valid UTF-8 gets U+FFFD for each invalid byte in "data" and an extra key "data_b64" with the raw
 // bytes (base64), so the sink can rebuild the line exactly while "data" stays valid JSON text.
 //

@@ -1,6 +1,6 @@
 // The first message of every transfer, and the signatures of the messages that speak for the job.
 //
-// Before any chunk or record, the sender produces a signed "open" message (wire_format.hpp, TransferOpen) and waits
+// Before any chunk or record, the sender produces a signed "open" message (manifest_json.hpp, TransferOpen) and waits
 // for its delivery report: the sink stages nothing for a transfer whose open it has not verified, and since all of a
 // transfer's messages share a partition, the open is always read before them.
 #pragma once
