@@ -297,6 +297,77 @@ ks::Result<std::optional<std::string>> epilog_dir(const PluginConfig& config, co
     return std::optional<std::string>(*dir);
 }
 
+// The job's --kafka-stream-include globs (none: every file).
+ks::Result<std::vector<std::string>> epilog_includes(spank_t sp) {
+    auto globs = option_value(sp, &g_include_option);
+    if (!globs) return std::vector<std::string>{};
+    return parse_include_list(*globs);
+}
+
+// The directory to stream from this node, checked (and created where the site asks for it); nullopt, logged, when
+// there is nothing to stream here.
+ks::Result<std::optional<std::string>> dir_to_stream(const PluginConfig& config, const EpilogJob& job) {
+    TRY_ASSIGN(auto dir, epilog_dir(config, job));
+    if (!dir) {
+        slurm_info("%s: job %s: no TMPDIR was recorded on node %s; nothing to stream", kLogPrefix, job.job_id.c_str(),
+                   job.node.c_str());
+        return std::nullopt;
+    }
+    auto state = check_stream_dir(*dir, job.uid, config.allow_shared);
+    if (state && *state == DirState::missing && config.create_tmpdir) {
+        // A node on which no step ran still reports (an empty transfer), so the sink can complete the job.
+        auto created = create_job_tmpdir(*dir, job.uid, job.gid);
+        state = created ? check_stream_dir(*dir, job.uid, config.allow_shared)
+                        : ks::Result<DirState>(std::unexpected(created.error()));
+    }
+    if (!state) return std::unexpected(state.error());
+    if (*state == DirState::missing) {
+        slurm_info("%s: job %s: %s does not exist on node %s; nothing to stream", kLogPrefix, job.job_id.c_str(),
+                   dir->c_str(), job.node.c_str());
+        return std::nullopt;
+    }
+    return dir;
+}
+
+// The job's --kafka-stream-format ("": the helper's default).
+ks::Result<std::string> epilog_format(spank_t sp) {
+    auto value = option_value(sp, &g_format_option);
+    if (!value) return std::string();
+    return check_stream_format(*value);  // checked at submission; the value came from the user
+}
+
+// Runs the helper for at most the configured timeout, its lines going to Slurm's log, and judges its exit.
+int run_helper(const PluginConfig& config, const EpilogJob& job, const std::string& topic,
+               const std::vector<std::string>& includes, const std::string& dir, const std::string& format,
+               int failure) {
+    const char* id = job.job_id.c_str();
+    auto cmd = build_helper_command(config, job, topic, includes, dir, format);
+    auto child = ChildProcess::spawn(cmd.argv, cmd.env);
+    if (!child) {
+        slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, child.error().message.c_str());
+        return failure;
+    }
+    slurm_info("%s: job %s: streaming %s to topic %s (helper pid %d)", kLogPrefix, id, dir.c_str(), topic.c_str(),
+               static_cast<int>(child->pid()));
+    auto status = child->wait(std::chrono::seconds(config.timeout_seconds), kKillGrace,
+                              [&](std::string_view line) {
+                                  slurm_info("%s: job %s: %.*s", kLogPrefix, id, static_cast<int>(line.size()),
+                                             line.data());
+                              });
+    if (!status) {
+        slurm_error("%s: job %s: %s", kLogPrefix, id, status.error().message.c_str());
+        return failure;
+    }
+    auto outcome = judge_helper_exit(*status, dir);
+    if (outcome.delivered) {
+        slurm_info("%s: job %s: %s", kLogPrefix, id, outcome.message.c_str());
+        return 0;
+    }
+    slurm_error("%s: job %s: %s", kLogPrefix, id, outcome.message.c_str());
+    return failure;
+}
+
+// What the job asked for, checked again; where its outputs are on this node; then the helper sends them.
 int run_epilog(spank_t sp, int ac, char** av) {
     auto topic = option_value(sp, &g_topic_option);
     if (!topic) return 0;  // the job did not ask for streaming: nothing to do, nothing logged
@@ -314,82 +385,21 @@ int run_epilog(spank_t sp, int ac, char** av) {
         return -1;
     }
     const int failure = config->fail_on_error ? -1 : 0;
+    auto nothing_streamed = [&](const ks::Error& e) {
+        slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, e.message.c_str());
+        return failure;
+    };
     // The topic was checked at submission, but the value came from the user (set around sbatch's own check, e.g.
     // through the job's SPANK environment): the site's whole policy is applied again before anything is sent.
-    if (auto ok = check_topic(*topic, config->topics, job->user); !ok) {
-        slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, ok.error().message.c_str());
-        return failure;
-    }
-    std::vector<std::string> includes;
-    if (auto globs = option_value(sp, &g_include_option)) {
-        auto parsed = parse_include_list(*globs);
-        if (!parsed) {
-            slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, parsed.error().message.c_str());
-            return failure;
-        }
-        includes = std::move(*parsed);
-    }
-
-    auto dir = epilog_dir(*config, *job);
-    if (!dir) {
-        slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, dir.error().message.c_str());
-        return failure;
-    }
-    if (!*dir) {
-        slurm_info("%s: job %s: no TMPDIR was recorded on node %s; nothing to stream", kLogPrefix, id,
-                   job->node.c_str());
-        return 0;
-    }
-    auto state = check_stream_dir(**dir, job->uid, config->allow_shared);
-    if (state && *state == DirState::missing && config->create_tmpdir) {
-        // A node on which no step ran still reports (an empty transfer), so the sink can complete the job.
-        auto created = create_job_tmpdir(**dir, job->uid, job->gid);
-        state = created ? check_stream_dir(**dir, job->uid, config->allow_shared)
-                        : ks::Result<DirState>(std::unexpected(created.error()));
-    }
-    if (!state) {
-        slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, state.error().message.c_str());
-        return failure;
-    }
-    if (*state == DirState::missing) {
-        slurm_info("%s: job %s: %s does not exist on node %s; nothing to stream", kLogPrefix, id, (*dir)->c_str(),
-                   job->node.c_str());
-        return 0;
-    }
-
-    std::string format;
-    if (auto value = option_value(sp, &g_format_option)) {
-        auto checked = check_stream_format(*value);  // checked at submission; the value came from the user
-        if (!checked) {
-            slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, checked.error().message.c_str());
-            return failure;
-        }
-        format = std::move(*checked);
-    }
-    auto cmd = build_helper_command(*config, *job, *topic, includes, **dir, format);
-    auto child = ChildProcess::spawn(cmd.argv, cmd.env);
-    if (!child) {
-        slurm_error("%s: job %s: %s; nothing streamed", kLogPrefix, id, child.error().message.c_str());
-        return failure;
-    }
-    slurm_info("%s: job %s: streaming %s to topic %s (helper pid %d)", kLogPrefix, id, (*dir)->c_str(),
-               topic->c_str(), static_cast<int>(child->pid()));
-    auto status = child->wait(std::chrono::seconds(config->timeout_seconds), kKillGrace,
-                              [&](std::string_view line) {
-                                  slurm_info("%s: job %s: %.*s", kLogPrefix, id, static_cast<int>(line.size()),
-                                             line.data());
-                              });
-    if (!status) {
-        slurm_error("%s: job %s: %s", kLogPrefix, id, status.error().message.c_str());
-        return failure;
-    }
-    auto outcome = judge_helper_exit(*status, **dir);
-    if (outcome.delivered) {
-        slurm_info("%s: job %s: %s", kLogPrefix, id, outcome.message.c_str());
-        return 0;
-    }
-    slurm_error("%s: job %s: %s", kLogPrefix, id, outcome.message.c_str());
-    return failure;
+    if (auto ok = check_topic(*topic, config->topics, job->user); !ok) return nothing_streamed(ok.error());
+    auto includes = epilog_includes(sp);
+    if (!includes) return nothing_streamed(includes.error());
+    auto dir = dir_to_stream(*config, *job);
+    if (!dir) return nothing_streamed(dir.error());
+    if (!*dir) return 0;  // nothing to stream on this node (logged)
+    auto format = epilog_format(sp);
+    if (!format) return nothing_streamed(format.error());
+    return run_helper(*config, *job, *topic, *includes, **dir, *format, failure);
 }
 
 }  // namespace
