@@ -78,8 +78,11 @@ Result<std::string> base64_decode(std::string_view text) {
     return out;
 }
 
-Result<std::uint64_t> parse_u64(std::string_view text) {
-    std::uint64_t v = 0;
+namespace {
+
+template <class T>
+Result<T> parse_decimal(std::string_view text) {
+    T v = 0;
     if (text.empty() || text.size() > 20) return fail("not a decimal number: \"" + std::string(text.substr(0, 32)) + "\"");
     auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc() || p != text.data() + text.size())
@@ -87,13 +90,10 @@ Result<std::uint64_t> parse_u64(std::string_view text) {
     return v;
 }
 
-Result<std::int64_t> parse_i64(std::string_view text) {
-    std::int64_t v = 0;
-    if (text.empty() || text.size() > 20) return fail("not a decimal number: \"" + std::string(text.substr(0, 32)) + "\"");
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || p != text.data() + text.size())
-        return fail("not a decimal number: \"" + std::string(text.substr(0, 32)) + "\"");
-    return v;
-}
+}  // namespace
+
+Result<std::uint64_t> parse_u64(std::string_view text) { return parse_decimal<std::uint64_t>(text); }
+
+Result<std::int64_t> parse_i64(std::string_view text) { return parse_decimal<std::int64_t>(text); }
 
 }  // namespace ks::wire
