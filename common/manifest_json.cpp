@@ -66,6 +66,17 @@ json job_json(const JobInfo& info) {
     return job;
 }
 
+// The "version" (this one only) and "transfer_id" that open the JSON of a manifest or an open message; `what`
+// prefixes the errors.
+Result<std::string> versioned_transfer_id(const json& j, const std::string& what) {
+    auto version = get_field<int>(j, "version");
+    if (!version) return fail(what + ": " + version.error().message);
+    if (*version != kVersion) return fail(what + ": unsupported version " + std::to_string(*version));
+    auto tid = get_field<std::string>(j, "transfer_id");
+    if (!tid || !valid_transfer_id(*tid)) return fail(what + ": missing or malformed \"transfer_id\"");
+    return *tid;
+}
+
 // The "job" object of a manifest or an open message; `what` prefixes the errors.
 Result<JobInfo> parse_job(const json& j, const std::string& what) {
     if (!j.contains("job") || !j["job"].is_object()) return fail(what + ": missing \"job\" object");
@@ -121,12 +132,7 @@ Result<TransferOpen> parse_open(std::string_view text) {
     json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) return fail("open message is not a JSON object");
     TransferOpen open;
-    auto version = get_field<int>(j, "version");
-    if (!version) return fail("open message: " + version.error().message);
-    if (*version != kVersion) return fail("open message: unsupported version " + std::to_string(*version));
-    auto tid = get_field<std::string>(j, "transfer_id");
-    if (!tid || !valid_transfer_id(*tid)) return fail("open message: missing or malformed \"transfer_id\"");
-    open.transfer_id = *tid;
+    TRY_ASSIGN(open.transfer_id, versioned_transfer_id(j, "open message"));
     TRY_ASSIGN(open.job, parse_job(j, "open message"));
     return open;
 }
@@ -194,12 +200,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
     json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) return fail("manifest is not a JSON object");
     Manifest m;
-    auto version = get_field<int>(j, "version");
-    if (!version) return fail("manifest: " + version.error().message);
-    if (*version != kVersion) return fail("manifest: unsupported version " + std::to_string(*version));
-    auto tid = get_field<std::string>(j, "transfer_id");
-    if (!tid || !valid_transfer_id(*tid)) return fail("manifest: missing or malformed \"transfer_id\"");
-    m.transfer_id = *tid;
+    TRY_ASSIGN(m.transfer_id, versioned_transfer_id(j, "manifest"));
     if (j.contains("part") || j.contains("parts")) {
         auto part = get_field<std::uint32_t>(j, "part");
         auto parts = get_field<std::uint32_t>(j, "parts");
