@@ -47,7 +47,7 @@ KAFKA_LIBS := -lrdkafka -lcrypto -lpthread
 
 COMMON_SRC := $(wildcard common/*.cpp)
 HELPER_SRC := $(filter-out helper/main.cpp,$(wildcard helper/*.cpp))
-SINK_SRC   := $(filter-out consumer/main.cpp,$(wildcard consumer/*.cpp))
+SINK_SRC   := $(filter-out sink/main.cpp,$(wildcard sink/*.cpp))
 # The plugin: spank_entry.cpp holds the SPANK callbacks; everything else is pure and unit-tested.
 PLUGIN_SRC := $(filter-out spank_plugin/spank_entry.cpp,$(wildcard spank_plugin/*.cpp))
 UNIT_SRC   := $(wildcard tests/unit/*.cpp)
@@ -65,7 +65,7 @@ UNIT_OBJ   := $(call obj,$(UNIT_SRC))
 
 PLUGIN     := $(BUILD)/lib/kafka_stream.so
 PUSH       := $(if $(wildcard helper/main.cpp),$(BUILD)/bin/kafka-stream-push)
-SINK       := $(if $(wildcard consumer/main.cpp),$(BUILD)/bin/kafka-stream-sink)
+SINK       := $(if $(wildcard sink/main.cpp),$(BUILD)/bin/kafka-stream-sink)
 UNIT       := $(if $(UNIT_SRC),$(BUILD)/bin/unit-tests)
 TOOLS      := $(if $(wildcard tests/tools/*.cpp),$(patsubst tests/tools/%.cpp,$(BUILD)/bin/%,$(wildcard tests/tools/*.cpp)))
 LIBCOMMON  := $(BUILD)/lib/libkscommon.a
@@ -98,7 +98,7 @@ $(BUILD)/bin/kafka-stream-push: $(call obj,helper/main.cpp) $(HELPER_OBJ) $(LIBC
 	@mkdir -p $(@D)
 	$(CXX) $(PIE) $(LDFLAGS) -o $@ $^ $(KAFKA_LIBS)
 
-$(BUILD)/bin/kafka-stream-sink: $(call obj,consumer/main.cpp) $(SINK_OBJ) $(LIBCOMMON)
+$(BUILD)/bin/kafka-stream-sink: $(call obj,sink/main.cpp) $(SINK_OBJ) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CXX) $(PIE) $(LDFLAGS) -o $@ $^ $(KAFKA_LIBS)
 
@@ -164,7 +164,7 @@ clean:
 
 # ---- fuzzing (libFuzzer, tests/fuzz/*.cpp; run by tests/reliability/fuzz.sh) ------------------------------------------
 # clang 16 implements what libstdc++ 12's <expected> needs but announces __cpp_concepts 201907L, which hides it:
-# announce 202002L. Each target links all of common/, helper/ and consumer/ (built into $(FUZZ_DIR)/obj).
+# announce 202002L. Each target links all of common/, helper/ and sink/ (built into $(FUZZ_DIR)/obj).
 FUZZ_CXX   ?= $(firstword $(shell command -v clang++-16 clang++ 2>/dev/null))
 FUZZ_DIR   := build/fuzz
 FUZZ_FLAGS := -std=c++2b -O1 -g -Icommon -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-builtin-macro-redefined \

@@ -1,5 +1,5 @@
 // A Prometheus-style histogram of durations in seconds: fixed bucket bounds, a count per bucket, sum and count.
-// The sink keeps two in SinkStats (observed by its core, rendered by consumer/metrics.cpp); no allocation per
+// The sink keeps two in SinkStats (observed by its core, rendered by sink/metrics.cpp); no allocation per
 // observation.
 #pragma once
 #include <array>

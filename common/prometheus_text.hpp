@@ -1,5 +1,5 @@
 // Prometheus' text exposition format (version 0.0.4) and the atomic file replacement node_exporter's textfile
-// collector needs. Used by the sink's metrics (consumer/metrics.hpp) and the drain's spool metrics
+// collector needs. Used by the sink's metrics (sink/metrics.hpp) and the drain's spool metrics
 // (helper/spool_status.hpp).
 #pragma once
 #include <string>

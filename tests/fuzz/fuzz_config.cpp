@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../../consumer/sink_options.hpp"
+#include "../../sink/sink_options.hpp"
 #include "../../helper/push_options.hpp"
 #include "config.hpp"
 

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "../../consumer/layout.hpp"
-#include "../../consumer/safe_path.hpp"
+#include "../../sink/layout.hpp"
+#include "../../sink/safe_path.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     FuzzedDataProvider in(data, size);

@@ -6,10 +6,10 @@
 #include <array>
 #include <string>
 
-#include "../../consumer/layout.hpp"
-#include "../../consumer/record_decoder.hpp"
-#include "../../consumer/safe_path.hpp"
-#include "../../consumer/transfer_plan.hpp"
+#include "../../sink/layout.hpp"
+#include "../../sink/record_decoder.hpp"
+#include "../../sink/safe_path.hpp"
+#include "../../sink/transfer_plan.hpp"
 #include "wire_format.hpp"
 
 namespace {

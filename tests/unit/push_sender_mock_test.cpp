@@ -15,7 +15,7 @@
 #include <map>
 #include <random>
 
-#include "../../consumer/record_decoder.hpp"
+#include "../../sink/record_decoder.hpp"
 #include "../../helper/record_sender.hpp"
 #include "../../helper/transfer_sender.hpp"
 #include "kafka.hpp"

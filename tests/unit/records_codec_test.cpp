@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../../consumer/record_decoder.hpp"
+#include "../../sink/record_decoder.hpp"
 #include "../../helper/record_encoder.hpp"
 #include "../../helper/record_sender.hpp"
 #include "../../helper/text_lines.hpp"

@@ -1,5 +1,5 @@
 // The sink with a site key: only transfers opened by a verified open message are staged; signatures, names, uids
-// and the staging limits; nothing a message says stops it (consumer/admission.hpp, consumer/sink.hpp).
+// and the staging limits; nothing a message says stops it (sink/admission.hpp, sink/sink.hpp).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "../../consumer/sink.hpp"
+#include "../../sink/sink.hpp"
 #include "sha256.hpp"
 #include "signature.hpp"
 

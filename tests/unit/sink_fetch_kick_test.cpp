@@ -1,4 +1,4 @@
-#include "../../consumer/fetch_kick.hpp"
+#include "../../sink/fetch_kick.hpp"
 
 #include <gtest/gtest.h>
 

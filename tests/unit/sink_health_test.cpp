@@ -13,10 +13,10 @@
 #include <map>
 #include <thread>
 
-#include "../../consumer/metrics_http.hpp"
-#include "../../consumer/sink_options.hpp"
-#include "../../consumer/static_membership.hpp"
-#include "../../consumer/systemd_notify.hpp"
+#include "../../sink/metrics_http.hpp"
+#include "../../sink/sink_options.hpp"
+#include "../../sink/static_membership.hpp"
+#include "../../sink/systemd_notify.hpp"
 
 using namespace ks;
 using namespace ks::sink;

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "../../consumer/layout.hpp"
+#include "../../sink/layout.hpp"
 
 using namespace ks::sink;
 

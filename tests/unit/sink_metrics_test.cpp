@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "../../common/histogram.hpp"
-#include "../../consumer/metrics.hpp"
+#include "../../sink/metrics.hpp"
 
 using namespace ks;
 using namespace ks::sink;

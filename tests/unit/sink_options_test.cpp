@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "../../consumer/consumer_service.hpp"
-#include "../../consumer/sink_options.hpp"
+#include "../../sink/consumer_service.hpp"
+#include "../../sink/sink_options.hpp"
 
 using namespace ks;
 using namespace ks::sink;

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "../../consumer/safe_path.hpp"
+#include "../../sink/safe_path.hpp"
 
 using namespace ks::sink;
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "../../consumer/progress.hpp"
+#include "../../sink/progress.hpp"
 
 using namespace ks::sink;
 

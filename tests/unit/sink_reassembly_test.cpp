@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "sha256.hpp"
-#include "../../consumer/sink.hpp"
+#include "../../sink/sink.hpp"
 #include "../../helper/record_encoder.hpp"
 
 namespace fs = std::filesystem;

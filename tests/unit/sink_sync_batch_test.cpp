@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "unique_fd.hpp"
-#include "../../consumer/safe_fs.hpp"
-#include "../../consumer/sync_batch.hpp"
+#include "../../sink/safe_fs.hpp"
+#include "../../sink/sync_batch.hpp"
 
 namespace fs = std::filesystem;
 using namespace ks;

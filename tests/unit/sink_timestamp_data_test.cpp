@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "../../consumer/timestamp_data.hpp"
+#include "../../sink/timestamp_data.hpp"
 #include "unique_fd.hpp"
 
 using namespace ks;

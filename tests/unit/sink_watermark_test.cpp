@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "../../consumer/offset_watermark.hpp"
+#include "../../sink/offset_watermark.hpp"
 
 using ks::sink::OffsetWatermark;
 
