@@ -25,6 +25,8 @@ def parse_table(text):
     title = lines[0].lstrip("# ").strip() if lines else ""
     groups = {}
     for line in lines:
+        if line.startswith("|"):
+            break  # the workloads are listed above the table; notes below it may start with "(a) " too
         m = re.match(r"- \(([a-z])\) (.*)", line)
         if m:
             groups[m.group(1)] = f"({m.group(1)}) {m.group(2)}"

@@ -46,6 +46,12 @@ texts = check(os.path.join(sys.argv[2], "last-table.md"), 16, 15, ["(a)", "(b)",
 assert "(a) one 2 GiB file: 1 files, 2,048.0 MiB" in texts
 assert any("45.71x" in t for t in texts)
 assert not any("push --format records" in t for t in texts), "a row without a ratio was drawn"
+# A note under the table that starts like a workload line ("- (a) TLS: ...") does not rename the workload's group.
+noted = os.path.join(sys.argv[3], "last-table-noted.md")
+with open(noted, "w") as f:
+    f.write(open(os.path.join(sys.argv[2], "last-table.md")).read() + "\n- (a) TLS: a note under the table\n")
+texts = check(noted, 16, 15, ["(a)", "(b)", "(c)", "(d)", "plu"])
+assert "(a) one 2 GiB file: 1 files, 2,048.0 MiB" in texts and not any("a note under" in t for t in texts), texts[:5]
 texts = check(os.path.join(sys.argv[2], "last-table-quick-a.md"), 21, 21, ["(a)"])
 assert any("8.51x" in t and "missed" in t for t in texts)
 assert any("not possible" in t for t in texts), "a floor that is not possible is said so"
