@@ -19,10 +19,13 @@ class Topics:
         self._created = []
 
     def fresh(self, what, *, max_message_bytes=None):
-        """A new single-partition topic: a node's transfer goes to one partition, so every peer gets one too."""
+        """A new single-partition topic: a node's transfer goes to one partition, so every peer gets one too. With its
+        records-mode companion (<topic>.ks-meta), as a site creates the two (README): otherwise the push would wait
+        for the broker to auto-create it and the sink for its next metadata refresh, which no deployment measures."""
         name = f"ks-bench-{what}-{os.getpid()}-{next(_serial)}-{int(time.time())}"
         configs = {"max.message.bytes": str(max_message_bytes)} if max_message_bytes else {}
-        self._admin.create_topics([NewTopic(name, 1, 1, topic_configs=configs)])
+        self._admin.create_topics([NewTopic(name, 1, 1, topic_configs=configs),
+                                   NewTopic(name + ".ks-meta", 1, 1, topic_configs=configs)])
         self._created.append(name)
         return name
 
@@ -40,7 +43,7 @@ class Topics:
         if topic in self._created:
             self._created.remove(topic)
             self._admin.delete_topics([topic])
-            # Records mode wrote its open message, chunks and manifest to the companion topic (created on use).
+            # Records mode's companion topic (created with it).
             try:
                 self._admin.delete_topics([topic + ".ks-meta"])
             except UnknownTopicOrPartitionError:
