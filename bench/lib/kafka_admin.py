@@ -50,7 +50,8 @@ class Topics:
                 pass
             if self.log_dir and os.path.isdir(self.log_dir):
                 deadline = time.monotonic() + 120
-                while time.monotonic() < deadline and any(n.startswith(topic + "-") for n in os.listdir(self.log_dir)):
+                prefixes = (topic + "-", topic + ".ks-meta-")  # partition directories, also once marked -delete
+                while time.monotonic() < deadline and any(n.startswith(prefixes) for n in os.listdir(self.log_dir)):
                     time.sleep(0.1)
                 subprocess.run(["sync", "-f", self.log_dir], check=False)
 
