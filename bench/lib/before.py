@@ -4,6 +4,8 @@ import os
 import shutil
 import subprocess
 
+from .context import Context
+
 TOOLS = ("kafka-stream-push", "kafka-stream-sink")
 
 
@@ -51,10 +53,6 @@ class ToolsOf:
     def __getattr__(self, name):
         return getattr(self._ctx, name)
 
-    @property
-    def push(self):
-        return os.path.join(self.bin, "kafka-stream-push")
-
-    @property
-    def sink(self):
-        return os.path.join(self.bin, "kafka-stream-sink")
+    # The Context's own properties, which name the tools of self.bin.
+    push = Context.push
+    sink = Context.sink
