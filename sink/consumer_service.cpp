@@ -105,10 +105,12 @@ private:
         double last_retry = 0;
         std::optional<std::int64_t> companion_target;  // high watermark of the companion partition to reach
         bool last_chance = false;
+        bool retrying = false;  // resumed: the deferred record is on its way back
     };
     void defer(const PartitionKey& key, std::int64_t offset);
     void resume(const PartitionKey& key);
     void review_deferrals(double now);
+    void retry_after_open(const PartitionKey& companion_key);
 
     const ServiceSettings& settings_;
     Sink& sink_;
@@ -372,6 +374,10 @@ Result<void> ConsumerService::handle(kafka::MessagePtr& message) {
         return {};
     }
     if (waiting != deferred_.end()) deferred_.erase(waiting);
+    if (!deferred_.empty() && wire::is_companion_topic(topic)) {
+        auto type = wire::message_type(headers);
+        if (type && *type == wire::MessageType::open) retry_after_open(key);
+    }
     auto it = partitions_.find(key);
     if (it != partitions_.end()) {
         it->second.offsets.processed(offset);
@@ -386,6 +392,7 @@ void ConsumerService::defer(const PartitionKey& key, std::int64_t offset) {
         it->second.offset = offset;
         it->second.since = it->second.last_retry = monotonic_seconds();
     }
+    it->second.retrying = false;
     kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second)->offset = offset;
     rd_kafka_pause_partitions(rk_.get(), list.get());
@@ -399,6 +406,17 @@ void ConsumerService::resume(const PartitionKey& key) {
     kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second);
     rd_kafka_resume_partitions(rk_.get(), list.get());
+}
+
+// An open message read from a companion partition may be the one that a record deferred on the user's partition of
+// the same number waits for: retry that record at once rather than at the next periodic retry (up to a second later,
+// with the records prefetched meanwhile thrown away by the seek). Once per deferral until the record comes back.
+void ConsumerService::retry_after_open(const PartitionKey& companion_key) {
+    auto d = deferred_.find({std::string(wire::user_topic_of(companion_key.first)), companion_key.second});
+    if (d == deferred_.end() || d->second.retrying || d->second.last_chance) return;
+    d->second.retrying = true;
+    d->second.last_retry = now_;
+    resume(d->first);
 }
 
 void ConsumerService::review_deferrals(double now) {
@@ -429,6 +447,7 @@ void ConsumerService::review_deferrals(double now) {
         if (now - d.since >= kDeferralSeconds) d.last_chance = true;
         if (d.last_chance || now - d.last_retry >= 1.0) {
             d.last_retry = now;
+            d.retrying = true;
             resume(key);
         }
     }
