@@ -144,8 +144,8 @@ echo "optional $plugin config=$KS_STATE/kafka-stream.conf timeout=60 tmpdir=$KS_
     >"$conf.new"
 mv "$conf.new" "$conf"
 cat "$conf"
-jobdir=$T/jobs out=$T/out
-mkdir -p "$jobdir" "$out" && chown "$KS_TEST_USER" "$jobdir"
+out=$T/out
+mkdir -p "$out"
 cat >"$jobdir/job.sh" <<'JOB'
 #!/bin/bash
 cd "$TMPDIR"

@@ -5,15 +5,14 @@
 # Stops the harness's broker 1 for the duration (restarted on exit).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/slurm_jobs.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 [ "${KAFKA_BROKERS:-1}" = 1 ] || skip "written for the single-broker harness"
 job=""
 on_exit '[ -z "$job" ] || env SLURM_CONF="$SLURM_CONF" scancel "$job" 2>/dev/null'
 on_exit 'harness kafka-start >/dev/null 2>&1'
 
-jobdir=$T/jobs out=$T/out
-mkdir "$jobdir" "$out" && chown "$KS_TEST_USER" "$jobdir"
+out=$T/out
+mkdir "$out"
 uid=$(id -u "$KS_TEST_USER")
 topic=$(unique_topic)
 create_topic "$topic"

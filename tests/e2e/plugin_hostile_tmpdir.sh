@@ -4,14 +4,13 @@
 # file is ever sent: every message on the topic is read back and searched for it.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/slurm_jobs.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 [ -s /etc/shadow ] || skip "no /etc/shadow to protect"
 job=""
 on_exit '[ -z "$job" ] || env SLURM_CONF="$SLURM_CONF" scancel "$job" 2>/dev/null'
 
-jobdir=$T/jobs out=$T/out
-mkdir "$jobdir" "$out" && chown "$KS_TEST_USER" "$jobdir"
+out=$T/out
+mkdir "$out"
 cat >"$jobdir/job.sh" <<'JOB'
 #!/bin/bash
 set -e

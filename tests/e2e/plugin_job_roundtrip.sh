@@ -7,13 +7,10 @@
 #   D  --kafka-stream-include='*.csv': only the matching files are sent
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/slurm_jobs.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
-jobs_started=()
-on_exit 'for j in "${jobs_started[@]}"; do env SLURM_CONF="$SLURM_CONF" scancel "$j" 2>/dev/null; done'
+needs_built push sink
 
-jobdir=$T/jobs out=$T/out
-mkdir "$jobdir" "$out" && chown "$KS_TEST_USER" "$jobdir"
+out=$T/out
+mkdir "$out"
 topic=$(unique_topic)
 create_topic "$topic"
 

@@ -4,13 +4,9 @@
 # shows what the logs look like when the plugin does act, so the absence above means something.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/slurm_jobs.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-jobs_started=()
-on_exit 'for j in "${jobs_started[@]}"; do env SLURM_CONF="$SLURM_CONF" scancel "$j" 2>/dev/null; done'
+needs_built push
 plugin_lines() { grep -h "kafka_stream: job $1:" "$KS_SLURMD_LOG_N1" "$KS_SLURMD_LOG_N2" || true; }
 
-jobdir=$T/jobs
-mkdir "$jobdir" && chown "$KS_TEST_USER" "$jobdir"
 cat >"$jobdir/job.sh" <<'JOB'
 #!/bin/bash
 echo "TMPDIR=${TMPDIR:-} TOPIC=${KAFKA_STREAM_TOPIC:-}"

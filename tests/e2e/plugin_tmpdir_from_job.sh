@@ -6,7 +6,7 @@
 # users of a shared harness alone it runs only while no other job is queued.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/slurm_jobs.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
+needs_built push
 # Jobs of earlier tests may still be completing: give them a minute.
 for ((i = 0; i < 120; i++)); do [ -z "$(env SLURM_CONF="$SLURM_CONF" squeue -h)" ] && break; sleep 0.5; done
 [ -z "$(env SLURM_CONF="$SLURM_CONF" squeue -h)" ] ||
@@ -21,8 +21,8 @@ sed -e 's|tmpdir=[^ ]*|tmpdir=job|' -e 's| create_tmpdir=[^ ]*||' -e 's| state_d
 mv "$conf.new" "$conf"
 cat "$conf"
 
-jobdir=$T/jobs own_tmp=$T/own-tmp
-mkdir "$jobdir" "$own_tmp" && chown "$KS_TEST_USER" "$jobdir" "$own_tmp" && chmod 700 "$own_tmp"
+own_tmp=$T/own-tmp
+mkdir "$own_tmp" && chown "$KS_TEST_USER" "$own_tmp" && chmod 700 "$own_tmp"
 cat >"$jobdir/job.sh" <<'JOB'
 #!/bin/bash
 echo "TMPDIR=$TMPDIR"

@@ -9,7 +9,7 @@
 # and root finds it in none of the logs either (slurmd, and the helper at librdkafka's debug=all).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/slurm_jobs.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
+needs_built push
 [ -n "${KS_NODE_CONF:-}" ] && [ -f "${KS_NODE_CONF:-}" ] || skip "the harness has no secured listeners (make cluster-up)"
 pw=$(sed -n 's/^sasl.password=//p' "$KS_NODE_CONF")
 [ ${#pw} -ge 16 ] || fail "ks-node's config has no real password"
@@ -18,10 +18,6 @@ leaks_in() { printf '%s\n' "$pw" | grep -rlF -f - "$@" 2>/dev/null; }
 user_leaks_in() { printf '%s\n' "$pw" | runuser -u "$KS_TEST_USER" -- grep -rlF -f - "$@" 2>/dev/null; }
 config=$(grep -o 'config=[^ ]*' "$KS_STATE/plugstack.conf" | cut -d= -f2)
 [ "$config" = "$KS_NODE_CONF" ] || fail "plugstack.conf names $config, not ks-node's config"
-jobs_started=()
-on_exit 'for j in "${jobs_started[@]}"; do env SLURM_CONF="$SLURM_CONF" scancel "$j" 2>/dev/null; done'
-jobdir=$T/jobs
-mkdir "$jobdir" && chown "$KS_TEST_USER" "$jobdir"
 on_exit 'touch "$jobdir/stop"; [ ! -s "$jobdir/watch.pid" ] || kill "$(cat "$jobdir/watch.pid")" 2>/dev/null'
 topic=$(unique_topic)
 create_topic "$topic"

@@ -6,7 +6,7 @@
 # sink still running; at the end a genuine job of his is persisted.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/slurm_jobs.sh"
-[ -x "$PUSH" ] && [ -x "$SINK" ] || skip "tools not built"
+needs_built push sink
 : "${KS_TEST_USER2:?no second test user: run make cluster-up}"
 victim=$KS_TEST_USER mallory=$KS_TEST_USER2
 vuid=$(id -u "$victim") vgid=$(id -g "$victim") muid=$(id -u "$mallory") mgid=$(id -g "$mallory")
@@ -14,11 +14,9 @@ vuid=$(id -u "$victim") vgid=$(id -g "$victim") muid=$(id -u "$mallory") mgid=$(
 her_push=$(reachable "$PUSH")
 reachable "$KS_ROOT/tests/tools/kswire.py" >/dev/null
 PRODUCE=$(reachable "$KS_ROOT/tests/tools/sink_produce.py")
-jobs_started=()
-on_exit 'for j in "${jobs_started[@]}"; do env SLURM_CONF="$SLURM_CONF" scancel "$j" 2>/dev/null; done'
 
-jobdir=$T/jobs out=$T/out her=$T/her
-mkdir -p "$jobdir" "$out" "$her"
+out=$T/out her=$T/her
+mkdir -p "$out" "$her"
 chown "$victim" "$jobdir"
 chown "$mallory" "$her"
 topic_v=$(unique_topic victim) topic_m=$(unique_topic other)

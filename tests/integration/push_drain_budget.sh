@@ -3,7 +3,7 @@
 # child running as that user, for at most stream.drain.user.seconds (and an even share of --timeout), users whose
 # entries are oldest first; entries left by interrupted runs are removed; a planted entry is never sent.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
+needs_built push
 : "${KS_TEST_USER2:?no second test user: run make cluster-up}"
 spool=$T/spool
 src=$T/src

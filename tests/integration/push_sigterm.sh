@@ -2,7 +2,7 @@
 # The epilog's timeout sends SIGTERM to the helper before SIGKILL: the push stops sending, spools what is not
 # confirmed and exits 3 (spooled), well before its own --timeout; the spool entry is complete and signed.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
+needs_built push
 src=$T/src
 mkdir -p "$src"
 head -c 3000000 /dev/urandom >"$src/data.bin"

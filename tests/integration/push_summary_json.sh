@@ -4,7 +4,7 @@
 # spool's entries, bytes and oldest entry's age in node_exporter's textfile format, so a site can alert on a spool
 # that is not draining.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
+needs_built push
 src=$T/src
 mkdir -p "$src/d" "$T/metrics"
 head -c 1500000 /dev/urandom > "$src/d/data.bin"

@@ -4,8 +4,7 @@
 # whose open message is behind it on the companion topic, and a rebalance or a kill -9 at any time gives the same
 # tree. The transfers come from tests/tools/records_produce.py (kafka-python, signed with the harness's key).
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
+needs_built push sink
 PRODUCE=$KS_ROOT/tests/tools/records_produce.py
 topic=$(unique_topic)
 create_topic "$topic" 4

@@ -7,8 +7,7 @@
 # without newline, invalid UTF-8, control characters, a binary file and a file with a too long line (both sent in
 # file mode), an empty file.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 
 src=$T/src out=$T/out
 mkdir -p "$src/sub" "$out"

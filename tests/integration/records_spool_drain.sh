@@ -3,7 +3,7 @@
 # going out as records; --drain-spool sends those as records again (a plain consumer of the topic gets every line,
 # with the timestamps the manifest lists), the others as chunks, and the sink rebuilds the tree bit for bit.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built sink
 src=$T/src out=$T/out
 mkdir -p "$src/sub" "$out"
 seq 1 5000 | sed 's/.*/&,value &,"q"/' > "$src/result.csv"

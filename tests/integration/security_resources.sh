@@ -9,7 +9,7 @@
 #   R4  a staging file system that is full (a 16 MiB tmpfs as the output root): the transfer that does not fit is
 #       set aside without its data, the next one is persisted
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built sink
 PRODUCE=$KS_ROOT/tests/tools/sink_produce.py
 
 topic=$(unique_topic)

@@ -5,8 +5,7 @@
 #   2. the test hook KS_SINK_CRASH_AT=<point> (_exit at a named point of finalization), one point after the other,
 #      each restart resuming what the previous run left.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 
 src=$T/src
 mkdir -p "$src/sub"

@@ -3,7 +3,7 @@
 # cleanly (no crash, no hang: the shutdown after an error runs the rebalance callbacks on a consumer that is still
 # whole); nothing is lost: restarted with the fault gone, it completes the transfer bit for bit.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built sink
 topic=$(unique_topic)
 create_topic "$topic" 1
 mkdir -p "$T/src" "$T/out"

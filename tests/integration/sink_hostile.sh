@@ -2,7 +2,7 @@
 # Hostile messages (kafka-python, hand-crafted headers and manifests) land in quarantine with a reason; nothing is
 # written outside ROOT, nothing through a symlink inside ROOT, and the sink goes on to persist a good transfer.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built sink
 PRODUCE=$KS_ROOT/tests/tools/sink_produce.py
 
 out=$T/root/out

@@ -8,7 +8,7 @@
 #   - the endpoint answers only GET /metrics, refuses oversized requests, and a client that never finishes its
 #     request does not stop it (or the sink) from answering the next one.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built sink
 PRODUCE=$KS_ROOT/tests/tools/sink_produce.py
 
 topic=$(unique_topic)

@@ -2,8 +2,7 @@
 # kafka-stream-push -> Kafka -> kafka-stream-sink: a mixed tree (0-byte files, nested and empty directories, a 100 MB
 # file, 10,000 small files, non-ASCII and non-UTF-8 names) is rebuilt bit for bit, with modes and mtimes.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 
 src=$T/src out=$T/out
 mkdir -p "$src/nested/deeper/deepest" "$src/empty-dir" "$src/many" "$src/ünïcödé/日本語" "$out"

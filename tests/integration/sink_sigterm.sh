@@ -2,7 +2,7 @@
 # SIGTERM (and SIGINT) stop the long-running service cleanly: it exits 0 after committing what it persisted, so a
 # restart in the same group reads only the 3 new messages (open, 1 chunk, manifest); a message produced while it was down is picked up by the restart.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built sink
 PRODUCE=$KS_ROOT/tests/tools/sink_produce.py
 
 topic=$(unique_topic)

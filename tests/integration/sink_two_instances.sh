@@ -3,8 +3,7 @@
 # produce the same tree as the sources: every node's files, one manifest per node, and _SUCCESS once per job even
 # when the nodes of a job were finalized by different instances.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 
 topic=$(unique_topic)
 create_topic "$topic" 4

@@ -30,6 +30,18 @@ on_exit() { ks_cleanup_hooks+=("$1"); }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
+# Skips the test unless what it runs is built: needs_built push sink plugin
+needs_built() {
+    local what
+    for what; do
+        case $what in
+            push) [ -x "$PUSH" ] || skip "kafka-stream-push not built" ;;
+            sink) [ -x "$SINK" ] || skip "kafka-stream-sink not built" ;;
+            plugin) [ -f "$KS_ROOT/build/lib/kafka_stream.so" ] || skip "kafka_stream.so not built" ;;
+            *) fail "needs_built: unknown part $what" ;;
+        esac
+    done
+}
 note() { echo "--- $*"; }
 # A topic name unique to this test run (the broker auto-creates topics).
 unique_topic() { echo "t-$(basename "$0" .sh)-${1:-x}-$$-$RANDOM"; }
@@ -72,14 +84,22 @@ free_port_base() {
 tree_digests() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0r sha256sum); }
 # staged_bytes OUT: bytes the sink has staged under OUT/.staging (0 before it exists).
 staged_bytes() { local b; b=$(du -sb "$1/.staging" 2>/dev/null | cut -f1 || true); echo "${b:-0}"; }
+# wait_staged OUT BYTES [PID]: waits until at least BYTES are staged under OUT (status 0), or PID has ended or 120 s
+# have passed (status 1).
+wait_staged() {
+    local out=$1 bytes=$2 pid=${3:-} i
+    for ((i = 0; i < 12000; i++)); do
+        [ "$(staged_bytes "$out")" -ge "$bytes" ] && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+        sleep 0.01
+    done
+    return 1
+}
 # kill_when_staged PID OUT BYTES: kill -9 of the sink PID (a child of this shell) once at least BYTES are staged
 # under OUT, or when it ended on its own; waits for it, and leaves the bytes staged at that moment in $killed_staged.
 kill_when_staged() {
     local pid=$1 out=$2 bytes=$3
-    while kill -0 "$pid" 2>/dev/null; do
-        [ "$(staged_bytes "$out")" -ge "$bytes" ] && break
-        sleep 0.01
-    done
+    wait_staged "$out" "$bytes" "$pid" || true
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     killed_staged=$(staged_bytes "$out")

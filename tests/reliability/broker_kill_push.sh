@@ -5,8 +5,7 @@
 # Size: 200 MB (TEST_LONG: 1 GiB). Kills the harness's broker 1 (always restarted on exit).
 . "$(dirname "$0")/../lib/common.sh"
 : "${KS_STATE:?no harness state: run make cluster-up}" "${KS_PORT_BASE:?no KS_PORT_BASE: run make cluster-up}"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 [ "${KAFKA_BROKERS:-1}" = 1 ] || skip "written for the single-broker harness"
 cluster() { KS_PORT_BASE=$KS_PORT_BASE KS_STATE=$KS_STATE "$KS_ROOT/tests/cluster/cluster" "$@"; }
 on_exit 'cluster kafka-start >/dev/null 2>&1'

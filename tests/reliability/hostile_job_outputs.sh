@@ -10,8 +10,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 : "${KS_TEST_USER:?no KS_TEST_USER: run make cluster-up}"
 [ "$(id -u)" = 0 ] || skip "needs root (--run-as, device nodes, other users' files)"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 uid=$(id -u "$KS_TEST_USER") gid=$(id -g "$KS_TEST_USER")
 as_user() { runuser -u "$KS_TEST_USER" -- "$@"; }
 marker=KS-SECRET-$$-$RANDOM$RANDOM

@@ -6,7 +6,7 @@
 # be judged),
 # nothing written outside ROOT, and the sink keeps running and persists a good transfer sent after all of them.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built sink
 
 base=$T/a/b/c
 out=$base/root

@@ -6,8 +6,7 @@
 # 4 (and, while a node is completing, more) overlapping. TEST_LONG: 200 jobs.
 . "$(dirname "$0")/../lib/common.sh"
 : "${SLURM_CONF:?no SLURM_CONF: run make cluster-up}" "${KS_TEST_USER:?no KS_TEST_USER: run make cluster-up}"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 njobs=${TEST_LONG:+200}; njobs=${njobs:-50}
 nfiles=20
 slurm() { env SLURM_CONF="$SLURM_CONF" "$@"; }

@@ -6,8 +6,7 @@
 # it down at the end; skips if it cannot come up. Size: 100 MB (TEST_LONG: 500 MB).
 . "$(dirname "$0")/../lib/common.sh"
 [ "$(id -u)" = 0 ] || skip "the harness needs root"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 total_mb=${TEST_LONG:+500}; total_mb=${total_mb:-100}
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 base=29700

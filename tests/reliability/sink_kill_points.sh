@@ -6,8 +6,7 @@
 # into a 2-partition topic so they interleave. After each crash: every visible file is complete and correct; after a
 # restart the tree is identical to the sources, each transfer finalized once, nothing quarantined.
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 mb=${TEST_LONG:+40}; mb=${mb:-8}   # MB of random data per transfer
 
 transfers=("1 n1" "1 n2" "2 n1" "3 n1")

@@ -5,8 +5,7 @@
 # The tree is then bit for bit the source. The 30 s below is a loose functional bound (expected: a few seconds;
 # without static membership the restart waits about 45 s).
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 
 src=$T/src
 mkdir -p "$src/sub"
@@ -27,16 +26,11 @@ start_sink() {  # a long-running service (no --exit-when-idle), default session 
 }
 
 start_sink "$T/sink1.log"
-for _ in $(seq 1 600); do
-    staged=$(du -sb "$out/.staging" 2>/dev/null | cut -f1 || true)
-    [ "${staged:-0}" -ge $((8 * 1024 * 1024)) ] && break
-    [ -f "$out/alice/700/_SUCCESS" ] && break
-    sleep 0.05
-done
+wait_staged "$out" $((8 * 1024 * 1024)) "$pid" || true
 [ -f "$out/alice/700/_SUCCESS" ] && fail "the transfer finished before the kill; nothing was tested"
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
-note "killed with $(du -sb "$out/.staging" | cut -f1) bytes staged"
+note "killed with $(staged_bytes "$out") bytes staged"
 grep -q 'static member "kafka-stream-sink\.' "$T/sink1.log" || fail "no static group membership: $(cat "$T/sink1.log")"
 
 restart=$(date +%s.%N)

@@ -5,8 +5,7 @@
 # what was not committed and the tree is bit for bit the source. The 30 s below is a loose functional bound on the
 # 10 s setting (without the bound the sink waited in librdkafka until killed).
 . "$(dirname "$0")/../lib/common.sh"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 [ "${KAFKA_BROKERS:-1}" = 1 ] || skip "needs the one-broker harness"
 : "${KS_STATE:?no harness state: run make cluster-up}" "${KS_PORT_BASE:?no KS_PORT_BASE: run make cluster-up}"
 cluster() { KS_PORT_BASE=$KS_PORT_BASE KS_STATE=$KS_STATE "$KS_ROOT/tests/cluster/cluster" "$@"; }
@@ -27,16 +26,12 @@ mkdir -p "$out"
     --topic "$topic" --group "g-$topic" --output "$out" 2>"$T/sink1.log" &
 pid=$!
 on_exit "kill -9 $pid 2>/dev/null"
-for _ in $(seq 1 600); do
-    staged=$(du -sb "$out/.staging" 2>/dev/null | cut -f1 || true)
-    [ "${staged:-0}" -ge $((4 * 1024 * 1024)) ] && break
-    sleep 0.05
-done
+wait_staged "$out" $((4 * 1024 * 1024)) "$pid" || true
 [ -f "$out/alice/710/_SUCCESS" ] && fail "the transfer finished before Kafka stopped; nothing was tested"
 
 on_exit 'cluster kafka-start 1 >/dev/null 2>&1'
 cluster kafka-stop 1 || fail "could not stop the broker"
-note "broker stopped with $(du -sb "$out/.staging" | cut -f1) bytes staged"
+note "broker stopped with $(staged_bytes "$out") bytes staged"
 sleep 1
 begin=$(date +%s.%N)
 kill -TERM "$pid"

@@ -6,8 +6,7 @@
 # Stops the harness's broker 1 for the duration (restarted on exit).
 . "$(dirname "$0")/../lib/common.sh"
 : "${SLURM_CONF:?no SLURM_CONF: run make cluster-up}" "${KS_TEST_USER:?no KS_TEST_USER: run make cluster-up}"
-[ -x "$PUSH" ] || skip "kafka-stream-push not built"
-[ -x "$SINK" ] || skip "kafka-stream-sink not built"
+needs_built push sink
 [ "${KAFKA_BROKERS:-1}" = 1 ] || skip "written for the single-broker harness"
 unit=$KS_ROOT/etc/kafka-stream-drain.service
 [ -f "$unit" ] || fail "no $unit"
