@@ -59,19 +59,19 @@ pobj = $(patsubst %.cpp,$(BUILD)/pobj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 HELPER_OBJ := $(call obj,$(HELPER_SRC))
 SINK_OBJ   := $(call obj,$(SINK_SRC))
-PLUGIN_OBJ := $(call pobj,$(PLUGIN_SRC) $(wildcard spank_plugin/spank_entry.cpp))
+PLUGIN_OBJ := $(call pobj,$(PLUGIN_SRC) spank_plugin/spank_entry.cpp)
 PLUGIN_PURE_OBJ := $(call obj,$(PLUGIN_SRC))
 UNIT_OBJ   := $(call obj,$(UNIT_SRC))
 
 PLUGIN     := $(BUILD)/lib/kafka_stream.so
-PUSH       := $(if $(wildcard helper/main.cpp),$(BUILD)/bin/kafka-stream-push)
-SINK       := $(if $(wildcard sink/main.cpp),$(BUILD)/bin/kafka-stream-sink)
-UNIT       := $(if $(UNIT_SRC),$(BUILD)/bin/unit-tests)
-TOOLS      := $(if $(wildcard tests/tools/*.cpp),$(patsubst tests/tools/%.cpp,$(BUILD)/bin/%,$(wildcard tests/tools/*.cpp)))
+PUSH       := $(BUILD)/bin/kafka-stream-push
+SINK       := $(BUILD)/bin/kafka-stream-sink
+UNIT       := $(BUILD)/bin/unit-tests
+TOOLS      := $(patsubst tests/tools/%.cpp,$(BUILD)/bin/%,$(wildcard tests/tools/*.cpp))
 LIBCOMMON  := $(BUILD)/lib/libkscommon.a
 
 .PHONY: all asan test test-unit test-long deps cluster-up cluster-down demo bench install deb clean check-plugin-symbols
-all: $(if $(wildcard spank_plugin/spank_entry.cpp),$(PLUGIN)) $(PUSH) $(SINK) $(UNIT) $(TOOLS)
+all: $(PLUGIN) $(PUSH) $(SINK) $(UNIT) $(TOOLS)
 
 asan:
 	$(MAKE) SANITIZE=1 all
@@ -145,12 +145,11 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	    $(DESTDIR)$(PREFIX)/share/doc/slurm-kafka-stream/examples
-	$(if $(PUSH),install -m 0755 $(PUSH) $(DESTDIR)$(PREFIX)/bin/)
-	$(if $(SINK),install -m 0755 $(SINK) $(DESTDIR)$(PREFIX)/bin/)
-	$(if $(wildcard $(PLUGIN)),install -d $(DESTDIR)$(SLURM_PLUGIN_DIR) && install -m 0755 $(PLUGIN) $(DESTDIR)$(SLURM_PLUGIN_DIR)/)
-	$(if $(wildcard man/*.1),install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/)
-	$(if $(wildcard man/*.8),install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/)
-	$(if $(wildcard etc/*),install -m 0644 etc/* $(DESTDIR)$(PREFIX)/share/doc/slurm-kafka-stream/examples/)
+	install -m 0755 $(PUSH) $(SINK) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(SLURM_PLUGIN_DIR) && install -m 0755 $(PLUGIN) $(DESTDIR)$(SLURM_PLUGIN_DIR)/
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 etc/* $(DESTDIR)$(PREFIX)/share/doc/slurm-kafka-stream/examples/
 
 # Binary packages built with debhelper in a copy of the tree (debhelper's clean step would remove build/), checked by
 # lintian; see scripts/deb.sh.
