@@ -13,6 +13,7 @@
 #include "kafka.hpp"
 #include "offset_watermark.hpp"
 #include "progress.hpp"
+#include "record_deferrals.hpp"
 #include "safe_path.hpp"
 
 namespace ks::sink {
@@ -30,8 +31,6 @@ namespace {
 
 // One-shot mode gives up when joining the group takes longer than this (broker unreachable, ...).
 constexpr double kMaxJoinSeconds = 60.0;
-// The longest a record waits for its transfer's open message when another member reads the companion partition.
-constexpr double kDeferralSeconds = 60.0;
 
 // "^(<topic>|<topic>.ks-meta)$" with the topic's regex metacharacters escaped.
 std::string topic_and_companion_pattern(const std::string& topic) {
@@ -63,7 +62,6 @@ public:
     ConsumerOutcome run(const volatile std::sig_atomic_t& stop);
 
 private:
-    using PartitionKey = std::pair<std::string, std::int32_t>;
     struct Partition {
         OffsetWatermark offsets;
         std::int64_t last_timestamp_ms = -1;  // Kafka timestamp of the last message read (for the lag in seconds)
@@ -94,24 +92,6 @@ private:
     // Leaves the group within the stop bound; false if Kafka did not let it (the handle is then left open).
     bool close(bool commit, Result<void>& ok);
 
-    // Records mode: a record whose transfer is not open yet (Handled::deferred) pauses its partition at that record.
-    // Its open message went to the companion topic before the record was produced, so once this member has read the
-    // companion partition of the same number as far as it reached a moment after the record came, the record gets
-    // its last chance (dropped if still unknown). When another member reads that partition, the record is retried
-    // every second (the other member stages the open message in the shared ROOT) for at most kDeferralSeconds.
-    struct Deferral {
-        std::int64_t offset = 0;
-        double since = 0;                            // monotonic
-        double last_retry = 0;
-        std::optional<std::int64_t> companion_target;  // high watermark of the companion partition to reach
-        bool last_chance = false;
-        bool retrying = false;  // resumed: the deferred record is on its way back
-    };
-    void defer(const PartitionKey& key, std::int64_t offset);
-    void resume(const PartitionKey& key);
-    void review_deferrals(double now);
-    void retry_after_open(const PartitionKey& companion_key);
-
     const ServiceSettings& settings_;
     Sink& sink_;
     ServiceMonitor& monitor_;
@@ -122,8 +102,7 @@ private:
     kafka::QueuePtr commit_queue_;    // answers to our asynchronous commits
     std::optional<FetchKick> fetch_kick_;  // librdkafka < 2.2 only
     std::map<PartitionKey, Partition> partitions_;
-    std::map<PartitionKey, Deferral> deferred_;
-    bool warned_companion_ = false;
+    std::optional<RecordDeferrals> deferrals_;  // records mode (record_deferrals.hpp); set with rk_
     std::optional<Error> callback_error_;  // an error inside the rebalance callback, reported by run()
     double last_activity_ = 0;
     double now_ = 0;  // monotonic seconds, read by run() every few messages
@@ -154,6 +133,7 @@ Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
     char err[512];
     rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err));
     if (!rk_) return fail(std::string("creating the Kafka consumer: ") + err);
+    deferrals_.emplace(rk_.get(), log_);
     conf.release();  // owned by the handle now
     rd_kafka_poll_set_consumer(rk_.get());
     consumer_queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
@@ -223,10 +203,9 @@ void ConsumerService::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_parti
     for (int i = 0; i < parts->cnt; ++i) {
         const PartitionKey key{parts->elems[i].topic, parts->elems[i].partition};
         partitions_.erase(key);
-        // The next owner reads the deferred record again. Resumed first: librdkafka keeps a partition paused by the
-        // application across an unassign, so this member would never fetch it again when it is assigned back (a
-        // companion topic created after the sink subscribed brings such a rebalance right after the first records).
-        if (deferred_.erase(key)) resume(key);
+        // Its deferred record is read again by the next owner (a companion topic created after the sink subscribed
+        // brings such a rebalance right after the first records).
+        deferrals_->revoked(key);
     }
     log_.debug("revoked " + std::to_string(parts->cnt) + " partition(s)");
     if (cooperative) {
@@ -360,23 +339,19 @@ Result<void> ConsumerService::handle(kafka::MessagePtr& message) {
     // Read before the sink may take the message over (`m` is not used after sink_.handle()).
     const std::int64_t offset = m->offset;
     const std::int64_t timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
-    auto waiting = deferred_.find(key);
-    if (waiting != deferred_.end()) {
-        // Fetched before the partition was paused and sought back: it comes again after the deferred record.
-        if (offset != waiting->second.offset) return {};
-        in.last_chance = waiting->second.last_chance;
-    }
+    const auto last_chance = deferrals_->admit(key, offset);
+    if (!last_chance) return {};  // fetched before its partition was sought back to a deferred record: comes again
+    in.last_chance = *last_chance;
     // Only a message the sink took may count as processed: after a host failure the shutdown still flushes and
     // commits (the revoke callback), and that commit must stop before this message, which is read again at restart.
     TRY_ASSIGN(auto handled, sink_.handle(in));
     if (handled == Handled::deferred) {
-        defer(key, offset);
+        deferrals_->deferred(key, offset, now_);
         return {};
     }
-    if (waiting != deferred_.end()) deferred_.erase(waiting);
-    if (!deferred_.empty() && wire::is_companion_topic(topic)) {
+    if (!deferrals_->empty()) {
         auto type = wire::message_type(headers);
-        if (type && *type == wire::MessageType::open) retry_after_open(key);
+        deferrals_->taken(key, type && *type == wire::MessageType::open, now_);
     }
     auto it = partitions_.find(key);
     if (it != partitions_.end()) {
@@ -384,73 +359,6 @@ Result<void> ConsumerService::handle(kafka::MessagePtr& message) {
         it->second.last_timestamp_ms = timestamp_ms;
     }
     return {};
-}
-
-void ConsumerService::defer(const PartitionKey& key, std::int64_t offset) {
-    auto [it, fresh] = deferred_.try_emplace(key);
-    if (fresh) {
-        it->second.offset = offset;
-        it->second.since = it->second.last_retry = monotonic_seconds();
-    }
-    it->second.retrying = false;
-    kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second)->offset = offset;
-    rd_kafka_pause_partitions(rk_.get(), list.get());
-    if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list.get(), 0)) {
-        log_.warning(std::string("seeking back to a deferred record: ") + rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-    }
-}
-
-void ConsumerService::resume(const PartitionKey& key) {
-    kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second);
-    rd_kafka_resume_partitions(rk_.get(), list.get());
-}
-
-// An open message read from a companion partition may be the one that a record deferred on the user's partition of
-// the same number waits for: retry that record at once rather than at the next periodic retry (up to a second later,
-// with the records prefetched meanwhile thrown away by the seek). Once per deferral until the record comes back.
-void ConsumerService::retry_after_open(const PartitionKey& companion_key) {
-    auto d = deferred_.find({std::string(wire::user_topic_of(companion_key.first)), companion_key.second});
-    if (d == deferred_.end() || d->second.retrying || d->second.last_chance) return;
-    d->second.retrying = true;
-    d->second.last_retry = now_;
-    resume(d->first);
-}
-
-void ConsumerService::review_deferrals(double now) {
-    for (auto& [key, d] : deferred_) {
-        if (d.last_chance) continue;  // resumed for the last time: the record is on its way
-        const std::string companion = wire::companion_topic(key.first);
-        const bool reading_companion = partitions_.count({companion, key.second}) > 0;
-        if (reading_companion) {
-            // The watermark librdkafka cached from a fetch at least a second after the record came covers its open
-            // message (confirmed before the record was produced).
-            if (!d.companion_target && now - d.since >= 1.0) {
-                std::int64_t low = -1, high = -1;
-                rd_kafka_get_watermark_offsets(rk_.get(), companion.c_str(), key.second, &low, &high);
-                if (high >= 0) d.companion_target = high;
-            }
-            if (d.companion_target) {
-                kafka::PartitionListPtr pos(rd_kafka_topic_partition_list_new(1));
-                rd_kafka_topic_partition_list_add(pos.get(), companion.c_str(), key.second);
-                rd_kafka_position(rk_.get(), pos.get());
-                if (pos->elems[0].offset >= *d.companion_target) d.last_chance = true;
-            }
-        } else if (!warned_companion_) {
-            warned_companion_ = true;
-            log_.warning("records of " + key.first + " wait for their open message on " + companion + " partition " +
-                         std::to_string(key.second) + ", which this member does not read: give " + companion +
-                         " as many partitions as " + key.first + " and let the same group read both (range assignor)");
-        }
-        if (now - d.since >= kDeferralSeconds) d.last_chance = true;
-        if (d.last_chance || now - d.last_retry >= 1.0) {
-            d.last_retry = now;
-            d.retrying = true;
-            resume(key);
-        }
-    }
 }
 
 void ConsumerService::kick_stalled_fetch() {
@@ -500,7 +408,8 @@ ConsumerOutcome ConsumerService::run(const volatile std::sig_atomic_t& stop) {
         since_clock = 0;
         now = now_ = monotonic_seconds();
         reap_commits(0);
-        if (!deferred_.empty()) review_deferrals(now);
+        if (!deferrals_->empty())
+            deferrals_->review(now, [this](const PartitionKey& k) { return partitions_.count(k) > 0; });
         if (now - last_flush >= settings_.commit_interval_s || sink_.unflushed_bytes() >= settings_.commit_bytes) {
             if (auto ok = flush_and_commit(std::nullopt); !ok) {
                 result = ok;
@@ -523,7 +432,7 @@ ConsumerOutcome ConsumerService::run(const volatile std::sig_atomic_t& stop) {
             break;
         }
         if (settings_.exit_when_idle && joined_ && now - last_activity_ >= *settings_.exit_when_idle) {
-            bool pending = commits_in_flight_ > 0 || !deferred_.empty();
+            bool pending = commits_in_flight_ > 0 || !deferrals_->empty();
             for (const auto& [k, p] : partitions_) pending = pending || p.offsets.needs_commit() || p.offsets.has_pending();
             if (!pending) {
                 log_.info("idle for " + std::to_string(static_cast<long>(*settings_.exit_when_idle)) + " s: exiting");
