@@ -1,4 +1,5 @@
 """Running one measured command: wall time and peak RSS of the child, medians over runs."""
+import math
 import os
 import resource
 import shutil
@@ -116,6 +117,21 @@ def paired_ratio(ours, peer):
     apart, so this ratio follows the broker's and the host's drift between runs, which a ratio of medians does not."""
     ratios = [o / p for o, p in zip(ours, peer) if o is not None and p]
     return statistics.median(ratios) if ratios else float("nan")
+
+
+def balanced_ratio(ours, peer, block):
+    """Like paired_ratio, for two of our variants that take turns within a block of `block` tools rotating by one
+    each run (in_turns): the geometric mean of the per-run ratios over every `block` consecutive runs, in which each
+    variant held every place of the block once; the median of those. The first place of a block proved slower in
+    either order, so with an odd number of runs a plain median favoured the variant that came first less often; each
+    window cancels that. With fewer runs than `block`, paired_ratio."""
+    ratios = [o / p if o is not None and p else None for o, p in zip(ours, peer)]
+    windows = []
+    for r in range(len(ratios) - block + 1):
+        w = ratios[r:r + block]
+        if all(x is not None for x in w):
+            windows.append(math.prod(w) ** (1 / block))
+    return statistics.median(windows) if windows else paired_ratio(ours, peer)
 
 
 def present(values):
