@@ -301,8 +301,16 @@ Result<void> Sink::take_record(const IncomingMessage& msg, const Result<void>& d
         t.last_progress = now();  // per run of lines, not per line: reading the clock costs more than a line
     }
     pending_.bytes.append(record_.bytes);
-    if (t.manifest_staged) t.retry = true;
-    return {};
+    if (!t.manifest_staged) return {};
+    t.retry = true;
+    // Records mode: the manifest travels on the companion topic and is often read before the last records. Once the
+    // bytes staged and gathered reach what it promises, finalize now rather than at the next flush (once: bytes sent
+    // twice count twice, and later records then wait for the flush like any data after the manifest).
+    const std::uint64_t have = t.staged_bytes + pending_.bytes.size();
+    if (have < t.expected_bytes || have - record_.bytes.size() >= t.expected_bytes) return {};
+    TRY(write_pending_records());
+    if (t.state != State::active) return {};
+    return try_finalize(id, t);
 }
 
 Result<void> Sink::write_pending_records() {
@@ -397,6 +405,7 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
     if (!json || !topic) return quarantine_transfer(id, t, nullptr, "staged manifest unreadable");
     auto manifest = wire::parse_manifest(*json);
     if (!manifest) return quarantine_transfer(id, t, nullptr, "staged manifest: " + manifest.error().message);
+    t.expected_bytes = manifest->total_bytes();
     wire::TransferIdentity identity{manifest->job.cluster, manifest->job.job_id, manifest->job.node, manifest->job.user, id,
                                     manifest->job.instance};
     auto plan = plan_transfer(*manifest, identity, *topic, settings_.layout, settings_.limits);

@@ -120,6 +120,7 @@ private:
         double last_progress = 0;
         bool manifest_staged = false;
         bool retry = false;  // got data after its manifest: try to finalize at the next flush
+        std::uint64_t expected_bytes = 0;  // from its staged manifest: the bytes of all its files
         std::string waiting;  // why the last finalization attempt waited: the reason given if it goes stale
         std::optional<wire::JobInfo> job;  // from its verified open message: the transfer is admitted
         std::uint64_t staged_bytes = 0;    // counted in the ledger for job->user

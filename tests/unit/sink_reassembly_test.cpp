@@ -153,13 +153,17 @@ protected:
         sink_.emplace(std::move(*sink));
     }
     void feed(const std::vector<Msg>& msgs) {
+        feed_unflushed(msgs);
+        auto ok = sink_->flush();
+        ASSERT_TRUE(ok) << ok.error().message;
+    }
+    // Without the flush that the consumer does every commit interval.
+    void feed_unflushed(const std::vector<Msg>& msgs) {
         for (const auto& m : msgs) {
             IncomingMessage in{"topic", 0, offset_++, &m.headers, m.payload};
             auto ok = sink_->handle(in);
             ASSERT_TRUE(ok) << ok.error().message;
         }
-        auto ok = sink_->flush();
-        ASSERT_TRUE(ok) << ok.error().message;
     }
     // As the consumer does: each payload can be taken over by the sink (to be hashed after handle() returns); counts
     // the payloads taken and those released again.
@@ -571,6 +575,40 @@ TEST_P(SinkReassembly, RecordsInterleavedReorderedAndDuplicatedGiveTheFiles) {
     EXPECT_EQ(slurp(root_ / "alice/77/n1/a.csv"), files[0].data);
     EXPECT_EQ(slurp(root_ / "alice/77/n1/sub/b.txt"), files[1].data);
     EXPECT_FALSE(exists("alice/77/n1/a.csv.timestamp_data"));  // only with the option
+}
+
+// Records mode's manifest travels on the companion topic and is often read before the last records: the transfer is
+// finalized with its last line, not at the next flush (up to a commit interval later); a line sent twice before it
+// only delays that to the flush.
+TEST_P(SinkReassembly, RecordsAfterTheirManifestFinalizeWithTheLastLine) {
+    Job job("79", "n1");
+    const std::vector<SourceFile> files = {{"a.csv", "id,v\r\n1,x\n2,y\n3,z"}, {"sub/b.txt", "one\ntwo\n\nfour\n"}};
+    auto msgs = record_messages(job, files);
+    Msg manifest = msgs.back();
+    msgs.pop_back();
+    Msg last = msgs.back();
+    msgs.pop_back();
+    feed_unflushed({job.open(), manifest});
+    feed_unflushed(msgs);
+    EXPECT_FALSE(exists("alice/79/_SUCCESS"));
+    feed_unflushed({last});
+    ASSERT_TRUE(exists("alice/79/_SUCCESS"));
+    EXPECT_EQ(slurp(root_ / "alice/79/n1/a.csv"), files[0].data);
+    EXPECT_EQ(slurp(root_ / "alice/79/n1/sub/b.txt"), files[1].data);
+
+    Job again("80", "n1");
+    msgs = record_messages(again, files);
+    manifest = msgs.back();
+    msgs.pop_back();
+    last = msgs.back();
+    msgs.pop_back();
+    feed_unflushed({again.open(), manifest, msgs[0]});  // sent twice
+    feed_unflushed(msgs);
+    feed_unflushed({last});
+    EXPECT_FALSE(exists("alice/80/_SUCCESS"));  // counted one line twice: reached its bytes one line early
+    feed({});
+    ASSERT_TRUE(exists("alice/80/_SUCCESS"));
+    EXPECT_EQ(slurp(root_ / "alice/80/n1/a.csv"), files[0].data);
 }
 
 TEST_P(SinkReassembly, RecordsTimestampDataIsPlacedWithTheFiles) {
