@@ -50,19 +50,11 @@ RecordSender::~RecordSender() {
 }
 
 RecordOutcome RecordSender::send_files(std::vector<SourceFile> files) {
-    files_.clear();
-    for (auto& s : files) {
-        auto f = std::make_unique<FileState>();
-        f->meta.path = s.path;
-        f->meta.index = s.index;
-        f->slot = files_.size();
-        f->src = std::move(s);
-        files_.push_back(std::move(f));
-    }
+    files_ = sent_files<FileState>(std::move(files));
     // Any line (at most max_line_bytes plus its ending) fits in a block that starts where the line starts.
     block_bytes_ = std::max<std::size_t>(1 << 20, 2 * settings_.max_line_bytes + 2);
     for (auto& f : files_) {
-        while (open_files_ >= settings_.max_open_files && !session_.stopping()) {
+        while (open_.count() >= settings_.max_open_files && !session_.stopping()) {
             session_.service(50);
             resume_rewound();
         }
@@ -75,19 +67,13 @@ RecordOutcome RecordSender::send_files(std::vector<SourceFile> files) {
 
     RecordOutcome out;
     for (auto& f : files_) {
-        // Read whole but not confirmed (the transfer stopped): its digest still says what was read.
-        if (f->digest && f->read_done && f->sha256.empty()) f->sha256 = hasher_.result(*f->digest).value_or("");
-        FileResult r;
-        r.status = f->status;
-        r.entry.meta = f->meta;
-        r.skip_reason = f->skip_reason;
+        FileResult r = open_.result(*f);
         if (f->status == FileStatus::confirmed) {
             r.entry.sha256 = f->sha256;
             r.entry.chunks = f->lines;
             r.entry.format = std::string(wire::kFormatRecords);
             r.entry.timestamps = std::move(f->stamps);
         }
-        if (f->status == FileStatus::unconfirmed) r.fd = std::move(f->opened.fd);
         out.results.push_back(std::move(r));
         out.file_mode.push_back(f->file_mode);
     }
@@ -113,8 +99,7 @@ void RecordSender::send_one(FileState& f) {
         f.opened.fd.reset();
         return;
     }
-    f.status = FileStatus::unconfirmed;
-    ++open_files_;
+    open_.start(f);
     prepare_attempt(f);
     drive(f);
 }
@@ -143,7 +128,7 @@ void RecordSender::drive(FileState& f) {
         if (outcome == Pump::done && same_content_stamp(now, f.opened.st) && f.hashed_upto == f.meta.size) {
             hasher_.end(*f.digest);  // its digest is taken when every line is confirmed
             f.read_done = true;
-            finish_file_if_confirmed(f);
+            open_.finish_if_confirmed(f);
             return;
         }
         if (f.attempt + 1 >= static_cast<std::uint64_t>(settings_.max_file_attempts))
@@ -266,7 +251,7 @@ void RecordSender::on_reports(const std::vector<DeliveryReport>& reports) {
         if (!r.err) {
             ++confirmed_;
             if (f.outstanding > 0) --f.outstanding;
-            finish_file_if_confirmed(f);
+            open_.finish_if_confirmed(f);
             continue;
         }
         ++f.failed;
@@ -294,27 +279,8 @@ void RecordSender::wait_all_confirmed() {
         session_.service(100);
         resume_rewound();
     };
-    session_.wait_until([&] { return open_files_ == 0; }, step, "timed out before every record was confirmed");
+    session_.wait_until([&] { return open_.count() == 0; }, step, "timed out before every record was confirmed");
 }
 
-void RecordSender::finish_file_if_confirmed(FileState& f) {
-    if (f.status != FileStatus::unconfirmed || !f.read_done || f.outstanding != 0) return;
-    // Every line was hashed once it was produced: the digest is ready, or a block's hashing away.
-    auto digest = f.digest ? hasher_.result(*std::exchange(f.digest, std::nullopt)) : std::nullopt;
-    if (!digest) return skip_file(f, skip_reason::changed);  // cannot happen: its lines were hashed in order
-    f.sha256 = std::move(*digest);
-    f.status = FileStatus::confirmed;
-    f.opened.fd.reset();
-    --open_files_;
-}
-
-void RecordSender::skip_file(FileState& f, std::string reason) {
-    if (f.status == FileStatus::unconfirmed) --open_files_;
-    if (f.digest) hasher_.drop(*std::exchange(f.digest, std::nullopt));
-    f.status = FileStatus::skipped;
-    f.skip_reason = std::move(reason);
-    f.opened.fd.reset();
-    f.sha256.clear();
-}
 
 }  // namespace ks::push

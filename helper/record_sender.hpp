@@ -77,26 +77,17 @@ public:
     }
 
 private:
-    struct FileState {
-        std::size_t slot = 0;
-        SourceFile src;
-        OpenedFile opened;
-        wire::FileMeta meta;
+    struct FileState : SentFile {
         TimestampRuns stamps;     // which lines carried which timestamp (for the manifest)
         std::string meta_prefix;  // the record values' "ks" object up to the offset (record_meta_prefix)
-        std::optional<HashWorker::Id> digest;  // of [0, hashed_upto), in the hashing worker
+        // `digest` is of [0, hashed_upto); `outstanding` counts this session's and attempt's unconfirmed records.
         std::uint64_t hashed_upto = 0;  // the digest covers [0, hashed_upto): the first pass over the file
         std::uint64_t lines = 0;        // lines in [0, hashed_upto)
         std::uint64_t read_pos = 0;     // next line to send
         std::uint64_t attempt = 0;      // bumped when the file changed and is read again
-        std::uint64_t outstanding = 0;  // produced in this session and attempt, not yet confirmed
-        std::uint64_t failed = 0;       // of those, reported failed (purged)
+        std::uint64_t failed = 0;       // of the unconfirmed ones, reported failed (purged)
         std::uint64_t lowest_failed = std::numeric_limits<std::uint64_t>::max();
-        bool read_done = false;
         bool file_mode = false;  // not text: left for file mode
-        FileStatus status = FileStatus::not_started;
-        std::string sha256;
-        std::string skip_reason;
     };
     enum class Pump { done, changed, stopped };
     enum class Produced { ok, rewound, stopped };
@@ -110,8 +101,7 @@ private:
     // Moves each unconfirmed file's read position back to what the failed producer may have lost.
     void on_rebuilt() override;
     void prepare_attempt(FileState& f);
-    void finish_file_if_confirmed(FileState& f);
-    void skip_file(FileState& f, std::string reason);
+    void skip_file(FileState& f, std::string reason) { open_.give_up(f, std::move(reason)); }
     void wait_all_confirmed();
     // A block buffer to read into: one the hashing worker is done with, or a new one.
     std::unique_ptr<std::string> take_block();
@@ -127,11 +117,11 @@ private:
     std::vector<std::unique_ptr<std::string>> spare_blocks_;  // back from the hashing worker, for the next reads
     std::string value_;
     std::int64_t timestamp_ms_ = 0;  // of the block being sent: every record of it gets this Kafka timestamp
-    std::size_t open_files_ = 0;
     std::uint64_t confirmed_ = 0;
     // The lines sent are hashed block by block on the worker's thread while this one encodes and produces the next
     // block; each block buffer goes with its job and comes back to spare_blocks_.
     HashWorker hasher_{kHashAheadBytes};
+    OpenFiles open_{hasher_};
     ProducerSession session_;
 };
 

@@ -27,19 +27,9 @@ struct TransferSender::Message {
     int generation = -1;      // producer session that last accepted it; -1 = never produced
 };
 
-struct TransferSender::FileState {
-    std::size_t slot = 0;  // position in files_
-    SourceFile src;
-    OpenedFile opened;
-    wire::FileMeta meta;
-    std::optional<HashWorker::Id> digest;  // of the current read, in the hashing worker
-    std::string sha256;
+struct TransferSender::FileState : SentFile {
     std::uint64_t chunks = 0;
     std::vector<std::uint64_t> messages;  // of the current read
-    std::size_t outstanding = 0;
-    bool read_done = false;
-    FileStatus status = FileStatus::not_started;
-    std::string skip_reason;
 };
 
 TransferSender::TransferSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
@@ -54,17 +44,9 @@ TransferSender::~TransferSender() {
 }
 
 std::vector<FileResult> TransferSender::send_files(std::vector<SourceFile> files) {
-    files_.clear();
-    for (auto& s : files) {
-        auto f = std::make_unique<FileState>();
-        f->meta.path = s.path;
-        f->meta.index = s.index;
-        f->slot = files_.size();
-        f->src = std::move(s);
-        files_.push_back(std::move(f));
-    }
+    files_ = sent_files<FileState>(std::move(files));
     for (auto& f : files_) {
-        while (open_files_ >= settings_.max_open_files && !session_.stopping()) pump(50);
+        while (open_.count() >= settings_.max_open_files && !session_.stopping()) pump(50);
         if (session_.stopping()) break;
         send_one(*f);
         session_.service(0);
@@ -74,15 +56,9 @@ std::vector<FileResult> TransferSender::send_files(std::vector<SourceFile> files
     std::vector<FileResult> results;
     results.reserve(files_.size());
     for (auto& f : files_) {
-        // Read whole but not confirmed (the transfer stopped): its digest still says what was read.
-        if (f->digest && f->read_done && f->sha256.empty()) f->sha256 = hasher_.result(*f->digest).value_or("");
-        FileResult r;
-        r.status = f->status;
-        r.entry.meta = f->meta;
+        FileResult r = open_.result(*f);
         r.entry.sha256 = f->sha256;
         r.entry.chunks = f->chunks;
-        r.skip_reason = f->skip_reason;
-        if (f->status == FileStatus::unconfirmed) r.fd = std::move(f->opened.fd);
         results.push_back(std::move(r));
     }
     return results;
@@ -110,7 +86,7 @@ bool TransferSender::send_manifest(std::vector<std::string> parts) {
 }
 
 void TransferSender::wait_all_confirmed() {
-    session_.wait_until([&] { return open_files_ == 0; }, [&] { pump(100); },
+    session_.wait_until([&] { return open_.count() == 0; }, [&] { pump(100); },
                         "timed out before every chunk was confirmed");
 }
 
@@ -118,8 +94,7 @@ void TransferSender::send_one(FileState& f) {
     auto opened = f.src.open();
     if (!opened) return skip_file(f, opened.error().message);
     f.opened = std::move(*opened);
-    f.status = FileStatus::unconfirmed;
-    ++open_files_;
+    open_.start(f);
     for (int attempt = 1; attempt <= settings_.max_file_attempts; ++attempt) {
         f.meta.size = static_cast<std::uint64_t>(f.opened.st.st_size);
         f.meta.mode = f.src.recorded ? f.src.recorded->mode : f.opened.st.st_mode & 07777;
@@ -127,7 +102,7 @@ void TransferSender::send_one(FileState& f) {
         switch (read_and_produce(f)) {
         case ReadOutcome::sent:
             f.read_done = true;
-            finish_file_if_confirmed(f);
+            open_.finish_if_confirmed(f);
             return;
         case ReadOutcome::io_error:
         case ReadOutcome::stopped:
@@ -252,7 +227,7 @@ void TransferSender::on_reports(const std::vector<DeliveryReport>& reports) {
             if (m.file != kManifestSlot && !m.superseded) {
                 FileState& f = *files_[m.file];
                 --f.outstanding;
-                finish_file_if_confirmed(f);
+                open_.finish_if_confirmed(f);
             }
             continue;
         }
@@ -301,24 +276,9 @@ void TransferSender::supersede(FileState& f) {
     f.read_done = false;
 }
 
-void TransferSender::finish_file_if_confirmed(FileState& f) {
-    if (f.status != FileStatus::unconfirmed || !f.read_done || f.outstanding != 0) return;
-    // Every chunk was hashed before it was produced: the digest is ready (or a moment away, its end marker).
-    auto digest = f.digest ? hasher_.result(*std::exchange(f.digest, std::nullopt)) : std::nullopt;
-    if (!digest) return skip_file(f, skip_reason::changed);  // cannot happen: its chunks were hashed in order
-    f.sha256 = std::move(*digest);
-    f.status = FileStatus::confirmed;
-    f.opened.fd.reset();
-    --open_files_;
-}
-
 void TransferSender::skip_file(FileState& f, std::string reason) {
-    if (f.status == FileStatus::unconfirmed) --open_files_;
     supersede(f);
-    f.status = FileStatus::skipped;
-    f.skip_reason = std::move(reason);
-    f.opened.fd.reset();
-    f.sha256.clear();
+    open_.give_up(f, std::move(reason));
     f.chunks = 0;
 }
 

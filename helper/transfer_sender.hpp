@@ -27,6 +27,7 @@
 #include "producer_session.hpp"
 #include "result.hpp"
 #include "safe_walk.hpp"
+#include "sent_file.hpp"
 #include "unique_fd.hpp"
 #include "wire_format.hpp"
 
@@ -43,28 +44,6 @@ struct SenderSettings {
     Clock::time_point deadline = Clock::time_point::max();
     const volatile std::sig_atomic_t* interrupted = nullptr;  // set by SIGTERM: stop as at the deadline
     const class MessageSigner* signer = nullptr;               // signs the manifest (transfer_open.hpp)
-};
-
-struct SourceFile {
-    std::string path;          // relative path on the wire
-    std::uint64_t index = 0;   // file index in the transfer
-    std::function<Result<OpenedFile>()> open;  // error message = skip reason
-    // Mode and mtime recorded earlier (a spooled copy has its own): sent instead of the opened file's.
-    std::optional<wire::FileMeta> recorded;
-};
-
-enum class FileStatus {
-    confirmed,    // every chunk has a successful delivery report; `entry` is final
-    skipped,      // not sent; `skip_reason` says why
-    unconfirmed,  // started but not every chunk confirmed; `fd` may still be open for spooling
-    not_started,  // never opened (the transfer stopped first)
-};
-
-struct FileResult {
-    FileStatus status = FileStatus::not_started;
-    wire::FileEntry entry;      // meta, and sha256/chunks when the whole file was read
-    std::string skip_reason;
-    UniqueFd fd;                // open descriptor of an unconfirmed file, if it is still open
 };
 
 class TransferSender final : private DeliveryHandler {
@@ -117,7 +96,6 @@ private:
     // Resends every message the failed producer accepted and nobody confirmed (chunks re-read with pread).
     void on_rebuilt() override;
     void supersede(FileState& f);
-    void finish_file_if_confirmed(FileState& f);
     void skip_file(FileState& f, std::string reason);
     void wait_all_confirmed();
 
@@ -128,11 +106,11 @@ private:
     std::vector<std::unique_ptr<FileState>> files_;
     std::vector<Message> messages_;
     std::vector<std::string> manifest_parts_;
-    std::size_t open_files_ = 0;
     std::uint64_t confirmed_messages_ = 0;
     std::function<void(std::uint64_t)> after_read_;
     std::uint64_t chunks_read_ = 0;
     HashWorker hasher_{kHashAheadBytes};
+    OpenFiles open_{hasher_};
     ProducerSession session_;
 };
 
