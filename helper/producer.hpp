@@ -1,6 +1,6 @@
 // One librdkafka idempotent producer session, reduced to what the transfer needs: produce a message tagged with our
-// own id, collect delivery reports, notice a fatal error. Rebuilding after a fatal error is the sender's decision;
-// this class only makes a fresh session from the same configuration.
+// own id, collect delivery reports, notice a fatal error. Rebuilding after a fatal error is ProducerSession's
+// decision (producer_session.hpp); this class only makes a fresh session from the same configuration.
 #pragma once
 #include <librdkafka/rdkafka.h>
 

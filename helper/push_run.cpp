@@ -141,6 +141,217 @@ std::vector<bool> text_files(const std::vector<SourceFile>& sources, std::size_t
     return text;
 }
 
+// Who runs the push and which transfer it is: the options checked against the settings and the environment.
+struct PushPlan {
+    std::optional<RunAs> run_as;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    wire::JobInfo job;
+    wire::TransferIdentity id;
+    bool records = false;
+    std::string companion;  // records mode: the open message, chunks and manifest go there (and are signed for it)
+};
+
+Result<PushPlan> plan_push(const CommandLine& cl, const Settings& s) {
+    PushPlan p;
+    if (cl.run_as) {
+        if (::geteuid() != 0) return fail("--run-as is only allowed when running as root");
+        TRY_ASSIGN(p.run_as, parse_run_as(*cl.run_as));
+    }
+    p.uid = p.run_as ? p.run_as->uid : ::getuid();
+    p.gid = p.run_as ? p.run_as->gid : ::getgid();
+    JobDefaults defaults{short_hostname(), user_name_of(p.uid), p.uid, p.gid,
+                         "adhoc-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(::getpid())};
+    TRY_ASSIGN(p.job, resolve_job(cl, s, real_env, defaults));
+    p.id = identity_of(p.job);
+    p.records = s.format == SendFormat::records;
+    if (p.records) {
+        p.companion = wire::companion_topic(cl.topic);
+        if (!kafka::valid_topic_name(p.companion))
+            return fail("--topic \"" + cl.topic + "\": records mode also writes to " + p.companion +
+                        ", longer than Kafka's 249 characters: use a shorter topic");
+    }
+    return p;
+}
+
+// One push, step by step: plan, connect (and drop privileges), walk, deliver, then the manifest or the spool.
+class PushRun {
+public:
+    PushRun(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* conf, const RunContext& ctx,
+            const Log& log)
+        : cl_(cl), s_(s), conf_(conf), ctx_(ctx), log_(log), start_(Clock::now()),
+          deadline_(start_ + std::chrono::milliseconds(static_cast<long long>(s.timeout_seconds * 1000))) {}
+    int run();
+
+private:
+    void deliver(std::unique_ptr<Producer> session, const std::vector<SourceFile>& sources, std::size_t line_limit);
+    int conclude(Tally t, int root_fd);
+    int spool(wire::Manifest manifest, const Tally& t, PushSummary summary, int root_fd);
+    // Prints the run's line and its JSON summary; returns its exit code.
+    int report(PushSummary summary, const char* status, int code, const std::string& line) const;
+    std::string tail() const { return ", transfer " + plan_.id.transfer_id + " to " + cl_.topic; }
+
+    const CommandLine& cl_;
+    const Settings& s_;
+    const rd_kafka_conf_t* conf_;
+    const RunContext& ctx_;
+    const Log& log_;
+    const Clock::time_point start_;
+    const Clock::time_point deadline_;
+    PushPlan plan_;
+    std::optional<MessageSigner> signer_;
+    std::vector<FileResult> results_;  // one per source file
+    std::vector<bool> as_records_;     // went, or would go, as records: the drain sends those as records again
+    std::string failure_before_chunks_;
+    std::optional<TransferSender> sender_;  // sends the manifest too; absent when the open or the records failed
+};
+
+int PushRun::run() {
+    auto filter = GlobFilter::create(cl_.includes, cl_.excludes);
+    if (!filter) return log_.error(filter.error().message), exit_code::usage;
+    auto plan = plan_push(cl_, s_);
+    if (!plan) return log_.error(plan.error().message), exit_code::usage;
+    plan_ = std::move(*plan);
+    signer_.emplace(ctx_.keys ? &ctx_.keys->signing_key() : nullptr, plan_.records ? plan_.companion : cl_.topic);
+
+    // Credentials and connection first, while we may still be root; nothing under DIR has been touched yet.
+    auto line_limit = records_line_limit(s_);
+    if (plan_.records && !line_limit) return log_.error(line_limit.error().message), exit_code::usage;
+    auto producer = Producer::create(conf_, cl_.topic, message_timeout_for(deadline_), log_, plan_.companion);
+    if (!producer) return log_.error(producer.error().message), exit_code::usage;
+    if (plan_.run_as) {
+        if (auto p = prepare_user_spool(s_.spool_dir, plan_.uid, plan_.gid); !p)
+            log_.warning("spool not ready (" + p.error().message + "); if delivery fails nothing can be spooled");
+        if (auto d = drop_privileges(*plan_.run_as); !d) {
+            log_.error("cannot drop privileges to " + *cl_.run_as + ": " + d.error().message +
+                       "; nothing was read or sent");
+            print_summary_line(push_summary_json({"lost", exit_code::lost, plan_.id.transfer_id, cl_.topic, 0, 0, 0,
+                                                  seconds_since(start_), 0, std::nullopt}));
+            return exit_code::lost;
+        }
+    }
+
+    auto root = open_root_directory(cl_.dir);
+    if (!root) return log_.error(root.error().message), exit_code::usage;
+    auto walked = walk_tree(root->get(), *filter);
+    if (!walked) return log_.error(cl_.dir + ": " + walked.error().message), exit_code::usage;
+    apply_size_limit(*walked, s_.max_file_bytes);
+    log_.debug("transfer " + plan_.id.transfer_id + ": " + std::to_string(walked->files.size()) + " files, " +
+               std::to_string(walked->skipped.size()) + " skipped entries");
+    std::vector<SourceFile> sources;
+    sources.reserve(walked->files.size());
+    const int root_fd = root->get();
+    for (std::size_t i = 0; i < walked->files.size(); ++i) {
+        std::string path = walked->files[i].path;
+        sources.push_back({path, i, [root_fd, path] { return open_regular_beneath(root_fd, path); }, std::nullopt});
+    }
+    deliver(std::move(*producer), sources, line_limit ? *line_limit : 0);
+    return conclude(tally(results_, std::move(walked->skipped)), root_fd);
+}
+
+void PushRun::deliver(std::unique_ptr<Producer> session, const std::vector<SourceFile>& sources,
+                      std::size_t line_limit) {
+    ProducerFactory rebuild = [this](int timeout_ms) {
+        return Producer::create(conf_, cl_.topic, timeout_ms, log_, plan_.companion);
+    };
+    results_ = std::vector<FileResult>(sources.size());
+    as_records_.assign(sources.size(), false);
+    std::vector<std::size_t> file_mode;  // positions of the files sent as chunks
+    // The signed open message first: the sink stages nothing of a transfer before it.
+    if (auto opened = open_transfer(*session, plan_.job, plan_.id, *signer_, deadline_, ctx_.interrupted); !opened) {
+        failure_before_chunks_ = opened.error().message;
+        for (std::size_t pos = 0; pos < sources.size(); ++pos) file_mode.push_back(pos);
+        if (plan_.records) as_records_ = text_files(sources, line_limit);
+    } else if (plan_.records) {
+        // Text files first, as records; then the rest as chunks and the manifest, on the same producer session.
+        RecordSettings rs{line_limit, s_.max_open_files, s_.max_producer_rebuilds, s_.max_file_attempts, deadline_,
+                          ctx_.interrupted};
+        RecordSender records(std::move(session), rebuild, plan_.id, rs, log_);
+        RecordOutcome out = records.send_files(sources);
+        failure_before_chunks_ = records.failure();
+        session = records.release_producer();
+        results_ = std::move(out.results);
+        for (std::size_t i = 0; i < sources.size(); ++i) {
+            if (out.file_mode[i]) file_mode.push_back(i);
+            as_records_[i] = !out.file_mode[i];
+        }
+    } else {
+        for (std::size_t i = 0; i < sources.size(); ++i) file_mode.push_back(i);
+    }
+    if (!failure_before_chunks_.empty() || !session) {
+        // The open or the records did not all get through: nothing more is sent; what is not confirmed is spooled.
+        for (std::size_t pos : file_mode) results_[pos].entry.meta = {sources[pos].path, sources[pos].index, 0, 0644, 0};
+        return;
+    }
+    SenderSettings ss{s_.chunk_bytes, s_.max_open_files, s_.max_producer_rebuilds, s_.max_file_attempts, deadline_,
+                      ctx_.interrupted, &*signer_};
+    sender_.emplace(std::move(session), rebuild, plan_.id, ss, log_);
+    std::vector<SourceFile> chunked;
+    for (std::size_t pos : file_mode) chunked.push_back(sources[pos]);
+    auto sent = sender_->send_files(std::move(chunked));
+    for (std::size_t k = 0; k < sent.size(); ++k) results_[file_mode[k]] = std::move(sent[k]);
+}
+
+int PushRun::conclude(Tally t, int root_fd) {
+    wire::Manifest manifest;
+    manifest.transfer_id = plan_.id.transfer_id;
+    manifest.job = plan_.job;
+    manifest.chunk_bytes = s_.chunk_bytes;
+    manifest.files = t.confirmed;
+    manifest.skipped = t.skipped;
+    auto parts = manifest_messages(manifest, s_.message_max_bytes);
+    if (!parts) log_.error(parts.error().message);
+    PushSummary summary{"delivered", exit_code::delivered, plan_.id.transfer_id, cl_.topic, t.confirmed.size(), t.bytes,
+                        t.skipped.size(), 0, 0, std::nullopt};
+    if (t.pending.empty() && parts && sender_ && sender_->send_manifest(std::move(*parts))) {
+        summary.seconds = seconds_since(start_);
+        return report(summary, "delivered", exit_code::delivered,
+                      "kafka-stream-push: " +
+                          summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(), summary.seconds) + tail());
+    }
+    return spool(std::move(manifest), t, std::move(summary), root_fd);
+}
+
+int PushRun::spool(wire::Manifest manifest, const Tally& t, PushSummary summary, int root_fd) {
+    const bool interrupted = ctx_.interrupted && *ctx_.interrupted;
+    std::string why = interrupted                                  ? "interrupted (SIGTERM: the epilog's time is up)"
+                      : !failure_before_chunks_.empty()            ? failure_before_chunks_
+                      : sender_ && !sender_->failure().empty()     ? sender_->failure()
+                                                                   : "not every message was confirmed";
+    log_.warning("not delivered: " + why + "; spooling what is not confirmed");
+    std::uint64_t spooled = 0;
+    std::vector<std::string> not_spooled;
+    auto where = spool_pending(s_, cl_.topic, plan_.id, std::move(manifest), results_, t.pending, as_records_, root_fd,
+                               *signer_, spooled, not_spooled);
+    summary.seconds = seconds_since(start_);
+    const std::string counts = summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(), summary.seconds);
+    if (!where) {
+        log_.error("cannot spool: " + where.error().message);
+        return report(summary, "lost", exit_code::lost,
+                      "kafka-stream-push: NOT delivered and NOT spooled: " + counts + tail());
+    }
+    summary.spooled_files = spooled;
+    summary.spool_entry = *where;
+    const std::string spooled_to =
+        "kafka-stream-push: NOT delivered, spooled " + std::to_string(spooled) + " files to " + *where;
+    if (!not_spooled.empty()) {
+        log_.error(std::to_string(not_spooled.size()) +
+                   " file(s) did not fit in the spool and are NOT saved, first: " + not_spooled.front());
+        return report(summary, "lost", exit_code::lost,
+                      spooled_to + ", " + std::to_string(not_spooled.size()) + " NOT spooled (spool full): " + counts +
+                          tail());
+    }
+    return report(summary, "spooled", exit_code::spooled, spooled_to + ": " + counts + tail());
+}
+
+int PushRun::report(PushSummary summary, const char* status, int code, const std::string& line) const {
+    summary.status = status;
+    summary.exit_code = code;
+    print_line(line);
+    print_summary_line(push_summary_json(summary));
+    return code;
+}
+
 }  // namespace
 
 int message_timeout_for(Clock::time_point deadline) { return std::max(1000, remaining_ms(deadline) - 500); }
@@ -156,168 +367,7 @@ std::string summary_counts(std::uint64_t files, std::uint64_t bytes, std::uint64
 
 int run_push(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* conf, const RunContext& ctx,
              const Log& log) {
-    const auto start = Clock::now();
-    const auto deadline = start + std::chrono::milliseconds(static_cast<long long>(s.timeout_seconds * 1000));
-
-    auto filter = GlobFilter::create(cl.includes, cl.excludes);
-    if (!filter) return log.error(filter.error().message), exit_code::usage;
-    std::optional<RunAs> run_as;
-    if (cl.run_as) {
-        if (::geteuid() != 0) return log.error("--run-as is only allowed when running as root"), exit_code::usage;
-        auto r = parse_run_as(*cl.run_as);
-        if (!r) return log.error(r.error().message), exit_code::usage;
-        run_as = *r;
-    }
-    const uid_t uid = run_as ? run_as->uid : ::getuid();
-    const gid_t gid = run_as ? run_as->gid : ::getgid();
-    JobDefaults defaults{short_hostname(), user_name_of(uid), uid, gid,
-                         "adhoc-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(::getpid())};
-    auto job = resolve_job(cl, s, real_env, defaults);
-    if (!job) return log.error(job.error().message), exit_code::usage;
-    const wire::TransferIdentity id = identity_of(*job);
-    // Records mode: the open message, chunks and manifest go to the companion topic; they are signed for it.
-    const bool records_mode = s.format == SendFormat::records;
-    const std::string companion = records_mode ? wire::companion_topic(cl.topic) : std::string();
-    if (records_mode && !kafka::valid_topic_name(companion))
-        return log.error("--topic \"" + cl.topic + "\": records mode also writes to " + companion +
-                         ", longer than Kafka's 249 characters: use a shorter topic"),
-               exit_code::usage;
-    const MessageSigner signer(ctx.keys ? &ctx.keys->signing_key() : nullptr, records_mode ? companion : cl.topic);
-
-    // Credentials and connection first, while we may still be root; nothing under DIR has been touched yet.
-    auto line_limit = records_line_limit(s);
-    if (s.format == SendFormat::records && !line_limit) return log.error(line_limit.error().message), exit_code::usage;
-    auto producer = Producer::create(conf, cl.topic, message_timeout_for(deadline), log, companion);
-    if (!producer) return log.error(producer.error().message), exit_code::usage;
-    if (run_as) {
-        if (auto p = prepare_user_spool(s.spool_dir, uid, gid); !p)
-            log.warning("spool not ready (" + p.error().message + "); if delivery fails nothing can be spooled");
-        if (auto d = drop_privileges(*run_as); !d) {
-            log.error("cannot drop privileges to " + *cl.run_as + ": " + d.error().message + "; nothing was read or sent");
-            print_summary_line(push_summary_json(
-                {"lost", exit_code::lost, id.transfer_id, cl.topic, 0, 0, 0, seconds_since(start), 0, std::nullopt}));
-            return exit_code::lost;
-        }
-    }
-
-    auto root = open_root_directory(cl.dir);
-    if (!root) return log.error(root.error().message), exit_code::usage;
-    auto walked = walk_tree(root->get(), *filter);
-    if (!walked) return log.error(cl.dir + ": " + walked.error().message), exit_code::usage;
-    apply_size_limit(*walked, s.max_file_bytes);
-    log.debug("transfer " + id.transfer_id + ": " + std::to_string(walked->files.size()) + " files, " +
-              std::to_string(walked->skipped.size()) + " skipped entries");
-
-    wire::Manifest manifest;
-    manifest.transfer_id = id.transfer_id;
-    manifest.job = *job;
-    manifest.chunk_bytes = s.chunk_bytes;
-    const std::string tail = ", transfer " + id.transfer_id + " to " + cl.topic;
-    std::vector<SourceFile> sources;
-    sources.reserve(walked->files.size());
-    const int root_fd = root->get();
-    for (std::size_t i = 0; i < walked->files.size(); ++i) {
-        std::string path = walked->files[i].path;
-        sources.push_back({path, i, [root_fd, path] { return open_regular_beneath(root_fd, path); }, std::nullopt});
-    }
-    SenderSettings ss{s.chunk_bytes, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline,
-                      ctx.interrupted, &signer};
-    ProducerFactory rebuild = [conf, &cl, &log, &companion](int timeout_ms) {
-        return Producer::create(conf, cl.topic, timeout_ms, log, companion);
-    };
-    std::unique_ptr<Producer> session = std::move(*producer);
-    std::vector<FileResult> results(sources.size());
-    std::vector<std::size_t> file_mode;  // positions of the files sent as chunks
-    std::vector<bool> as_records(sources.size(), false);
-    std::string failure_before_chunks;
-    // The signed open message first: the sink stages nothing of a transfer before it.
-    if (auto opened = open_transfer(*session, *job, id, signer, deadline, ctx.interrupted); !opened) {
-        failure_before_chunks = opened.error().message;
-        for (std::size_t pos = 0; pos < sources.size(); ++pos) file_mode.push_back(pos);
-        if (s.format == SendFormat::records) as_records = text_files(sources, *line_limit);
-    } else if (s.format == SendFormat::records) {
-        // Text files first, as records; then the rest as chunks and the manifest, on the same producer session.
-        RecordSettings rs{*line_limit, s.max_open_files, s.max_producer_rebuilds, s.max_file_attempts, deadline,
-                          ctx.interrupted};
-        RecordSender records(std::move(session), rebuild, id, rs, log);
-        RecordOutcome out = records.send_files(sources);
-        failure_before_chunks = records.failure();
-        session = records.release_producer();
-        results = std::move(out.results);
-        for (std::size_t i = 0; i < sources.size(); ++i) {
-            if (out.file_mode[i]) file_mode.push_back(i);
-            as_records[i] = !out.file_mode[i];
-        }
-    } else {
-        for (std::size_t i = 0; i < sources.size(); ++i) file_mode.push_back(i);
-    }
-    std::optional<TransferSender> sender;
-    if (failure_before_chunks.empty() && session) {
-        sender.emplace(std::move(session), rebuild, id, ss, log);
-        std::vector<SourceFile> chunked;
-        for (std::size_t pos : file_mode) chunked.push_back(sources[pos]);
-        auto sent = sender->send_files(std::move(chunked));
-        for (std::size_t k = 0; k < sent.size(); ++k) results[file_mode[k]] = std::move(sent[k]);
-    } else {
-        // The open or the records did not all get through: nothing more is sent; what is not confirmed is spooled.
-        for (std::size_t pos : file_mode) results[pos].entry.meta = {sources[pos].path, sources[pos].index, 0, 0644, 0};
-    }
-    Tally t = tally(results, std::move(walked->skipped));
-
-    manifest.files = t.confirmed;
-    manifest.skipped = t.skipped;
-    auto parts = manifest_messages(manifest, s.message_max_bytes);
-    if (!parts) log.error(parts.error().message);
-    PushSummary summary{"delivered", exit_code::delivered, id.transfer_id, cl.topic, t.confirmed.size(), t.bytes,
-                        t.skipped.size(), 0, 0, std::nullopt};
-    if (t.pending.empty() && parts && sender && sender->send_manifest(std::move(*parts))) {
-        summary.seconds = seconds_since(start);
-        print_line("kafka-stream-push: " + summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(),
-                                                          summary.seconds) + tail);
-        print_summary_line(push_summary_json(summary));
-        return exit_code::delivered;
-    }
-
-    const bool interrupted = ctx.interrupted && *ctx.interrupted;
-    std::string why = interrupted                              ? "interrupted (SIGTERM: the epilog's time is up)"
-                      : !failure_before_chunks.empty()               ? failure_before_chunks
-                      : sender && !sender->failure().empty() ? sender->failure()
-                                                             : "not every message was confirmed";
-    log.warning("not delivered: " + why + "; spooling what is not confirmed");
-    std::uint64_t spooled = 0;
-    std::vector<std::string> not_spooled;
-    auto where = spool_pending(s, cl.topic, id, std::move(manifest), results, t.pending, as_records, root_fd, signer,
-                               spooled, not_spooled);
-    summary.seconds = seconds_since(start);
-    std::string counts = summary_counts(t.confirmed.size(), t.bytes, t.skipped.size(), summary.seconds);
-    if (!where) {
-        log.error("cannot spool: " + where.error().message);
-        print_line("kafka-stream-push: NOT delivered and NOT spooled: " + counts + tail);
-        summary.status = "lost";
-        summary.exit_code = exit_code::lost;
-        print_summary_line(push_summary_json(summary));
-        return exit_code::lost;
-    }
-    if (!not_spooled.empty()) {
-        log.error(std::to_string(not_spooled.size()) + " file(s) did not fit in the spool and are NOT saved, first: " +
-                  not_spooled.front());
-        print_line("kafka-stream-push: NOT delivered, spooled " + std::to_string(spooled) + " files to " + *where +
-                   ", " + std::to_string(not_spooled.size()) + " NOT spooled (spool full): " + counts + tail);
-        summary.status = "lost";
-        summary.exit_code = exit_code::lost;
-        summary.spooled_files = spooled;
-        summary.spool_entry = *where;
-        print_summary_line(push_summary_json(summary));
-        return exit_code::lost;
-    }
-    print_line("kafka-stream-push: NOT delivered, spooled " + std::to_string(spooled) + " files to " + *where + ": " +
-               counts + tail);
-    summary.status = "spooled";
-    summary.exit_code = exit_code::spooled;
-    summary.spooled_files = spooled;
-    summary.spool_entry = *where;
-    print_summary_line(push_summary_json(summary));
-    return exit_code::spooled;
+    return PushRun(cl, s, conf, ctx, log).run();
 }
 
 }  // namespace ks::push

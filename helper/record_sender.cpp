@@ -40,64 +40,40 @@ void note_timestamp(TimestampRuns& runs, std::uint64_t from, const std::string& 
 
 RecordSender::RecordSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
                            RecordSettings settings, const Log& log)
-    : producer_(std::move(first)), rebuild_(std::move(rebuild)), id_(std::move(id)), key_(wire::message_key(id_)),
-      settings_(settings), log_(log) {}
+    : id_(std::move(id)), key_(wire::message_key(id_)), settings_(settings), log_(log),
+      session_(std::move(first), std::move(rebuild),
+               SessionLimits{settings.max_producer_rebuilds, settings.deadline, settings.interrupted}, *this, log) {}
 
 RecordSender::~RecordSender() {
-    if (producer_ && producer_->outstanding() > 0) {
-        producer_->purge();
-        handle_reports(producer_->poll(0));
-    }
-}
-
-bool RecordSender::stopping() const {
-    return !failure_.empty() || Clock::now() >= settings_.deadline ||
-           (settings_.interrupted != nullptr && *settings_.interrupted != 0);
-}
-
-void RecordSender::stop(std::string why) {
-    if (failure_.empty()) failure_ = std::move(why);
+    // Here, not in the session's destructor: the purge's reports come back to this sender's bookkeeping.
+    if (session_.has_outstanding()) session_.abandon_outstanding();
 }
 
 RecordOutcome RecordSender::send_files(std::vector<SourceFile> files) {
-    files_.clear();
-    for (auto& s : files) {
-        auto f = std::make_unique<FileState>();
-        f->meta.path = s.path;
-        f->meta.index = s.index;
-        f->slot = files_.size();
-        f->src = std::move(s);
-        files_.push_back(std::move(f));
-    }
+    files_ = sent_files<FileState>(std::move(files));
     // Any line (at most max_line_bytes plus its ending) fits in a block that starts where the line starts.
     block_bytes_ = std::max<std::size_t>(1 << 20, 2 * settings_.max_line_bytes + 2);
     for (auto& f : files_) {
-        while (open_files_ >= settings_.max_open_files && !stopping()) {
-            service(50);
+        while (open_.count() >= settings_.max_open_files && !session_.stopping()) {
+            session_.service(50);
             resume_rewound();
         }
-        if (stopping()) break;
+        if (session_.stopping()) break;
         send_one(*f);
-        service(0);
+        session_.service(0);
         resume_rewound();
     }
     wait_all_confirmed();
 
     RecordOutcome out;
     for (auto& f : files_) {
-        // Read whole but not confirmed (the transfer stopped): its digest still says what was read.
-        if (f->digest && f->read_done && f->sha256.empty()) f->sha256 = hasher_.result(*f->digest).value_or("");
-        FileResult r;
-        r.status = f->status;
-        r.entry.meta = f->meta;
-        r.skip_reason = f->skip_reason;
+        FileResult r = open_.result(*f);
         if (f->status == FileStatus::confirmed) {
             r.entry.sha256 = f->sha256;
             r.entry.chunks = f->lines;
             r.entry.format = std::string(wire::kFormatRecords);
             r.entry.timestamps = std::move(f->stamps);
         }
-        if (f->status == FileStatus::unconfirmed) r.fd = std::move(f->opened.fd);
         out.results.push_back(std::move(r));
         out.file_mode.push_back(f->file_mode);
     }
@@ -123,8 +99,7 @@ void RecordSender::send_one(FileState& f) {
         f.opened.fd.reset();
         return;
     }
-    f.status = FileStatus::unconfirmed;
-    ++open_files_;
+    open_.start(f);
     prepare_attempt(f);
     drive(f);
 }
@@ -153,7 +128,7 @@ void RecordSender::drive(FileState& f) {
         if (outcome == Pump::done && same_content_stamp(now, f.opened.st) && f.hashed_upto == f.meta.size) {
             hasher_.end(*f.digest);  // its digest is taken when every line is confirmed
             f.read_done = true;
-            finish_file_if_confirmed(f);
+            open_.finish_if_confirmed(f);
             return;
         }
         if (f.attempt + 1 >= static_cast<std::uint64_t>(settings_.max_file_attempts))
@@ -168,7 +143,7 @@ void RecordSender::drive(FileState& f) {
 RecordSender::Pump RecordSender::pump(FileState& f) {
     const std::uint64_t size = f.meta.size;
     while (f.read_pos < size) {
-        if (stopping()) return Pump::stopped;
+        if (session_.stopping()) return Pump::stopped;
         recycle_blocks();
         std::unique_ptr<std::string> block = take_block();
         const std::uint64_t base = f.read_pos;
@@ -185,7 +160,7 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
         timestamp_ms_ = std::llround(read_at * 1000);  // the records' Kafka timestamp: the same instant
         note_timestamp(f.stamps, base, timestamp);
         const std::string_view view(block->data(), want);
-        const int generation = generation_;
+        const int generation = session_.generation();
         // The lines of this block that extend the digest (the first pass over them) are [hash_from, hash_to): they
         // follow each other, since a rewind only ever moves back to lines already hashed.
         std::size_t hash_from = 0, hash_to = 0;
@@ -222,7 +197,7 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
             f.read_pos = base + pos;
         }
         hand_over_hashed();
-        if (pos == 0 && generation == generation_) return Pump::changed;  // no line end where the scan saw one
+        if (pos == 0 && generation == session_.generation()) return Pump::changed;  // no line end where the scan saw one
     }
     return Pump::done;
 }
@@ -241,44 +216,32 @@ void RecordSender::recycle_blocks() {
 
 RecordSender::Produced RecordSender::produce_line(FileState& f, std::uint64_t offset) {
     const std::uint64_t id = pack_id(f.slot, f.attempt, offset);
-    const int generation = generation_;
+    const int generation = session_.generation();
+    auto produce = [&](Producer& p) { return p.produce_record(id, key_, value_, timestamp_ms_); };
     // The deadline is checked per block read (pump) and while waiting for room below, not per line: reading the
     // clock for each of millions of lines was a tenth of the push's CPU time.
-    for (bool first = true; failure_.empty() && (first || !stopping()); first = false) {
-        rd_kafka_resp_err_t err = producer_->produce_record(id, key_, value_, timestamp_ms_);
-        if (!err) {
+    for (bool first = true; session_.failure().empty() && (first || !session_.stopping()); first = false) {
+        switch (session_.attempt(produce)) {
+        case Attempt::accepted:
             ++f.outstanding;
-            ++produced_;
-            if (after_produce_) after_produce_(producer_->handle(), produced_);
             return Produced::ok;
-        }
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            service(20);  // wait for room; reports free it
-        } else if (err == RD_KAFKA_RESP_ERR__FATAL || !producer_->fatal_error().empty()) {
-            rebuild_and_rewind();
-        } else {
-            stop("cannot produce to Kafka: " + producer_->explain(err));
+        case Attempt::stopped:
+            return Produced::stopped;
+        case Attempt::retry:
+            break;
         }
         if (f.status != FileStatus::unconfirmed) return Produced::stopped;
-        if (generation != generation_) return Produced::rewound;
+        if (generation != session_.generation()) return Produced::rewound;
     }
     return Produced::stopped;
 }
 
 void RecordSender::resume_rewound() {
     for (auto& f : files_)
-        if (!stopping() && f->status == FileStatus::unconfirmed && !f->read_done) drive(*f);
+        if (!session_.stopping() && f->status == FileStatus::unconfirmed && !f->read_done) drive(*f);
 }
 
-void RecordSender::service(int timeout_ms) {
-    if (!producer_) return;  // a rebuild failed; the transfer has stopped
-    handle_reports(producer_->poll(timeout_ms));
-    // A wrong password, a missing ACL, an untrusted certificate: waiting or rebuilding cannot help.
-    if (failure_.empty() && !producer_->misconfiguration().empty()) stop(producer_->misconfiguration());
-    if (failure_.empty() && !producer_->fatal_error().empty()) rebuild_and_rewind();
-}
-
-void RecordSender::handle_reports(const std::vector<DeliveryReport>& reports) {
+void RecordSender::on_reports(const std::vector<DeliveryReport>& reports) {
     for (const auto& r : reports) {
         const std::uint64_t slot = r.id >> (kOffsetBits + kAttemptBits);
         if (slot >= files_.size()) continue;
@@ -288,36 +251,16 @@ void RecordSender::handle_reports(const std::vector<DeliveryReport>& reports) {
         if (!r.err) {
             ++confirmed_;
             if (f.outstanding > 0) --f.outstanding;
-            finish_file_if_confirmed(f);
+            open_.finish_if_confirmed(f);
             continue;
         }
         ++f.failed;
         f.lowest_failed = std::min(f.lowest_failed, r.id & kOffsetMask);
-        // Purged or failed by a fatal error: a rebuild or the spool takes care of it.
-        if (is_purge_or_fatal(r.err) || !producer_->fatal_error().empty()) continue;
-        stop("delivery failed: " + producer_->explain(r.err));
+        session_.delivery_failed(r.err);
     }
 }
 
-void RecordSender::rebuild_and_rewind() {
-    if (!producer_->misconfiguration().empty()) return stop(producer_->misconfiguration());
-    std::string why = producer_->fatal_error();
-    if (rebuilds_ >= settings_.max_producer_rebuilds) {
-        stop("fatal producer error after " + std::to_string(rebuilds_) + " rebuilds: " + why);
-        return;
-    }
-    log_.warning("fatal producer error (" + why + "); rebuilding the producer and resending what is not confirmed");
-    producer_->purge();
-    handle_reports(producer_->poll(0));
-    producer_.reset();
-    auto next = rebuild_(remaining_ms(settings_.deadline));
-    if (!next) {
-        stop("cannot rebuild the producer: " + next.error().message);
-        return;
-    }
-    producer_ = std::move(*next);
-    ++rebuilds_;
-    ++generation_;
+void RecordSender::on_rebuilt() {
     for (auto& f : files_) {
         if (f->status != FileStatus::unconfirmed) continue;
         if (f->outstanding > 0) {
@@ -332,38 +275,12 @@ void RecordSender::rebuild_and_rewind() {
 }
 
 void RecordSender::wait_all_confirmed() {
-    while (open_files_ > 0 && !stopping()) {
-        service(100);
+    auto step = [&] {
+        session_.service(100);
         resume_rewound();
-    }
-    if (open_files_ > 0) {
-        stop("timed out before every record was confirmed");
-        if (producer_) {
-            // Fail what is queued or in flight now: waiting longer would break the time bound; the caller spools it.
-            producer_->purge();
-            handle_reports(producer_->poll(0));
-        }
-    }
+    };
+    session_.wait_until([&] { return open_.count() == 0; }, step, "timed out before every record was confirmed");
 }
 
-void RecordSender::finish_file_if_confirmed(FileState& f) {
-    if (f.status != FileStatus::unconfirmed || !f.read_done || f.outstanding != 0) return;
-    // Every line was hashed once it was produced: the digest is ready, or a block's hashing away.
-    auto digest = f.digest ? hasher_.result(*std::exchange(f.digest, std::nullopt)) : std::nullopt;
-    if (!digest) return skip_file(f, skip_reason::changed);  // cannot happen: its lines were hashed in order
-    f.sha256 = std::move(*digest);
-    f.status = FileStatus::confirmed;
-    f.opened.fd.reset();
-    --open_files_;
-}
-
-void RecordSender::skip_file(FileState& f, std::string reason) {
-    if (f.status == FileStatus::unconfirmed) --open_files_;
-    if (f.digest) hasher_.drop(*std::exchange(f.digest, std::nullopt));
-    f.status = FileStatus::skipped;
-    f.skip_reason = std::move(reason);
-    f.opened.fd.reset();
-    f.sha256.clear();
-}
 
 }  // namespace ks::push

@@ -25,6 +25,7 @@
 #include "kafka.hpp"
 #include "log.hpp"
 #include "producer.hpp"
+#include "producer_session.hpp"
 #include "result.hpp"
 #include "transfer_sender.hpp"
 #include "wire_format.hpp"
@@ -54,7 +55,7 @@ struct RecordOutcome {
     std::vector<bool> file_mode;      // true: not text, left for file mode (its result is `not_started`)
 };
 
-class RecordSender {
+class RecordSender final : private DeliveryHandler {
 public:
     RecordSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
                  RecordSettings settings, const Log& log);
@@ -65,35 +66,28 @@ public:
     // Sends every text file as records and waits until each is confirmed, the deadline passes or delivery fails.
     RecordOutcome send_files(std::vector<SourceFile> files);
     // The producer session, for the file-mode files and the manifest (null if a rebuild failed).
-    std::unique_ptr<Producer> release_producer() { return std::move(producer_); }
+    std::unique_ptr<Producer> release_producer() { return session_.release(); }
 
-    const std::string& failure() const { return failure_; }
-    int producer_rebuilds() const { return rebuilds_; }
+    const std::string& failure() const { return session_.failure(); }
+    int producer_rebuilds() const { return session_.rebuilds(); }
     std::uint64_t records_confirmed() const { return confirmed_; }
     // Fault-injection seam for tests: called after each accepted produce with the running count.
-    void set_after_produce(std::function<void(rd_kafka_t*, std::uint64_t)> hook) { after_produce_ = std::move(hook); }
+    void set_after_produce(std::function<void(rd_kafka_t*, std::uint64_t)> hook) {
+        session_.set_after_produce(std::move(hook));
+    }
 
 private:
-    struct FileState {
-        std::size_t slot = 0;
-        SourceFile src;
-        OpenedFile opened;
-        wire::FileMeta meta;
+    struct FileState : SentFile {
         TimestampRuns stamps;     // which lines carried which timestamp (for the manifest)
         std::string meta_prefix;  // the record values' "ks" object up to the offset (record_meta_prefix)
-        std::optional<HashWorker::Id> digest;  // of [0, hashed_upto), in the hashing worker
+        // `digest` is of [0, hashed_upto); `outstanding` counts this session's and attempt's unconfirmed records.
         std::uint64_t hashed_upto = 0;  // the digest covers [0, hashed_upto): the first pass over the file
         std::uint64_t lines = 0;        // lines in [0, hashed_upto)
         std::uint64_t read_pos = 0;     // next line to send
         std::uint64_t attempt = 0;      // bumped when the file changed and is read again
-        std::uint64_t outstanding = 0;  // produced in this session and attempt, not yet confirmed
-        std::uint64_t failed = 0;       // of those, reported failed (purged)
+        std::uint64_t failed = 0;       // of the unconfirmed ones, reported failed (purged)
         std::uint64_t lowest_failed = std::numeric_limits<std::uint64_t>::max();
-        bool read_done = false;
         bool file_mode = false;  // not text: left for file mode
-        FileStatus status = FileStatus::not_started;
-        std::string sha256;
-        std::string skip_reason;
     };
     enum class Pump { done, changed, stopped };
     enum class Produced { ok, rewound, stopped };
@@ -103,22 +97,17 @@ private:
     Pump pump(FileState& f);
     Produced produce_line(FileState& f, std::uint64_t offset);
     void resume_rewound();
-    void service(int timeout_ms);
-    void handle_reports(const std::vector<DeliveryReport>& reports);
-    void rebuild_and_rewind();
+    void on_reports(const std::vector<DeliveryReport>& reports) override;
+    // Moves each unconfirmed file's read position back to what the failed producer may have lost.
+    void on_rebuilt() override;
     void prepare_attempt(FileState& f);
-    void finish_file_if_confirmed(FileState& f);
-    void skip_file(FileState& f, std::string reason);
-    bool stopping() const;
-    void stop(std::string why);
+    void skip_file(FileState& f, std::string reason) { open_.give_up(f, std::move(reason)); }
     void wait_all_confirmed();
     // A block buffer to read into: one the hashing worker is done with, or a new one.
     std::unique_ptr<std::string> take_block();
     // Takes back the blocks the hashing worker has finished.
     void recycle_blocks();
 
-    std::unique_ptr<Producer> producer_;
-    ProducerFactory rebuild_;
     wire::TransferIdentity id_;
     std::string key_;
     RecordSettings settings_;
@@ -128,16 +117,12 @@ private:
     std::vector<std::unique_ptr<std::string>> spare_blocks_;  // back from the hashing worker, for the next reads
     std::string value_;
     std::int64_t timestamp_ms_ = 0;  // of the block being sent: every record of it gets this Kafka timestamp
-    std::size_t open_files_ = 0;
-    int generation_ = 0;
-    int rebuilds_ = 0;
-    std::uint64_t produced_ = 0;
     std::uint64_t confirmed_ = 0;
-    std::string failure_;
-    std::function<void(rd_kafka_t*, std::uint64_t)> after_produce_;
     // The lines sent are hashed block by block on the worker's thread while this one encodes and produces the next
     // block; each block buffer goes with its job and comes back to spare_blocks_.
     HashWorker hasher_{kHashAheadBytes};
+    OpenFiles open_{hasher_};
+    ProducerSession session_;
 };
 
 }  // namespace ks::push

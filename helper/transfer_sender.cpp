@@ -27,89 +27,53 @@ struct TransferSender::Message {
     int generation = -1;      // producer session that last accepted it; -1 = never produced
 };
 
-struct TransferSender::FileState {
-    std::size_t slot = 0;  // position in files_
-    SourceFile src;
-    OpenedFile opened;
-    wire::FileMeta meta;
-    std::optional<HashWorker::Id> digest;  // of the current read, in the hashing worker
-    std::string sha256;
+struct TransferSender::FileState : SentFile {
     std::uint64_t chunks = 0;
     std::vector<std::uint64_t> messages;  // of the current read
-    std::size_t outstanding = 0;
-    bool read_done = false;
-    FileStatus status = FileStatus::not_started;
-    std::string skip_reason;
 };
-
-int remaining_ms(Clock::time_point deadline) {
-    if (deadline == Clock::time_point::max()) return 24 * 3600 * 1000;
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    return static_cast<int>(std::clamp<std::int64_t>(ms, 1, 24 * 3600 * 1000));
-}
 
 TransferSender::TransferSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
                                SenderSettings settings, const Log& log)
-    : producer_(std::move(first)), rebuild_(std::move(rebuild)), id_(std::move(id)), key_(wire::message_key(id_)),
-      settings_(settings), log_(log) {}
+    : id_(std::move(id)), key_(wire::message_key(id_)), settings_(settings), log_(log),
+      session_(std::move(first), std::move(rebuild),
+               SessionLimits{settings.max_producer_rebuilds, settings.deadline, settings.interrupted}, *this, log) {}
 
 TransferSender::~TransferSender() {
-    if (producer_ && producer_->outstanding() > 0) abandon_outstanding();
-}
-
-bool TransferSender::stopping() const {
-    return !failure_.empty() || Clock::now() >= settings_.deadline ||
-           (settings_.interrupted != nullptr && *settings_.interrupted != 0);
-}
-
-void TransferSender::stop(std::string why) {
-    if (failure_.empty()) failure_ = std::move(why);
+    // Here, not in the session's destructor: the purge's reports come back to this sender's bookkeeping.
+    if (session_.has_outstanding()) session_.abandon_outstanding();
 }
 
 std::vector<FileResult> TransferSender::send_files(std::vector<SourceFile> files) {
-    files_.clear();
-    for (auto& s : files) {
-        auto f = std::make_unique<FileState>();
-        f->meta.path = s.path;
-        f->meta.index = s.index;
-        f->slot = files_.size();
-        f->src = std::move(s);
-        files_.push_back(std::move(f));
-    }
+    files_ = sent_files<FileState>(std::move(files));
     for (auto& f : files_) {
-        while (open_files_ >= settings_.max_open_files && !stopping()) pump(50);
-        if (stopping()) break;
+        while (open_.count() >= settings_.max_open_files && !session_.stopping()) pump(50);
+        if (session_.stopping()) break;
         send_one(*f);
-        service(0);
+        session_.service(0);
     }
     wait_all_confirmed();
 
     std::vector<FileResult> results;
     results.reserve(files_.size());
     for (auto& f : files_) {
-        // Read whole but not confirmed (the transfer stopped): its digest still says what was read.
-        if (f->digest && f->read_done && f->sha256.empty()) f->sha256 = hasher_.result(*f->digest).value_or("");
-        FileResult r;
-        r.status = f->status;
-        r.entry.meta = f->meta;
+        FileResult r = open_.result(*f);
         r.entry.sha256 = f->sha256;
         r.entry.chunks = f->chunks;
-        r.skip_reason = f->skip_reason;
-        if (f->status == FileStatus::unconfirmed) r.fd = std::move(f->opened.fd);
         results.push_back(std::move(r));
     }
     return results;
 }
 
 bool TransferSender::send_manifest(std::vector<std::string> parts) {
-    if (stopping() || parts.empty()) return false;
+    if (session_.stopping() || parts.empty()) return false;
     manifest_parts_ = std::move(parts);
     const std::uint64_t first = messages_.size();
     for (std::size_t part = 0; part < manifest_parts_.size(); ++part) {
         std::uint64_t id = messages_.size();
         messages_.push_back(Message{});
         messages_[id].offset = part;  // for the manifest, the part index
-        if (!produce_message(id, manifest_parts_[part])) break;
+        const std::string_view payload = manifest_parts_[part];
+        if (!produce_message(id, [&](Producer& p) { return produce_copy(p, id, payload); })) break;
     }
     auto all_delivered = [&] {
         if (messages_.size() - first != manifest_parts_.size()) return false;
@@ -117,34 +81,20 @@ bool TransferSender::send_manifest(std::vector<std::string> parts) {
             if (!messages_[id].delivered) return false;
         return true;
     };
-    while (!stopping() && !all_delivered()) service(100);
-    if (all_delivered()) return true;
-    stop("timed out waiting for the manifest's delivery reports");
-    abandon_outstanding();
-    return false;
+    return session_.wait_until(all_delivered, [&] { session_.service(100); },
+                               "timed out waiting for the manifest's delivery reports");
 }
 
 void TransferSender::wait_all_confirmed() {
-    while (open_files_ > 0 && !stopping()) pump(100);
-    if (open_files_ > 0) {
-        stop("timed out before every chunk was confirmed");
-        abandon_outstanding();
-    }
-}
-
-void TransferSender::abandon_outstanding() {
-    if (!producer_) return;
-    // Fail what is queued or in flight now: waiting longer would break the time bound, and the caller spools it.
-    producer_->purge();
-    handle_reports(producer_->poll(0));
+    session_.wait_until([&] { return open_.count() == 0; }, [&] { pump(100); },
+                        "timed out before every chunk was confirmed");
 }
 
 void TransferSender::send_one(FileState& f) {
     auto opened = f.src.open();
     if (!opened) return skip_file(f, opened.error().message);
     f.opened = std::move(*opened);
-    f.status = FileStatus::unconfirmed;
-    ++open_files_;
+    open_.start(f);
     for (int attempt = 1; attempt <= settings_.max_file_attempts; ++attempt) {
         f.meta.size = static_cast<std::uint64_t>(f.opened.st.st_size);
         f.meta.mode = f.src.recorded ? f.src.recorded->mode : f.opened.st.st_mode & 07777;
@@ -152,7 +102,7 @@ void TransferSender::send_one(FileState& f) {
         switch (read_and_produce(f)) {
         case ReadOutcome::sent:
             f.read_done = true;
-            finish_file_if_confirmed(f);
+            open_.finish_if_confirmed(f);
             return;
         case ReadOutcome::io_error:
         case ReadOutcome::stopped:
@@ -185,7 +135,7 @@ TransferSender::ReadOutcome TransferSender::read_and_produce(FileState& f) {
         auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(settings_.chunk_bytes, size - offset));
         OwnedPayload chunk = allocate_payload(len);
         if (!chunk) {
-            stop("out of memory for a " + std::to_string(len) + "-byte chunk");
+            session_.stop("out of memory for a " + std::to_string(len) + "-byte chunk");
             return ReadOutcome::stopped;
         }
         ssize_t n = pread_full(f.opened.fd.get(), chunk.get(), len, offset);
@@ -226,7 +176,7 @@ bool TransferSender::produce_hashed(bool wait) {
         if (m.superseded || files_[m.file]->status != FileStatus::unconfirmed) continue;
         OwnedPayload chunk(static_cast<char*>(done.keep.release()));
         const std::size_t len = m.len;
-        auto hand_over = [&] { return producer_->produce(id, key_, chunk, len, headers_for(messages_[id])); };
+        auto hand_over = [&](Producer& p) { return p.produce(id, key_, chunk, len, headers_for(messages_[id])); };
         if (!produce_message(id, hand_over)) return false;
     }
     return true;
@@ -234,40 +184,21 @@ bool TransferSender::produce_hashed(bool wait) {
 
 void TransferSender::pump(int timeout_ms) {
     if (hasher_.queued_bytes() > 0) {
-        if (produce_hashed(true)) service(0);
+        if (produce_hashed(true)) session_.service(0);
         return;
     }
-    if (produce_hashed(false)) service(timeout_ms);
+    if (produce_hashed(false)) session_.service(timeout_ms);
 }
 
-bool TransferSender::produce_message(std::uint64_t id, std::string_view payload) {
-    return produce_message(id, [&] { return produce_raw(id, payload); });
+template <class Produce>
+bool TransferSender::produce_message(std::uint64_t id, Produce&& produce) {
+    if (!session_.produce(produce)) return false;
+    messages_[id].generation = session_.generation();
+    return true;
 }
 
-bool TransferSender::produce_message(std::uint64_t id, const std::function<rd_kafka_resp_err_t()>& attempt) {
-    while (!stopping()) {
-        rd_kafka_resp_err_t err = attempt();
-        if (!err) {
-            messages_[id].generation = generation_;
-            ++produced_;
-            if (after_produce_) after_produce_(producer_->handle(), produced_);
-            return true;
-        }
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            service(20);  // wait for room; reports free it
-            continue;
-        }
-        if (err == RD_KAFKA_RESP_ERR__FATAL || !producer_->fatal_error().empty()) {
-            rebuild_and_resend();
-            continue;
-        }
-        stop("cannot produce to Kafka: " + producer_->explain(err));
-    }
-    return false;
-}
-
-rd_kafka_resp_err_t TransferSender::produce_raw(std::uint64_t id, std::string_view payload) {
-    return producer_->produce(id, key_, payload, headers_for(messages_[id]));
+rd_kafka_resp_err_t TransferSender::produce_copy(Producer& producer, std::uint64_t id, std::string_view payload) {
+    return producer.produce(id, key_, payload, headers_for(messages_[id]));
 }
 
 wire::Headers TransferSender::headers_for(const Message& m) const {
@@ -285,15 +216,7 @@ wire::Headers TransferSender::headers_for(const Message& m) const {
     return wire::encode_chunk(h);
 }
 
-void TransferSender::service(int timeout_ms) {
-    if (!producer_) return;  // a rebuild failed; the transfer has stopped
-    handle_reports(producer_->poll(timeout_ms));
-    // A wrong password, a missing ACL, an untrusted certificate: waiting or rebuilding cannot help.
-    if (failure_.empty() && !producer_->misconfiguration().empty()) stop(producer_->misconfiguration());
-    if (failure_.empty() && !producer_->fatal_error().empty()) rebuild_and_resend();
-}
-
-void TransferSender::handle_reports(const std::vector<DeliveryReport>& reports) {
+void TransferSender::on_reports(const std::vector<DeliveryReport>& reports) {
     for (const auto& r : reports) {
         if (r.id >= messages_.size()) continue;
         Message& m = messages_[r.id];
@@ -304,36 +227,17 @@ void TransferSender::handle_reports(const std::vector<DeliveryReport>& reports) 
             if (m.file != kManifestSlot && !m.superseded) {
                 FileState& f = *files_[m.file];
                 --f.outstanding;
-                finish_file_if_confirmed(f);
+                open_.finish_if_confirmed(f);
             }
             continue;
         }
-        // Purged or failed by a fatal error: not stored as far as we know; a rebuild or the spool takes care of it.
-        if (is_purge_or_fatal(r.err) || m.superseded || m.delivered) continue;
-        if (!producer_->fatal_error().empty()) continue;
-        stop("delivery failed: " + producer_->explain(r.err));
+        if (m.superseded || m.delivered) continue;  // its outcome no longer matters
+        session_.delivery_failed(r.err);
     }
 }
 
-void TransferSender::rebuild_and_resend() {
-    if (!producer_->misconfiguration().empty()) return stop(producer_->misconfiguration());
-    std::string why = producer_->fatal_error();
-    if (rebuilds_ >= settings_.max_producer_rebuilds) {
-        stop("fatal producer error after " + std::to_string(rebuilds_) + " rebuilds: " + why);
-        return;
-    }
-    log_.warning("fatal producer error (" + why + "); rebuilding the producer and resending what is not confirmed");
-    producer_->purge();
-    handle_reports(producer_->poll(0));
-    producer_.reset();
-    auto next = rebuild_(remaining_ms(settings_.deadline));
-    if (!next) {
-        stop("cannot rebuild the producer: " + next.error().message);
-        return;
-    }
-    producer_ = std::move(*next);
-    ++rebuilds_;
-    ++generation_;
+void TransferSender::on_rebuilt() {
+    const int generation = session_.generation();
     // A file that changed since it was read can no longer be resent consistently with its digest.
     for (auto& f : files_) {
         if (f->status != FileStatus::unconfirmed || !f->read_done) continue;
@@ -344,7 +248,7 @@ void TransferSender::rebuild_and_resend() {
     std::string buf;
     for (std::uint64_t id = 0; id < messages_.size(); ++id) {
         Message& m = messages_[id];
-        if (m.delivered || m.superseded || m.generation < 0 || m.generation == generation_) continue;
+        if (m.delivered || m.superseded || m.generation < 0 || m.generation == generation) continue;
         std::string_view payload;
         if (m.file == kManifestSlot) {
             payload = manifest_parts_[m.offset];
@@ -359,21 +263,8 @@ void TransferSender::rebuild_and_resend() {
             }
             payload = std::string_view(buf.data(), m.len);
         }
-        while (true) {
-            rd_kafka_resp_err_t err = produce_raw(id, payload);
-            if (!err) {
-                m.generation = generation_;
-                ++produced_;
-                break;
-            }
-            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                // Fatal again: the next service() rebuilds once more; anything else stops the transfer.
-                if (producer_->fatal_error().empty()) stop(std::string("cannot produce to Kafka: ") + rd_kafka_err2str(err));
-                return;
-            }
-            handle_reports(producer_->poll(20));
-            if (stopping() || !producer_->fatal_error().empty()) return;
-        }
+        if (!session_.resend([&](Producer& p) { return produce_copy(p, id, payload); })) return;
+        m.generation = generation;
     }
 }
 
@@ -385,24 +276,9 @@ void TransferSender::supersede(FileState& f) {
     f.read_done = false;
 }
 
-void TransferSender::finish_file_if_confirmed(FileState& f) {
-    if (f.status != FileStatus::unconfirmed || !f.read_done || f.outstanding != 0) return;
-    // Every chunk was hashed before it was produced: the digest is ready (or a moment away, its end marker).
-    auto digest = f.digest ? hasher_.result(*std::exchange(f.digest, std::nullopt)) : std::nullopt;
-    if (!digest) return skip_file(f, skip_reason::changed);  // cannot happen: its chunks were hashed in order
-    f.sha256 = std::move(*digest);
-    f.status = FileStatus::confirmed;
-    f.opened.fd.reset();
-    --open_files_;
-}
-
 void TransferSender::skip_file(FileState& f, std::string reason) {
-    if (f.status == FileStatus::unconfirmed) --open_files_;
     supersede(f);
-    f.status = FileStatus::skipped;
-    f.skip_reason = std::move(reason);
-    f.opened.fd.reset();
-    f.sha256.clear();
+    open_.give_up(f, std::move(reason));
     f.chunks = 0;
 }
 

@@ -24,14 +24,14 @@
 #include "hash_worker.hpp"
 #include "log.hpp"
 #include "producer.hpp"
+#include "producer_session.hpp"
 #include "result.hpp"
 #include "safe_walk.hpp"
+#include "sent_file.hpp"
 #include "unique_fd.hpp"
 #include "wire_format.hpp"
 
 namespace ks::push {
-
-using Clock = std::chrono::steady_clock;
 
 // Chunks read and waiting to be hashed, or hashed and waiting to be produced: about 8 chunks beside librdkafka's queue.
 inline constexpr std::size_t kHashAheadBytes = 8u << 20;
@@ -46,39 +46,13 @@ struct SenderSettings {
     const class MessageSigner* signer = nullptr;               // signs the manifest (transfer_open.hpp)
 };
 
-struct SourceFile {
-    std::string path;          // relative path on the wire
-    std::uint64_t index = 0;   // file index in the transfer
-    std::function<Result<OpenedFile>()> open;  // error message = skip reason
-    // Mode and mtime recorded earlier (a spooled copy has its own): sent instead of the opened file's.
-    std::optional<wire::FileMeta> recorded;
-};
-
-enum class FileStatus {
-    confirmed,    // every chunk has a successful delivery report; `entry` is final
-    skipped,      // not sent; `skip_reason` says why
-    unconfirmed,  // started but not every chunk confirmed; `fd` may still be open for spooling
-    not_started,  // never opened (the transfer stopped first)
-};
-
-struct FileResult {
-    FileStatus status = FileStatus::not_started;
-    wire::FileEntry entry;      // meta, and sha256/chunks when the whole file was read
-    std::string skip_reason;
-    UniqueFd fd;                // open descriptor of an unconfirmed file, if it is still open
-};
-
-// Builds a fresh producer session whose messages time out after `message_timeout_ms`.
-using ProducerFactory = std::function<Result<std::unique_ptr<Producer>>(int message_timeout_ms)>;
-
-// Milliseconds left before `deadline`, at least 1.
-int remaining_ms(Clock::time_point deadline);
-
-class TransferSender {
+class TransferSender final : private DeliveryHandler {
 public:
     TransferSender(std::unique_ptr<Producer> first, ProducerFactory rebuild, wire::TransferIdentity id,
                    SenderSettings settings, const Log& log);
     ~TransferSender();
+    TransferSender(const TransferSender&) = delete;
+    TransferSender& operator=(const TransferSender&) = delete;
 
     // Sends all chunks of all files (in order) and waits until each is confirmed, the deadline passes or delivery
     // fails. The results are in the same order as `files`.
@@ -88,11 +62,13 @@ public:
     bool send_manifest(std::vector<std::string> parts);
 
     // Why the transfer stopped (empty when it did not).
-    const std::string& failure() const { return failure_; }
-    int producer_rebuilds() const { return rebuilds_; }
+    const std::string& failure() const { return session_.failure(); }
+    int producer_rebuilds() const { return session_.rebuilds(); }
     std::uint64_t messages_confirmed() const { return confirmed_messages_; }
     // Fault-injection seam for tests: called after each accepted produce with the running count.
-    void set_after_produce(std::function<void(rd_kafka_t*, std::uint64_t)> hook) { after_produce_ = std::move(hook); }
+    void set_after_produce(std::function<void(rd_kafka_t*, std::uint64_t)> hook) {
+        session_.set_after_produce(std::move(hook));
+    }
     // Test seam: called after each chunk is read, with the running count of chunks read (chunks are produced later,
     // once hashed: a change to a file "while it is read" is made here).
     void set_after_read(std::function<void(std::uint64_t)> hook) { after_read_ = std::move(hook); }
@@ -110,23 +86,19 @@ private:
     // Moves the transfer on while waiting (for room, for confirmations): hashed chunks are produced as soon as they
     // are ready; only when none is left does it wait up to `timeout_ms` for delivery reports.
     void pump(int timeout_ms);
-    bool produce_message(std::uint64_t id, std::string_view payload);
-    bool produce_message(std::uint64_t id, const std::function<rd_kafka_resp_err_t()>& attempt);
-    rd_kafka_resp_err_t produce_raw(std::uint64_t id, std::string_view payload);
+    // Queues message `id` through `produce(Producer&)` (retrying as the session says) and notes the generation.
+    template <class Produce>
+    bool produce_message(std::uint64_t id, Produce&& produce);
+    // Queues message `id` with a copy of `payload` (the manifest's parts, and chunks re-read for a resend).
+    rd_kafka_resp_err_t produce_copy(Producer& producer, std::uint64_t id, std::string_view payload);
     wire::Headers headers_for(const Message& m) const;
-    void service(int timeout_ms);
-    void handle_reports(const std::vector<DeliveryReport>& reports);
-    void rebuild_and_resend();
+    void on_reports(const std::vector<DeliveryReport>& reports) override;
+    // Resends every message the failed producer accepted and nobody confirmed (chunks re-read with pread).
+    void on_rebuilt() override;
     void supersede(FileState& f);
-    void finish_file_if_confirmed(FileState& f);
     void skip_file(FileState& f, std::string reason);
-    bool stopping() const;
-    void stop(std::string why);
     void wait_all_confirmed();
-    void abandon_outstanding();
 
-    std::unique_ptr<Producer> producer_;
-    ProducerFactory rebuild_;
     wire::TransferIdentity id_;
     std::string key_;
     SenderSettings settings_;
@@ -134,16 +106,12 @@ private:
     std::vector<std::unique_ptr<FileState>> files_;
     std::vector<Message> messages_;
     std::vector<std::string> manifest_parts_;
-    std::size_t open_files_ = 0;
-    int generation_ = 0;
-    int rebuilds_ = 0;
-    std::uint64_t produced_ = 0;
     std::uint64_t confirmed_messages_ = 0;
-    std::string failure_;
-    std::function<void(rd_kafka_t*, std::uint64_t)> after_produce_;
     std::function<void(std::uint64_t)> after_read_;
     std::uint64_t chunks_read_ = 0;
     HashWorker hasher_{kHashAheadBytes};
+    OpenFiles open_{hasher_};
+    ProducerSession session_;
 };
 
 }  // namespace ks::push
