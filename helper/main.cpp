@@ -65,7 +65,7 @@ int run(int argc, char** argv, Log& log) {
     if (!conf) return log.error(conf.error().message), exit_code::usage;
     if (kafka::conf_value(conf->get(), "bootstrap.servers").empty())
         return log.error("no Kafka brokers: set bootstrap.servers in the config file or with -X"), exit_code::usage;
-    auto max_bytes = wire::parse_u64(kafka::conf_value(conf->get(), "message.max.bytes"));
+    auto max_bytes = text::parse_u64(kafka::conf_value(conf->get(), "message.max.bytes"));
     if (!max_bytes) return log.error("cannot read message.max.bytes back from librdkafka"), exit_code::usage;
     if (auto fits = check_chunk_fits(settings->chunk_bytes, *max_bytes); !fits)
         return log.error(fits.error().message), exit_code::usage;

@@ -20,7 +20,7 @@ Result<double> parse_seconds(std::string_view opt, const std::string& v) {
 }
 
 Result<std::int64_t> parse_int(std::string_view opt, const std::string& v, std::int64_t min, std::int64_t max) {
-    auto n = wire::parse_i64(v);
+    auto n = text::parse_i64(v);
     if (!n || *n < min || *n > max)
         return fail(std::string(opt) + ": expected an integer between " + std::to_string(min) + " and " +
                     std::to_string(max) + ", got \"" + v + "\"");
@@ -124,7 +124,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
 
 Result<SendFormat> parse_send_format(std::string_view text) {
     if (text == kFormatFiles) return SendFormat::files;
-    if (text == kFormatRecords) return SendFormat::records;
+    if (text == wire::kFormatRecords) return SendFormat::records;
     return fail("expected \"files\" or \"records\", got \"" + std::string(text) + "\"");
 }
 
