@@ -22,23 +22,10 @@
 #include "sink_options.hpp"
 #include "static_membership.hpp"
 #include "staging_area.hpp"
+#include "stop_signal.hpp"
 #include "wire_format.hpp"
 
 namespace {
-
-// Set by SIGTERM/SIGINT, read by the poll loop: the only process-wide state, as signals require.
-volatile std::sig_atomic_t g_stop = 0;
-
-void on_signal(int) { g_stop = 1; }
-
-void install_signal_handlers() {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGINT, &sa, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-}
 
 int run(int argc, char** argv) {
     using namespace ks::sink;
@@ -155,11 +142,12 @@ int run(int argc, char** argv) {
         log.error(monitor.error().message);
         return 1;
     }
-    install_signal_handlers();
+    ks::install_stop_signal();
+    signal(SIGPIPE, SIG_IGN);  // a write to a closed pipe or socket fails with EPIPE instead of ending the sink
     ServiceSettings service{config->topics, config->topic_regex, config->group, config->commit_interval_s,
                             config->commit_bytes, std::min(60.0, std::max(1.0, config->stale_seconds / 2)),
                             config->exit_when_idle, ::isatty(STDERR_FILENO) == 1, config->stop_timeout_s};
-    auto outcome = run_consumer(service, kafka_properties, *sink, *monitor, log, g_stop);
+    auto outcome = run_consumer(service, kafka_properties, *sink, *monitor, log, ks::stop_requested());
     const int rc = outcome.result ? 0 : 1;
     if (!outcome.result) log.error(outcome.result.error().message);
     // Kafka did not answer in time and its handle was left open: destroying it would wait for the coordinator.
