@@ -169,16 +169,10 @@ const std::vector<std::string>& sink_config_keys() {
     return keys;
 }
 
-Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<ConfigEntry>& file_entries) {
-    std::vector<ConfigEntry> entries = file_entries;
-    entries.insert(entries.end(), args.overrides.begin(), args.overrides.end());
-    TRY_ASSIGN(auto split, split_config(entries, sink_config_keys()));
-    SinkConfig c;
-    c.kafka = split.kafka;
-    bool has_brokers = false;
-    for (const auto& e : c.kafka) has_brokers = has_brokers || e.key == "bootstrap.servers" || e.key == "metadata.broker.list";
-    if (!has_brokers) return fail("no Kafka brokers: set bootstrap.servers in the config file or with -X bootstrap.servers=HOST:PORT");
+namespace {
 
+// What to read and where to put it: topics (or a pattern), group, output root and layout.
+Result<void> resolve_source_and_output(const SinkArgs& args, const SplitConfig& split, SinkConfig& c) {
     c.topics = args.topics;
     if (c.topics.empty())
         if (auto t = get_string(split, "stream.topics")) c.topics = split_commas(*t);
@@ -194,7 +188,11 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     if (c.output.empty()) return fail("--output is required (or stream.output in the config)");
     c.layout = args.layout ? *args.layout : get_string(split, "stream.layout").value_or(std::string(kDefaultLayout));
     TRY(Layout::parse(c.layout));
+    return {};
+}
 
+// Options that are also flags: one-shot mode, chown, the timestamp_data files.
+Result<void> resolve_modes(const SinkArgs& args, const SplitConfig& split, SinkConfig& c) {
     if (args.exit_when_idle) {
         c.exit_when_idle = args.exit_when_idle;
     } else {
@@ -205,7 +203,11 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     c.chown = args.chown || chown.value_or(false);
     TRY_ASSIGN(auto tsdata, get_bool(split, "stream.records.timestamp.data"));
     c.records_timestamp_data = args.records_timestamp_data || tsdata.value_or(false);
+    return {};
+}
 
+// Commits, staging and admission limits, authentication: config keys only.
+Result<void> resolve_limits(const SplitConfig& split, SinkConfig& c) {
     TRY_ASSIGN(auto interval, get_u64(split, "stream.commit.interval.ms", 10, 3600000));
     if (interval) c.commit_interval_s = static_cast<double>(*interval) / 1000.0;
     TRY_ASSIGN(auto bytes, get_u64(split, "stream.commit.bytes", 1, 1ull << 40));
@@ -242,7 +244,11 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     if (keep) c.keep_seconds = *keep;
     TRY_ASSIGN(auto record, get_u64(split, "stream.max.record.bytes", 1, 1ull << 32));
     if (record) c.max_record_bytes = *record;
+    return {};
+}
 
+// Around the consumer loop: metrics, the static member's name, the stop budget.
+Result<void> resolve_service(const SinkArgs& args, const SplitConfig& split, SinkConfig& c) {
     c.metrics_file = args.metrics_file ? *args.metrics_file : get_string(split, "stream.metrics.file").value_or("");
     std::string listen = args.metrics_listen ? *args.metrics_listen : get_string(split, "stream.metrics.listen").value_or("");
     if (!listen.empty()) {
@@ -257,6 +263,24 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     c.static_membership = static_membership.value_or(true);
     TRY_ASSIGN(auto stop_timeout, get_u64(split, "stream.stop.timeout.ms", 1000, 3600000));
     if (stop_timeout) c.stop_timeout_s = static_cast<double>(*stop_timeout) / 1000.0;
+    return {};
+}
+
+}  // namespace
+
+Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<ConfigEntry>& file_entries) {
+    std::vector<ConfigEntry> entries = file_entries;
+    entries.insert(entries.end(), args.overrides.begin(), args.overrides.end());
+    TRY_ASSIGN(auto split, split_config(entries, sink_config_keys()));
+    SinkConfig c;
+    c.kafka = split.kafka;
+    bool has_brokers = false;
+    for (const auto& e : c.kafka) has_brokers = has_brokers || e.key == "bootstrap.servers" || e.key == "metadata.broker.list";
+    if (!has_brokers) return fail("no Kafka brokers: set bootstrap.servers in the config file or with -X bootstrap.servers=HOST:PORT");
+    TRY(resolve_source_and_output(args, split, c));
+    TRY(resolve_modes(args, split, c));
+    TRY(resolve_limits(split, c));
+    TRY(resolve_service(args, split, c));
     return c;
 }
 
