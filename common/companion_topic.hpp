@@ -10,6 +10,10 @@ namespace ks::wire {
 
 inline constexpr std::string_view kCompanionSuffix = ".ks-meta";
 
+// The name of records mode: kafka-stream-push's --format value and a manifest entry's "format" (FileEntry::format)
+// of a file sent as one record message per line.
+inline constexpr std::string_view kFormatRecords = "records";
+
 inline std::string companion_topic(std::string_view topic) {
     return std::string(topic) + std::string(kCompanionSuffix);
 }

@@ -110,7 +110,7 @@ Result<std::optional<std::uint64_t>> get_u64(const SplitConfig& c, const std::st
                                              std::uint64_t max) {
     auto it = c.own.find(key);
     if (it == c.own.end()) return std::optional<std::uint64_t>{};
-    auto v = wire::parse_u64(it->second.value);
+    auto v = text::parse_u64(it->second.value);
     if (!v) return fail(it->second.origin + ": " + key + ": " + v.error().message);
     if (*v < min || *v > max)
         return fail(it->second.origin + ": " + key + " must be between " + std::to_string(min) + " and " +

@@ -21,16 +21,16 @@ Result<std::string> json_path(const json& entry) {
     }
     if (entry.contains("path_b64")) {
         if (!entry["path_b64"].is_string()) return fail("\"path_b64\" is not a string");
-        return base64_decode(entry["path_b64"].get<std::string>());
+        return text::base64_decode(entry["path_b64"].get<std::string>());
     }
     return fail("entry has neither \"path\" nor \"path_b64\"");
 }
 
 void put_path(json& entry, const std::string& path) {
-    if (is_valid_utf8(path))
+    if (text::is_valid_utf8(path))
         entry["path"] = path;
     else
-        entry["path_b64"] = base64_encode(path);
+        entry["path_b64"] = text::base64_encode(path);
 }
 
 template <class T>

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "companion_topic.hpp"  // kFormatRecords
 #include "result.hpp"
 #include "wire_headers.hpp"
 
@@ -15,9 +16,6 @@ namespace ks::wire {
 
 // A manifest larger than one message is split into parts, each a complete JSON object with a subset of the entries.
 inline constexpr std::uint32_t kMaxManifestParts = 65536;
-
-// FileEntry::format of a file sent as one record message per line.
-inline constexpr std::string_view kFormatRecords = "records";
 
 struct FileEntry {
     FileMeta meta;

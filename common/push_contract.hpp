@@ -7,6 +7,8 @@
 #include <optional>
 #include <string_view>
 
+#include "companion_topic.hpp"
+
 namespace ks::push {
 
 // kafka-stream-push's exit codes (documented in --help and kafka-stream-push(1)); the plugin judges its run by them.
@@ -39,9 +41,11 @@ inline std::optional<int> exit_code_from_wait_status(std::string_view raw) {
     return static_cast<int>(128 + (status & 0x7f));
 }
 
-// --format's values: every file as checksummed chunks, or each text file as one record message per line.
+// --format's values: every file as checksummed chunks, or each text file as one record message per line
+// (wire::kFormatRecords, the name the manifest gives such a file).
 inline constexpr std::string_view kFormatFiles = "files";
-inline constexpr std::string_view kFormatRecords = "records";
-constexpr bool valid_format_name(std::string_view value) { return value == kFormatFiles || value == kFormatRecords; }
+constexpr bool valid_format_name(std::string_view value) {
+    return value == kFormatFiles || value == wire::kFormatRecords;
+}
 
 }  // namespace ks::push

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-namespace ks::wire {
+namespace ks::text {
 
 bool is_valid_utf8(std::string_view s) {
     std::size_t i = 0;
@@ -96,4 +96,4 @@ Result<std::uint64_t> parse_u64(std::string_view text) { return parse_decimal<st
 
 Result<std::int64_t> parse_i64(std::string_view text) { return parse_decimal<std::int64_t>(text); }
 
-}  // namespace ks::wire
+}  // namespace ks::text

@@ -1,4 +1,4 @@
-// Text codecs of the wire format that config parsing and the tools use too: UTF-8 validation, base64 (paths and
+// Text codecs that the wire format, config parsing and the command lines share: UTF-8 validation, base64 (paths and
 // record lines that are not UTF-8) and strict decimal numbers (header values, config values, command-line numbers).
 #pragma once
 #include <cstdint>
@@ -7,7 +7,7 @@
 
 #include "result.hpp"
 
-namespace ks::wire {
+namespace ks::text {
 
 bool is_valid_utf8(std::string_view s);
 std::string base64_encode(std::string_view raw);
@@ -16,4 +16,4 @@ Result<std::string> base64_decode(std::string_view text);
 Result<std::uint64_t> parse_u64(std::string_view text);
 Result<std::int64_t> parse_i64(std::string_view text);
 
-}  // namespace ks::wire
+}  // namespace ks::text

@@ -25,7 +25,7 @@ Result<std::string> required(const Headers& headers, std::string_view name) {
 
 Result<std::uint64_t> required_u64(const Headers& headers, std::string_view name) {
     TRY_ASSIGN(auto v, required(headers, name));
-    auto n = parse_u64(v);
+    auto n = text::parse_u64(v);
     if (!n) return fail("header " + std::string(name) + ": " + n.error().message);
     return *n;
 }
@@ -182,7 +182,7 @@ static Result<ChunkHeader> decode_file_headers(const Headers& headers) {
         return fail("header ks.mode: not an octal permission");
     c.file.mode = m;
     TRY_ASSIGN(auto mtime, required(headers, header::mtime));
-    auto mt = parse_i64(mtime);
+    auto mt = text::parse_i64(mtime);
     if (!mt) return fail("header ks.mtime: " + mt.error().message);
     c.file.mtime_ns = *mt;
     return c;

@@ -29,7 +29,7 @@ Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, cons
     if (cl.nodes) {
         j.nodes = *cl.nodes;
     } else if (auto n = non_empty(env, "SLURM_JOB_NUM_NODES")) {
-        auto v = wire::parse_u64(*n);
+        auto v = text::parse_u64(*n);
         if (!v || *v == 0 || *v > 1'000'000) return fail("SLURM_JOB_NUM_NODES=\"" + *n + "\" is not a node count");
         j.nodes = static_cast<std::uint32_t>(*v);
     }
@@ -50,8 +50,8 @@ std::optional<std::int32_t> exit_code_from_slurm(const EnvLookup& env) {
     if (auto two = non_empty(env, "SLURM_JOB_EXIT_CODE2")) {
         auto colon = two->find(':');
         if (colon != std::string::npos) {
-            auto code = wire::parse_u64(two->substr(0, colon));
-            auto sig = wire::parse_u64(two->substr(colon + 1));
+            auto code = text::parse_u64(two->substr(0, colon));
+            auto sig = text::parse_u64(two->substr(colon + 1));
             if (code && sig && *code < 256 && *sig < 128)
                 return static_cast<std::int32_t>(*sig ? 128 + *sig : *code);
         }

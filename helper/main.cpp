@@ -3,7 +3,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -16,24 +15,12 @@
 #include "push_options.hpp"
 #include "push_run.hpp"
 #include "secret_config.hpp"
+#include "stop_signal.hpp"
 
 namespace {
 
 using namespace ks;
 using namespace ks::push;
-
-// Set by SIGTERM/SIGINT (the epilog's timeout), read by the senders: the only process-wide state, as signals require.
-volatile std::sig_atomic_t g_interrupted = 0;
-
-void on_signal(int) { g_interrupted = 1; }
-
-void install_signal_handlers() {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGINT, &sa, nullptr);
-}
 
 // Site file (explicit, else the default one if present) followed by -X overrides; key and certificate files are read
 // now, while we may still be root (a later producer runs as the job's user: a rebuild, the drain's per-user child).
@@ -65,7 +52,7 @@ int run(int argc, char** argv, Log& log) {
     if (!conf) return log.error(conf.error().message), exit_code::usage;
     if (kafka::conf_value(conf->get(), "bootstrap.servers").empty())
         return log.error("no Kafka brokers: set bootstrap.servers in the config file or with -X"), exit_code::usage;
-    auto max_bytes = wire::parse_u64(kafka::conf_value(conf->get(), "message.max.bytes"));
+    auto max_bytes = text::parse_u64(kafka::conf_value(conf->get(), "message.max.bytes"));
     if (!max_bytes) return log.error("cannot read message.max.bytes back from librdkafka"), exit_code::usage;
     if (auto fits = check_chunk_fits(settings->chunk_bytes, *max_bytes); !fits)
         return log.error(fits.error().message), exit_code::usage;
@@ -80,8 +67,8 @@ int run(int argc, char** argv, Log& log) {
                    exit_code::usage;
         keys = std::move(*ring);
     }
-    install_signal_handlers();
-    RunContext ctx{keys ? &*keys : nullptr, &g_interrupted};
+    install_stop_signal();  // SIGTERM (the epilog's timeout) stops the senders: what is not confirmed is spooled
+    RunContext ctx{keys ? &*keys : nullptr, &stop_requested()};
     if (cl->drain_spool) return run_drain(*cl, *settings, conf->get(), ctx, log);
     return run_push(*cl, *settings, conf->get(), ctx, log);
 }

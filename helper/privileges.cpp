@@ -35,8 +35,8 @@ bool lookup_name(uid_t uid, std::string& name, gid_t& primary) {
 Result<RunAs> parse_run_as(std::string_view text) {
     auto colon = text.find(':');
     if (colon == std::string_view::npos) return fail("--run-as: expected UID:GID, got \"" + std::string(text) + "\"");
-    auto uid = wire::parse_u64(text.substr(0, colon));
-    auto gid = wire::parse_u64(text.substr(colon + 1));
+    auto uid = text::parse_u64(text.substr(0, colon));
+    auto gid = text::parse_u64(text.substr(colon + 1));
     if (!uid || !gid || *uid > 0xFFFFFFFEull || *gid > 0xFFFFFFFEull)
         return fail("--run-as: expected numeric UID:GID, got \"" + std::string(text) + "\"");
     if (*uid == 0 || *gid == 0) return fail("--run-as: refusing to run as uid or gid 0");

@@ -34,7 +34,8 @@ struct CommandLine {
     std::string dir;
 };
 
-// Parses argv[1..]. "--opt value" and "--opt=value" both work; "--" ends options. Checks presence and shape only.
+// Parses argv[1..] against the option table (common/command_line.hpp: "--opt value", "--opt=value", "-Xkey=value",
+// "--" ends options). Checks presence and shape only.
 Result<CommandLine> parse_command_line(const std::vector<std::string>& args);
 
 std::string usage_text();

@@ -141,7 +141,7 @@ void encode_record_value(std::string_view line, std::string_view timestamp, std:
     out.push_back('"');
     if (!valid) {
         out.append(",\"data_b64\":\"");
-        out.append(wire::base64_encode(line));
+        out.append(text::base64_encode(line));
         out.push_back('"');
     }
     out.append(meta_prefix);

@@ -328,7 +328,7 @@ std::size_t remove_interrupted_entries(int user_dir_fd) {
             skip = sizeof(".old-") - 1;
         }
         if (n.front() != '.' || mark == std::string::npos || mark == 0) continue;
-        auto pid = wire::parse_u64(std::string_view(n).substr(mark + skip));
+        auto pid = text::parse_u64(std::string_view(n).substr(mark + skip));
         struct stat st {};
         if (!pid || *pid == 0 || *pid > 0x7fffffff || ::fstatat(user_dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
             !S_ISDIR(st.st_mode))

@@ -74,7 +74,7 @@ public:
             }
         }
         // \u escapes are encoded correctly by put_utf8; raw bytes >= 0x80 must form valid UTF-8.
-        if ((seen & 0x80) && !wire::is_valid_utf8(out)) return fail("string is not valid UTF-8");
+        if ((seen & 0x80) && !text::is_valid_utf8(out)) return fail("string is not valid UTF-8");
         return {};
     }
 
@@ -176,7 +176,7 @@ Result<std::uint64_t> unsigned_number(Parser& p) {
     char c = p.peek();
     if (c < '0' || c > '9') return fail("not an unsigned integer");
     TRY(p.number(text));
-    return wire::parse_u64(text);  // rejects fractions and exponents
+    return text::parse_u64(text);  // rejects fractions and exponents
 }
 
 // The "ks" object: every known key required once; unknown keys skipped (a later producer may add some).
@@ -260,7 +260,7 @@ Result<void> parse_record_value(std::string_view json, RecordValue& out) {
     if (!p.at_end()) return bad("trailing characters after the object");
     if (!have_data) return bad("missing \"data\"");
     if (have_b64) {
-        auto raw = wire::base64_decode(b64);
+        auto raw = text::base64_decode(b64);
         if (!raw) return bad("\"data_b64\": " + raw.error().message);
         out.line = std::move(*raw);
     }

@@ -1,9 +1,10 @@
 #include "sink_options.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <tuple>
 
+#include "command_line.hpp"
 #include "kafka.hpp"
 #include "layout.hpp"
 #include "static_membership.hpp"
@@ -25,13 +26,77 @@ std::vector<std::string> split_commas(std::string_view s) {
     return out;
 }
 
-Result<double> parse_seconds(std::string_view what, std::string_view text) {
+Result<double> parse_seconds(std::string_view text) {
     std::string s(text);
     char* end = nullptr;
     double v = std::strtod(s.c_str(), &end);
     if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0)
-        return fail(std::string(what) + ": expected a number of seconds, got \"" + s + "\"");
+        return fail("expected a number of seconds, got \"" + s + "\"");
     return v;
+}
+
+using Option = cli::Option<SinkArgs>;
+
+// Every option: its names, value, what it sets and its help (sink_usage() lists them in this order).
+const std::vector<Option>& options() {
+    static const std::vector<Option> table = {
+        {{"--config", {}, "FILE",
+          "config file (\"key = value\" lines; default " + std::string(kDefaultConfigPath) + " if it\n"
+          "exists). Keys stream.* are the sink's own, all others are librdkafka properties."},
+         cli::store<&SinkArgs::config_path>},
+        {{"-X", {}, "key=value", "set one config key (overrides the file); repeatable"},
+         cli::append<&SinkArgs::overrides, parse_override>},
+        {{"--topic", {}, "TOPIC", "topic to consume; repeatable, or comma-separated (config: stream.topics)"},
+         [](SinkArgs& a, std::string_view v) -> Result<void> {
+             for (auto& t : split_commas(v)) a.topics.push_back(t);
+             return {};
+         }},
+        {{"--topic-regex", {}, "RE",
+          "consume every topic matching the POSIX regular expression RE (config: stream.topic.regex)"},
+         cli::store<&SinkArgs::topic_regex>},
+        {{"--group", {}, "GROUP", "consumer group id (config: stream.group)"},
+         cli::store<&SinkArgs::group>},
+        {{"--output", {}, "ROOT", "output root, must exist (config: stream.output)"},
+         cli::store<&SinkArgs::output>},
+        {{"--layout", {}, "TEMPLATE",
+          "where files go under ROOT (config: stream.layout), default {user}/{job}/{node}/{path}\n"
+          "variables: {user} {uid} {job} {node} {cluster} {transfer} {topic} {path};\n"
+          "{path} (the file's path relative to the pushed directory) must be the last component.\n"
+          "The leading components without {node} or {transfer} form the job directory, which holds\n"
+          "_manifests/<node>.json (one per node transfer) and _SUCCESS (once all nodes are in);\n"
+          "it must contain {job}."},
+         cli::store<&SinkArgs::layout>},
+        {{"--exit-when-idle", {}, "SECS",
+          "one-shot mode: exit 0 once no message arrived for SECS seconds and everything is\n"
+          "committed (config: stream.exit.when.idle)"},
+         cli::store<&SinkArgs::exit_when_idle, parse_seconds>},
+        {{"--chown", {}, {}, "when running as root, give files and created directories the job's uid/gid"},
+         cli::set_flag<&SinkArgs::chown>},
+        {{"--records-timestamp-data", {}, {},
+          "for each file sent in records mode, also write FILE.timestamp_data: one line\n"
+          "\"<timestamp>,<line>\" per line, what the classic kafka-python consumer writes\n"
+          "(config: stream.records.timestamp.data)"},
+         cli::set_flag<&SinkArgs::records_timestamp_data>},
+        {{"--metrics-file", {}, "FILE",
+          "write Prometheus metrics to FILE (node_exporter textfile format, replaced atomically\n"
+          "every stream.metrics.interval.ms) (config: stream.metrics.file)"},
+         cli::store<&SinkArgs::metrics_file>},
+        {{"--metrics-listen", {}, "[HOST:]PORT",
+          "serve Prometheus metrics on http://HOST:PORT/metrics; HOST is a numeric address,\n"
+          "default 127.0.0.1 (config: stream.metrics.listen)"},
+         cli::store<&SinkArgs::metrics_listen>},
+        {{"--instance", {}, "NAME",
+          "this sink's name on this host, for its static group membership (group.instance.id\n"
+          "kafka-stream-sink.<host>.<NAME>); default \"default\" (config: stream.instance)"},
+         cli::store<&SinkArgs::instance>},
+        {{"--verbose", "-v", {}, "debug messages"},
+         cli::set_flag<&SinkArgs::verbose>},
+        {{"--help", "-h", {}, "this help;  --version  the version"},
+         cli::set_flag<&SinkArgs::help>},
+        {{"--version", {}, {}, {}},  // listed on --help's line
+         cli::set_flag<&SinkArgs::version>},
+    };
+    return table;
 }
 
 }  // namespace
@@ -47,36 +112,7 @@ bit and persists it under ROOT, exactly once, crash-safe. Runs as a consumer-gro
 several machines sharing ROOT) split the partitions.
 
 Options:
-  --config FILE          config file ("key = value" lines; default )" + std::string(kDefaultConfigPath) + R"( if it
-                         exists). Keys stream.* are the sink's own, all others are librdkafka properties.
-  -X key=value           set one config key (overrides the file); repeatable
-  --topic TOPIC          topic to consume; repeatable, or comma-separated (config: stream.topics)
-  --topic-regex RE       consume every topic matching the POSIX regular expression RE (config: stream.topic.regex)
-  --group GROUP          consumer group id (config: stream.group)
-  --output ROOT          output root, must exist (config: stream.output)
-  --layout TEMPLATE      where files go under ROOT (config: stream.layout), default {user}/{job}/{node}/{path}
-                         variables: {user} {uid} {job} {node} {cluster} {transfer} {topic} {path};
-                         {path} (the file's path relative to the pushed directory) must be the last component.
-                         The leading components without {node} or {transfer} form the job directory, which holds
-                         _manifests/<node>.json (one per node transfer) and _SUCCESS (once all nodes are in);
-                         it must contain {job}.
-  --exit-when-idle SECS  one-shot mode: exit 0 once no message arrived for SECS seconds and everything is
-                         committed (config: stream.exit.when.idle)
-  --chown                when running as root, give files and created directories the job's uid/gid
-  --records-timestamp-data
-                         for each file sent in records mode, also write FILE.timestamp_data: one line
-                         "<timestamp>,<line>" per line, what the classic kafka-python consumer writes
-                         (config: stream.records.timestamp.data)
-  --metrics-file FILE    write Prometheus metrics to FILE (node_exporter textfile format, replaced atomically
-                         every stream.metrics.interval.ms) (config: stream.metrics.file)
-  --metrics-listen [HOST:]PORT
-                         serve Prometheus metrics on http://HOST:PORT/metrics; HOST is a numeric address,
-                         default 127.0.0.1 (config: stream.metrics.listen)
-  --instance NAME        this sink's name on this host, for its static group membership (group.instance.id
-                         kafka-stream-sink.<host>.<NAME>); default "default" (config: stream.instance)
-  -v, --verbose          debug messages
-  -h, --help             this help;  --version  the version
-
+)" + cli::help<SinkArgs>(options(), 25) + R"(
 Config keys (stream.*): stream.topics, stream.topic.regex, stream.group, stream.output, stream.layout,
   stream.exit.when.idle, stream.chown (true/false), stream.records.timestamp.data (true/false),
   stream.commit.interval.ms (default 2000),
@@ -116,56 +152,8 @@ Test hook: KS_SINK_CRASH_AT=<point> makes the process _exit(137) at a named poin
 
 Result<SinkArgs> parse_sink_args(const std::vector<std::string_view>& args) {
     SinkArgs a;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        std::string_view arg = args[i];
-        std::string_view value;
-        bool has_inline = false;
-        if (arg.starts_with("--") && arg.find('=') != std::string_view::npos) {
-            value = arg.substr(arg.find('=') + 1);
-            arg = arg.substr(0, arg.find('='));
-            has_inline = true;
-        }
-        auto need = [&](std::string_view name) -> Result<std::string> {
-            if (has_inline) return std::string(value);
-            if (i + 1 >= args.size()) return fail(std::string(name) + " needs a value");
-            return std::string(args[++i]);
-        };
-        if (arg == "-h" || arg == "--help") { a.help = true; continue; }
-        if (arg == "--version") { a.version = true; continue; }
-        if (arg == "-v" || arg == "--verbose") { a.verbose = true; continue; }
-        if (arg == "--chown") { a.chown = true; continue; }
-        if (arg == "--records-timestamp-data") { a.records_timestamp_data = true; continue; }
-        if (arg == "-X" || (arg.starts_with("-X") && arg.size() > 2 && !has_inline)) {
-            std::string kv = arg.size() > 2 ? std::string(arg.substr(2)) : std::string();
-            if (kv.empty()) {
-                if (i + 1 >= args.size()) return fail("-X needs key=value");
-                kv = std::string(args[++i]);
-            }
-            TRY_ASSIGN(auto e, parse_override(kv));
-            a.overrides.push_back(std::move(e));
-            continue;
-        }
-        static constexpr std::string_view kWithValue[] = {"--config",       "--topic",        "--topic-regex",
-                                                          "--group",        "--output",       "--layout",
-                                                          "--exit-when-idle", "--metrics-file", "--metrics-listen",
-                                                          "--instance"};
-        if (std::find(std::begin(kWithValue), std::end(kWithValue), arg) == std::end(kWithValue))
-            return fail("unknown option \"" + std::string(args[i]) + "\"");
-        TRY_ASSIGN(auto v, need(arg));
-        if (arg == "--config") a.config_path = v;
-        else if (arg == "--topic") { for (auto& t : split_commas(v)) a.topics.push_back(t); }
-        else if (arg == "--topic-regex") a.topic_regex = v;
-        else if (arg == "--group") a.group = v;
-        else if (arg == "--output") a.output = v;
-        else if (arg == "--layout") a.layout = v;
-        else if (arg == "--metrics-file") a.metrics_file = v;
-        else if (arg == "--metrics-listen") a.metrics_listen = v;
-        else if (arg == "--instance") a.instance = v;
-        else if (arg == "--exit-when-idle") {
-            TRY_ASSIGN(auto s, parse_seconds("--exit-when-idle", v));
-            a.exit_when_idle = s;
-        }
-    }
+    TRY_ASSIGN(auto positional, cli::parse<SinkArgs>(options(), args, a));
+    if (!positional.empty()) return fail("unexpected argument \"" + positional[0] + "\": the sink takes options only");
     return a;
 }
 
@@ -181,16 +169,10 @@ const std::vector<std::string>& sink_config_keys() {
     return keys;
 }
 
-Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<ConfigEntry>& file_entries) {
-    std::vector<ConfigEntry> entries = file_entries;
-    entries.insert(entries.end(), args.overrides.begin(), args.overrides.end());
-    TRY_ASSIGN(auto split, split_config(entries, sink_config_keys()));
-    SinkConfig c;
-    c.kafka = split.kafka;
-    bool has_brokers = false;
-    for (const auto& e : c.kafka) has_brokers = has_brokers || e.key == "bootstrap.servers" || e.key == "metadata.broker.list";
-    if (!has_brokers) return fail("no Kafka brokers: set bootstrap.servers in the config file or with -X bootstrap.servers=HOST:PORT");
+namespace {
 
+// What to read and where to put it: topics (or a pattern), group, output root and layout.
+Result<void> resolve_source_and_output(const SinkArgs& args, const SplitConfig& split, SinkConfig& c) {
     c.topics = args.topics;
     if (c.topics.empty())
         if (auto t = get_string(split, "stream.topics")) c.topics = split_commas(*t);
@@ -206,7 +188,11 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     if (c.output.empty()) return fail("--output is required (or stream.output in the config)");
     c.layout = args.layout ? *args.layout : get_string(split, "stream.layout").value_or(std::string(kDefaultLayout));
     TRY(Layout::parse(c.layout));
+    return {};
+}
 
+// Options that are also flags: one-shot mode, chown, the timestamp_data files.
+Result<void> resolve_modes(const SinkArgs& args, const SplitConfig& split, SinkConfig& c) {
     if (args.exit_when_idle) {
         c.exit_when_idle = args.exit_when_idle;
     } else {
@@ -217,7 +203,11 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     c.chown = args.chown || chown.value_or(false);
     TRY_ASSIGN(auto tsdata, get_bool(split, "stream.records.timestamp.data"));
     c.records_timestamp_data = args.records_timestamp_data || tsdata.value_or(false);
+    return {};
+}
 
+// Commits, staging and admission limits, authentication: config keys only.
+Result<void> resolve_limits(const SplitConfig& split, SinkConfig& c) {
     TRY_ASSIGN(auto interval, get_u64(split, "stream.commit.interval.ms", 10, 3600000));
     if (interval) c.commit_interval_s = static_cast<double>(*interval) / 1000.0;
     TRY_ASSIGN(auto bytes, get_u64(split, "stream.commit.bytes", 1, 1ull << 40));
@@ -254,7 +244,11 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     if (keep) c.keep_seconds = *keep;
     TRY_ASSIGN(auto record, get_u64(split, "stream.max.record.bytes", 1, 1ull << 32));
     if (record) c.max_record_bytes = *record;
+    return {};
+}
 
+// Around the consumer loop: metrics, the static member's name, the stop budget.
+Result<void> resolve_service(const SinkArgs& args, const SplitConfig& split, SinkConfig& c) {
     c.metrics_file = args.metrics_file ? *args.metrics_file : get_string(split, "stream.metrics.file").value_or("");
     std::string listen = args.metrics_listen ? *args.metrics_listen : get_string(split, "stream.metrics.listen").value_or("");
     if (!listen.empty()) {
@@ -269,6 +263,24 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     c.static_membership = static_membership.value_or(true);
     TRY_ASSIGN(auto stop_timeout, get_u64(split, "stream.stop.timeout.ms", 1000, 3600000));
     if (stop_timeout) c.stop_timeout_s = static_cast<double>(*stop_timeout) / 1000.0;
+    return {};
+}
+
+}  // namespace
+
+Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<ConfigEntry>& file_entries) {
+    std::vector<ConfigEntry> entries = file_entries;
+    entries.insert(entries.end(), args.overrides.begin(), args.overrides.end());
+    TRY_ASSIGN(auto split, split_config(entries, sink_config_keys()));
+    SinkConfig c;
+    c.kafka = split.kafka;
+    bool has_brokers = false;
+    for (const auto& e : c.kafka) has_brokers = has_brokers || e.key == "bootstrap.servers" || e.key == "metadata.broker.list";
+    if (!has_brokers) return fail("no Kafka brokers: set bootstrap.servers in the config file or with -X bootstrap.servers=HOST:PORT");
+    TRY(resolve_source_and_output(args, split, c));
+    TRY(resolve_modes(args, split, c));
+    TRY(resolve_limits(split, c));
+    TRY(resolve_service(args, split, c));
     return c;
 }
 

@@ -117,7 +117,7 @@ TEST(RecordsEncoder, InvalidUtf8GetsReplacementCharactersAndRawBytesInBase64) {
         std::string back;
         json j = encode_and_parse(line, &back);
         ASSERT_TRUE(j.contains("data_b64")) << line;
-        EXPECT_EQ(j["data_b64"].get<std::string>(), wire::base64_encode(line));
+        EXPECT_EQ(j["data_b64"].get<std::string>(), text::base64_encode(line));
         EXPECT_NE(j["data"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos);
         EXPECT_EQ(back, line);  // the sink rebuilds the raw bytes
     }

@@ -99,6 +99,7 @@ TEST(WireFormat, ManifestRejectsMalformed) {
 }
 
 TEST(WireFormat, Utf8AndBase64) {
+    using namespace ks::text;  // text_codec.hpp, which wire_format.hpp includes
     EXPECT_TRUE(is_valid_utf8("héllo"));
     EXPECT_FALSE(is_valid_utf8("\xc3"));
     EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));  // surrogate
