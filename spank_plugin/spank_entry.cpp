@@ -1,6 +1,8 @@
 // kafka_stream.so: the SPANK callbacks. The only file that sees <slurm/spank.h>; all decisions are made by the
 // pure, unit-tested functions of the other files in this folder. Every callback catches everything: an exception
 // crossing into Slurm would kill sbatch, srun, slurmd or slurmstepd.
+// It stays one file, a little above the project's ~450 lines, so that spank.h stays confined to it: its three parts
+// (submission, in the job, at job end) are marked by "----" lines, as pyxis keeps one file per SPANK context.
 extern "C" {
 #include <slurm/spank.h>
 }
