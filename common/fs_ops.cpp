@@ -19,24 +19,7 @@ struct DirCloser {
     void operator()(DIR* d) const { ::closedir(d); }
 };
 
-// Restores errno on scope exit: clean-up after a failure must not change what the caller classifies.
-class KeepErrno {
-public:
-    KeepErrno() : saved_(errno) {}
-    KeepErrno(const KeepErrno&) = delete;
-    KeepErrno& operator=(const KeepErrno&) = delete;
-    ~KeepErrno() { errno = saved_; }
-
-private:
-    int saved_;
-};
-
 }  // namespace
-
-Error errno_error(const std::string& what) {
-    const KeepErrno keep;
-    return Error{what + ": " + std::strerror(errno)};
-}
 
 Result<UniqueFd> open_dir_at(int dirfd, const std::string& name) {
     UniqueFd fd(::openat(dirfd, name.c_str(), kDirFlags));
@@ -138,8 +121,9 @@ Result<void> write_file_atomic(int tmp_dirfd, int dirfd, const std::string& name
     if (ok && how.durable) ok = fsync_fd(fd.get(), name);
     if (ok && ::renameat(tmp_dirfd, tmp.c_str(), dirfd, name.c_str()) != 0) ok = fail_errno("rename to " + name);
     if (!ok) {
-        const KeepErrno keep;
+        const int saved = errno;  // the caller classifies the failure, not the clean-up
         ::unlinkat(tmp_dirfd, tmp.c_str(), 0);
+        errno = saved;
         return ok;
     }
     if (!how.durable) return {};

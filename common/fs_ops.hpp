@@ -11,14 +11,11 @@
 #include <string_view>
 #include <vector>
 
+#include "errno_error.hpp"
 #include "result.hpp"
 #include "unique_fd.hpp"
 
 namespace ks {
-
-// "what: strerror(errno)"; errno is left unchanged.
-Error errno_error(const std::string& what);
-inline std::unexpected<Error> fail_errno(const std::string& what) { return std::unexpected(errno_error(what)); }
 
 // Opens the directory `name` in `dirfd`, never through a symlink ("exists and is not a directory (or is a symlink)").
 Result<UniqueFd> open_dir_at(int dirfd, const std::string& name);

@@ -23,8 +23,6 @@ using json = nlohmann::json;
 
 constexpr std::size_t kCopyBuffer = 1 << 20;
 
-std::string errno_text(const std::string& what) { return errno_error(what).message; }
-
 // Opens SPOOL itself (creating it 0755 if needed); an admin's path, so a symlink to it is followed.
 Result<UniqueFd> open_spool_root(const std::string& spool_root) {
     if (::mkdir(spool_root.c_str(), 0755) != 0 && errno != EEXIST) return fail_errno("spool " + spool_root);
@@ -175,10 +173,10 @@ std::expected<SpooledCopy, SpoolError> SpoolWriter::add_file(std::uint64_t index
     std::string shown = user_dir_ + "/" + partial_name_ + "/data/" + name;
     auto error = [](std::string m, bool full = false) { return std::unexpected(SpoolError{std::move(m), full}); };
     struct stat src {};
-    if (::fstat(fd, &src) != 0) return error(errno_text("stat the file to spool"));
+    if (::fstat(fd, &src) != 0) return error(errno_error("stat the file to spool").message);
     // Room: what the copy will allocate (its data, not its holes) against the user's share and the free space.
     struct statvfs fs {};
-    if (::fstatvfs(user_fd_.get(), &fs) != 0) return error(errno_text("statfs " + user_dir_));
+    if (::fstatvfs(user_fd_.get(), &fs) != 0) return error(errno_error("statfs " + user_dir_).message);
     const std::uint64_t total = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
     const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
     const std::uint64_t need = static_cast<std::uint64_t>(src.st_blocks) * 512;
@@ -193,7 +191,7 @@ std::expected<SpooledCopy, SpoolError> SpoolWriter::add_file(std::uint64_t index
                          "% free (stream.spool.min.free.percent)",
                      true);
     UniqueFd out(::openat(data_fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!out) return error(errno_text(shown));
+    if (!out) return error(errno_error(shown).message);
     std::string buf(kCopyBuffer, '\0');
     const std::string zeros(kCopyBuffer, '\0');
     Sha256 sha;
@@ -213,15 +211,15 @@ std::expected<SpooledCopy, SpoolError> SpoolWriter::add_file(std::uint64_t index
         ssize_t n = ::pread(fd, buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - copy.size)),
                             static_cast<off_t>(copy.size));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return error(errno_text("reading the file to spool"));
+        if (n < 0) return error(errno_error("reading the file to spool").message);
         if (n == 0) break;  // it shrank: the copy ends here
         if (::pwrite(out.get(), buf.data(), static_cast<std::size_t>(n), static_cast<off_t>(copy.size)) != n)
-            return error(errno_text(shown), errno == ENOSPC || errno == EDQUOT);
+            return error(errno_error(shown).message, errno == ENOSPC || errno == EDQUOT);
         sha.update(buf.data(), static_cast<std::size_t>(n));
         copy.size += static_cast<std::uint64_t>(n);
     }
     if (::ftruncate(out.get(), static_cast<off_t>(copy.size)) != 0)
-        return error(errno_text("truncate " + shown), errno == ENOSPC || errno == EDQUOT);
+        return error(errno_error("truncate " + shown).message, errno == ENOSPC || errno == EDQUOT);
     struct stat written {};
     if (::fstat(out.get(), &written) == 0) used_ += static_cast<std::uint64_t>(written.st_blocks) * 512;
     copy.sha256 = sha.finish_hex();  // durability: commit() syncs the whole file system once, before transfer.json
