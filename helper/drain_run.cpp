@@ -27,7 +27,8 @@ namespace {
 
 constexpr std::size_t kMaxEntryFile = 256u << 20;  // transfer.json lists every file of the transfer
 
-// The complete entries' names in a spool directory, sorted (partial and superseded ones start with '.').
+// The subdirectories of a spool directory (users' directories, or entries), sorted; not partial or superseded
+// entries (their names start with '.').
 std::vector<std::string> subdirectories(int dir_fd) {
     std::vector<std::string> out;
     for (auto& e : visible_entries(dir_fd))
