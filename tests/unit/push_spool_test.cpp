@@ -44,6 +44,15 @@ SpoolEntry sample_entry() {
     return e;
 }
 
+// Commits sample_entry() without data to resend into SPOOL = dir/spool; the entry's path.
+Result<std::string> commit_entry_without_data(const fs::path& dir,
+                                              const std::function<std::string(std::string_view)>& sign = {}) {
+    SpoolEntry e = sample_entry();
+    e.resend.clear();
+    TRY_ASSIGN(auto w, SpoolWriter::begin((dir / "spool").string(), ::geteuid(), e.id.transfer_id));
+    return w.commit(e, sign);
+}
+
 }  // namespace
 
 TEST(PushSpool, EntryJsonRoundTrips) {
@@ -121,12 +130,8 @@ TEST(PushSpool, WriterCopiesDataAndOnlyCommitMakesTheEntryVisible) {
 
 TEST(PushSpool, CommitWritesTheSignatureOfExactlyTheEntryJson) {
     TempDir t;
-    SpoolEntry e = sample_entry();
-    e.resend.clear();
-    auto w = SpoolWriter::begin((t.path / "spool").string(), ::geteuid(), e.id.transfer_id);
-    ASSERT_TRUE(w);
     std::string signed_text;
-    auto where = w->commit(e, [&](std::string_view json) {
+    auto where = commit_entry_without_data(t.path, [&](std::string_view json) {
         signed_text = json;
         return std::string("k1:") + std::string(64, 'a');
     });
@@ -190,11 +195,7 @@ TEST(PushSpool, EntriesOfInterruptedRunsAreRemovedOnlyWhenTheirProcessIsGone) {
 
 TEST(PushSpool, OnlyARegularTransferJsonMakesACompleteEntryAndDotNamesAreNotListed) {
     TempDir t;
-    SpoolEntry e = sample_entry();
-    e.resend.clear();
-    auto w = SpoolWriter::begin((t.path / "spool").string(), ::geteuid(), e.id.transfer_id);
-    ASSERT_TRUE(w);
-    auto where = w->commit(e);
+    auto where = commit_entry_without_data(t.path);
     ASSERT_TRUE(where) << where.error().message;
     EXPECT_EQ(fs::status(*where + "/transfer.json").permissions() & fs::perms::all,
               fs::perms::owner_read | fs::perms::owner_write);
