@@ -5,8 +5,8 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 
+#include "errno_error.hpp"
 #include "secret_config.hpp"
 #include "unique_fd.hpp"
 #include "text_codec.hpp"
@@ -56,16 +56,16 @@ Result<std::vector<ConfigEntry>> parse_config(std::string_view text, std::string
 
 Result<FileText> read_regular_file(const std::string& path, const std::string& shown, std::size_t max_bytes) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd) return fail(shown + ": cannot read: " + std::strerror(errno));
+    if (!fd) return fail_errno(shown + ": cannot read");
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return fail(shown + ": " + std::strerror(errno));
+    if (::fstat(fd.get(), &st) != 0) return fail_errno(shown);
     if (!S_ISREG(st.st_mode)) return fail(shown + ": not a regular file");
     FileText out{{}, st.st_uid, st.st_mode};
     char buf[65536];
     while (true) {
         ssize_t n = ::read(fd.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(shown + ": read error: " + std::strerror(errno));
+        if (n < 0) return fail_errno(shown + ": read error");
         if (n == 0) break;
         out.text.append(buf, static_cast<std::size_t>(n));
         if (out.text.size() > max_bytes) return fail(shown + ": larger than " + std::to_string(max_bytes) + " bytes");

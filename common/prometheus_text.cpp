@@ -1,13 +1,11 @@
 #include "prometheus_text.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 
+#include "fs_ops.hpp"
 #include "unique_fd.hpp"
 
 namespace ks {
@@ -83,27 +81,11 @@ Result<void> replace_file(const std::string& path, std::string_view text) {
     const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
     const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
     if (base.empty()) return fail(path + ": not a file name");
-    const std::string tmp = dir + "/." + base + "." + std::to_string(::getpid()) + ".tmp";
-    ::unlink(tmp.c_str());  // left by an earlier process with the same pid
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (!fd) return fail("create " + tmp + ": " + std::strerror(errno));
-    std::size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const std::string err = "write " + tmp + ": " + std::strerror(errno);
-            ::unlink(tmp.c_str());
-            return fail(err);
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    fd.reset();
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const std::string err = "rename " + tmp + " to " + path + ": " + std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return fail(err);
-    }
+    UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dirfd) return fail_errno(dir);
+    // Not durable: it is rewritten every few seconds, and after a crash a stale or missing textfile is harmless.
+    if (auto ok = write_file_atomic(dirfd.get(), dirfd.get(), base, text, {.mode = 0644, .durable = false}); !ok)
+        return fail(path + ": " + ok.error().message);
     return {};
 }
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "errno_error.hpp"
 #include "unique_fd.hpp"
 
 namespace ks::auth {
@@ -114,7 +115,7 @@ Result<KeyRing> KeyRing::load(const std::string& path, unsigned owner) {
                     (err == ELOOP ? " (a symbolic link is not accepted)" : ""));
     }
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return fail(path + ": " + std::strerror(errno));
+    if (::fstat(fd.get(), &st) != 0) return fail_errno(path);
     if (!S_ISREG(st.st_mode)) return fail(path + ": the signing key must be a regular file");
     if (st.st_uid != owner)
         return fail(path + ": the signing key belongs to uid " + std::to_string(st.st_uid) + ", expected " +

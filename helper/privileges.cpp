@@ -6,15 +6,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <vector>
 
+#include "errno_error.hpp"
 #include "text_codec.hpp"
 
 namespace ks::push {
 namespace {
-
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
 // The passwd entry's name, if any (getpwuid_r: no static buffers).
 bool lookup_name(uid_t uid, std::string& name, gid_t& primary) {
@@ -47,13 +45,13 @@ Result<void> drop_privileges(const RunAs& target) {
     std::string name;
     gid_t primary = 0;
     if (lookup_name(target.uid, name, primary)) {
-        if (::initgroups(name.c_str(), target.gid) != 0) return fail(errno_text("initgroups"));
+        if (::initgroups(name.c_str(), target.gid) != 0) return fail_errno("initgroups");
     } else {
         gid_t only = target.gid;
-        if (::setgroups(1, &only) != 0) return fail(errno_text("setgroups"));
+        if (::setgroups(1, &only) != 0) return fail_errno("setgroups");
     }
-    if (::setresgid(target.gid, target.gid, target.gid) != 0) return fail(errno_text("setresgid"));
-    if (::setresuid(target.uid, target.uid, target.uid) != 0) return fail(errno_text("setresuid"));
+    if (::setresgid(target.gid, target.gid, target.gid) != 0) return fail_errno("setresgid");
+    if (::setresuid(target.uid, target.uid, target.uid) != 0) return fail_errno("setresuid");
     uid_t r, e, s;
     gid_t rg, eg, sg;
     if (::getresuid(&r, &e, &s) != 0 || r != target.uid || e != target.uid || s != target.uid)
@@ -65,7 +63,7 @@ Result<void> drop_privileges(const RunAs& target) {
     if (::setgid(0) == 0) return fail("gid 0 could be regained after dropping privileges");
     // The process holds the site's Kafka credentials and now has the user's uid: the user must not ptrace it or read
     // its memory or environment. The kernel ensures that after setresuid only while fs.suid_dumpable is 0.
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail(errno_text("prctl(PR_SET_DUMPABLE)"));
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail_errno("prctl(PR_SET_DUMPABLE)");
     return {};
 }
 

@@ -1,12 +1,13 @@
 #include "safe_walk.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+
+#include "fs_ops.hpp"
 
 namespace ks::push {
 namespace {
@@ -16,31 +17,10 @@ constexpr int kFileFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NO
 
 std::string unreadable(int err) { return std::string(skip_reason::unreadable_prefix) + std::strerror(err); }
 
-struct DirCloser {
-    void operator()(DIR* d) const { ::closedir(d); }
-};
-
 // All names in the directory except "." and "..", sorted by bytes.
 Result<std::vector<std::string>> list_names(int dir_fd) {
-    int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0) return fail(unreadable(errno));
-    std::unique_ptr<DIR, DirCloser> dir(::fdopendir(dup_fd));
-    if (!dir) {
-        int err = errno;
-        ::close(dup_fd);
-        return fail(unreadable(err));
-    }
-    // The duplicate shares the directory offset with dir_fd: start from the beginning whatever was read before.
-    ::rewinddir(dir.get());
-    std::vector<std::string> names;
-    errno = 0;
-    while (dirent* e = ::readdir(dir.get())) {
-        std::string_view n = e->d_name;
-        if (n != "." && n != "..") names.emplace_back(n);
-        errno = 0;
-    }
-    if (errno != 0) return fail(unreadable(errno));
-    std::sort(names.begin(), names.end());
+    auto names = list_dir(dir_fd);
+    if (!names) return fail(unreadable(errno));  // list_dir leaves the cause in errno
     return names;
 }
 

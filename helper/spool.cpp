@@ -1,6 +1,5 @@
 #include "spool.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -10,10 +9,10 @@
 #include <ctime>
 
 #include <cerrno>
-#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "fs_ops.hpp"
 #include "push_contract.hpp"
 #include "sha256.hpp"
 
@@ -22,52 +21,44 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 constexpr std::size_t kCopyBuffer = 1 << 20;
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+// Opens SPOOL itself (creating it 0755 if needed); an admin's path, so a symlink to it is followed.
+Result<UniqueFd> open_spool_root(const std::string& spool_root) {
+    if (::mkdir(spool_root.c_str(), 0755) != 0 && errno != EEXIST) return fail_errno("spool " + spool_root);
+    UniqueFd root(::open(spool_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return fail_errno("spool " + spool_root);
+    return root;
+}
 
-Result<void> write_all(int fd, const char* p, std::size_t n) {
-    while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return fail(std::strerror(w < 0 ? errno : EIO));
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
+// Opens (creating it with `mode` if needed) a directory under parent_fd, never through a symlink; `created` tells
+// whether this call made it. `shown` names it in errors.
+Result<UniqueFd> make_spool_dir(int parent_fd, const std::string& name, const std::string& shown, mode_t mode,
+                                bool& created) {
+    auto dir = make_dir_at(parent_fd, name, mode, created);
+    if (!dir) return fail(shown + ": " + dir.error().message);
+    return dir;
+}
+
+Result<void> check_owner(int fd, const std::string& shown, uid_t owner) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return fail_errno(shown);
+    if (st.st_uid != owner)
+        return fail(shown + " belongs to uid " + std::to_string(st.st_uid) + ", expected " + std::to_string(owner));
     return {};
 }
 
 // Opens (creating it if needed) a directory under parent_fd that must be a real directory owned by `owner`.
 Result<UniqueFd> open_owned_dir(int parent_fd, const std::string& name, const std::string& shown, mode_t mode,
                                 uid_t owner) {
-    if (::mkdirat(parent_fd, name.c_str(), mode) != 0 && errno != EEXIST) return fail(errno_text(shown));
-    UniqueFd fd(::openat(parent_fd, name.c_str(), kDirFlags));
-    if (!fd) return fail(errno_text(shown) + (errno == ENOTDIR || errno == ELOOP ? " (a symlink or not a directory)" : ""));
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return fail(errno_text(shown));
-    if (st.st_uid != owner)
-        return fail(shown + " belongs to uid " + std::to_string(st.st_uid) + ", expected " + std::to_string(owner));
+    bool created = false;
+    TRY_ASSIGN(auto fd, make_spool_dir(parent_fd, name, shown, mode, created));
+    TRY(check_owner(fd.get(), shown, owner));
     return fd;
 }
 
-std::vector<std::string> names_in(int dir_fd) {
-    std::vector<std::string> names;
-    int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0) return names;
-    DIR* d = ::fdopendir(dup_fd);
-    if (!d) {
-        ::close(dup_fd);
-        return names;
-    }
-    ::rewinddir(d);
-    while (dirent* e = ::readdir(d)) {
-        std::string_view n = e->d_name;
-        if (n != "." && n != "..") names.emplace_back(n);
-    }
-    ::closedir(d);
-    return names;
-}
+// Names in a directory; none when it cannot be read (removal and accounting then do what they can).
+std::vector<std::string> names_in(int dir_fd) { return list_dir(dir_fd).value_or(std::vector<std::string>{}); }
 
 json identity_json(const wire::TransferIdentity& id) {
     json j = {{"cluster", id.cluster}, {"job", id.job_id}, {"node", id.node}, {"user", id.user},
@@ -136,22 +127,13 @@ Result<SpoolEntry> parse_spool_entry(std::string_view text) {
 }
 
 Result<void> prepare_user_spool(const std::string& spool_root, uid_t uid, gid_t gid) {
-    if (::mkdir(spool_root.c_str(), 0755) != 0 && errno != EEXIST) return fail(errno_text("spool " + spool_root));
-    UniqueFd root(::open(spool_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root) return fail(errno_text("spool " + spool_root));
+    TRY_ASSIGN(auto root, open_spool_root(spool_root));
     std::string name = std::to_string(uid);
     std::string shown = spool_root + "/" + name;
-    bool created = ::mkdirat(root.get(), name.c_str(), 0700) == 0;
-    if (!created && errno != EEXIST) return fail(errno_text(shown));
-    UniqueFd dir(::openat(root.get(), name.c_str(), kDirFlags));
-    if (!dir) return fail(errno_text(shown) + " (a symlink or not a directory?)");
-    struct stat st {};
-    if (::fstat(dir.get(), &st) != 0) return fail(errno_text(shown));
-    if (created) {
-        if (::fchown(dir.get(), uid, gid) != 0) return fail(errno_text("chown " + shown));
-    } else if (st.st_uid != uid) {
-        return fail(shown + " belongs to uid " + std::to_string(st.st_uid) + ", not " + std::to_string(uid));
-    }
+    bool created = false;
+    TRY_ASSIGN(auto dir, make_spool_dir(root.get(), name, shown, 0700, created));
+    if (!created) return check_owner(dir.get(), shown, uid);
+    if (::fchown(dir.get(), uid, gid) != 0) return fail_errno("chown " + shown);
     return {};
 }
 
@@ -159,9 +141,7 @@ Result<SpoolWriter> SpoolWriter::begin(const std::string& spool_root, uid_t uid,
                                        SpoolLimits limits) {
     SpoolWriter w;
     w.limits_ = limits;
-    if (::mkdir(spool_root.c_str(), 0755) != 0 && errno != EEXIST) return fail(errno_text("spool " + spool_root));
-    UniqueFd root(::open(spool_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root) return fail(errno_text("spool " + spool_root));
+    TRY_ASSIGN(auto root, open_spool_root(spool_root));
     w.user_dir_ = spool_root + "/" + std::to_string(uid);
     TRY_ASSIGN(w.user_fd_, open_owned_dir(root.get(), std::to_string(uid), w.user_dir_, 0700, ::geteuid()));
     w.used_ = allocated_bytes(w.user_fd_.get());
@@ -193,10 +173,10 @@ std::expected<SpooledCopy, SpoolError> SpoolWriter::add_file(std::uint64_t index
     std::string shown = user_dir_ + "/" + partial_name_ + "/data/" + name;
     auto error = [](std::string m, bool full = false) { return std::unexpected(SpoolError{std::move(m), full}); };
     struct stat src {};
-    if (::fstat(fd, &src) != 0) return error(errno_text("stat the file to spool"));
+    if (::fstat(fd, &src) != 0) return error(errno_error("stat the file to spool").message);
     // Room: what the copy will allocate (its data, not its holes) against the user's share and the free space.
     struct statvfs fs {};
-    if (::fstatvfs(user_fd_.get(), &fs) != 0) return error(errno_text("statfs " + user_dir_));
+    if (::fstatvfs(user_fd_.get(), &fs) != 0) return error(errno_error("statfs " + user_dir_).message);
     const std::uint64_t total = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
     const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
     const std::uint64_t need = static_cast<std::uint64_t>(src.st_blocks) * 512;
@@ -211,7 +191,7 @@ std::expected<SpooledCopy, SpoolError> SpoolWriter::add_file(std::uint64_t index
                          "% free (stream.spool.min.free.percent)",
                      true);
     UniqueFd out(::openat(data_fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!out) return error(errno_text(shown));
+    if (!out) return error(errno_error(shown).message);
     std::string buf(kCopyBuffer, '\0');
     const std::string zeros(kCopyBuffer, '\0');
     Sha256 sha;
@@ -231,15 +211,15 @@ std::expected<SpooledCopy, SpoolError> SpoolWriter::add_file(std::uint64_t index
         ssize_t n = ::pread(fd, buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - copy.size)),
                             static_cast<off_t>(copy.size));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return error(errno_text("reading the file to spool"));
+        if (n < 0) return error(errno_error("reading the file to spool").message);
         if (n == 0) break;  // it shrank: the copy ends here
         if (::pwrite(out.get(), buf.data(), static_cast<std::size_t>(n), static_cast<off_t>(copy.size)) != n)
-            return error(shown + ": " + std::strerror(errno), errno == ENOSPC || errno == EDQUOT);
+            return error(errno_error(shown).message, errno == ENOSPC || errno == EDQUOT);
         sha.update(buf.data(), static_cast<std::size_t>(n));
         copy.size += static_cast<std::uint64_t>(n);
     }
     if (::ftruncate(out.get(), static_cast<off_t>(copy.size)) != 0)
-        return error(errno_text("truncate " + shown), errno == ENOSPC || errno == EDQUOT);
+        return error(errno_error("truncate " + shown).message, errno == ENOSPC || errno == EDQUOT);
     struct stat written {};
     if (::fstat(out.get(), &written) == 0) used_ += static_cast<std::uint64_t>(written.st_blocks) * 512;
     copy.sha256 = sha.finish_hex();  // durability: commit() syncs the whole file system once, before transfer.json
@@ -249,58 +229,62 @@ std::expected<SpooledCopy, SpoolError> SpoolWriter::add_file(std::uint64_t index
 Result<std::string> SpoolWriter::commit(const SpoolEntry& entry,
                                         const std::function<std::string(std::string_view)>& sign) {
     std::string text = spool_entry_to_json(entry);
+    const std::string entry_dir = user_dir_ + "/" + partial_name_;
     if (std::string signature = sign ? sign(text) : std::string(); !signature.empty()) {
-        UniqueFd sig(::openat(entry_fd_.get(), kSpoolSignatureFile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                              0600));
-        if (!sig) return fail(errno_text(user_dir_ + "/" + partial_name_ + "/" + kSpoolSignatureFile));
-        signature.push_back('\n');
-        if (auto w = write_all(sig.get(), signature.data(), signature.size()); !w)
-            return fail(std::string("writing ") + kSpoolSignatureFile + ": " + w.error().message);
+        auto sig = create_file_at(entry_fd_.get(), kSpoolSignatureFile, 0600);
+        if (!sig) return fail(entry_dir + ": " + sig.error().message);
+        TRY(write_all(sig->get(), signature + "\n", kSpoolSignatureFile));
     }
     // One syncfs for all data files and the signature (an fsync per file made spooling 10,000 small files take tens
     // of seconds).
-    if (::syncfs(data_fd_.get()) != 0) return fail(errno_text("syncfs " + user_dir_));
-    const std::string tmp = std::string(kSpoolEntryFile) + ".tmp";
-    UniqueFd out(::openat(entry_fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!out) return fail(errno_text(user_dir_ + "/" + partial_name_ + "/" + tmp));
-    auto w = write_all(out.get(), text.data(), text.size());
-    if (!w) return fail("writing " + tmp + ": " + w.error().message);
-    if (::fsync(out.get()) != 0) return fail(errno_text("fsync " + tmp));
-    out.reset();
-    if (::fsync(data_fd_.get()) != 0) return fail(errno_text("fsync spool data directory"));
-    if (::renameat(entry_fd_.get(), tmp.c_str(), entry_fd_.get(), kSpoolEntryFile) != 0)
-        return fail(errno_text("rename " + tmp));
-    if (::fsync(entry_fd_.get()) != 0) return fail(errno_text("fsync spool entry"));
+    if (::syncfs(data_fd_.get()) != 0) return fail_errno("syncfs " + user_dir_);
+    TRY(fsync_fd(data_fd_.get(), "spool data directory"));
+    // Temporary file, fsync, rename, fsync of the entry directory: transfer.json exists only complete.
+    if (auto ok = write_file_atomic(entry_fd_.get(), entry_fd_.get(), kSpoolEntryFile, text, {.mode = 0600, .durable = true}); !ok)
+        return fail(entry_dir + ": " + ok.error().message);
     // An older entry of the same transfer is superseded: this one's manifest is complete and newer.
     struct stat st {};
     if (::fstatat(user_fd_.get(), final_name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
         std::string old = "." + final_name_ + ".old-" + std::to_string(::getpid());
         if (::renameat(user_fd_.get(), final_name_.c_str(), user_fd_.get(), old.c_str()) != 0)
-            return fail(errno_text("moving the older spool entry " + final_name_ + " aside"));
+            return fail_errno("moving the older spool entry " + final_name_ + " aside");
         (void)remove_entry(user_fd_.get(), old);
     }
     if (::renameat(user_fd_.get(), partial_name_.c_str(), user_fd_.get(), final_name_.c_str()) != 0)
-        return fail(errno_text("rename spool entry into place"));
-    if (::fsync(user_fd_.get()) != 0) return fail(errno_text("fsync " + user_dir_));
+        return fail_errno("rename spool entry into place");
+    TRY(fsync_fd(user_fd_.get(), user_dir_));
     committed_ = true;
     return user_dir_ + "/" + final_name_;
 }
 
 Result<void> remove_entry(int parent_fd, const std::string& name) {
-    UniqueFd entry(::openat(parent_fd, name.c_str(), kDirFlags));
-    if (!entry) return fail(errno_text("open spool entry " + name));
-    UniqueFd data(::openat(entry.get(), "data", kDirFlags));
-    if (data) {
-        for (const auto& n : names_in(data.get()))
-            if (::unlinkat(data.get(), n.c_str(), 0) != 0) return fail(errno_text("remove data/" + n));
-        data.reset();
-        if (::unlinkat(entry.get(), "data", AT_REMOVEDIR) != 0) return fail(errno_text("remove data/"));
+    auto entry = open_dir_at(parent_fd, name);
+    if (!entry) return fail("spool entry: " + entry.error().message);
+    if (auto data = open_dir_at(entry->get(), "data")) {
+        for (const auto& n : names_in(data->get()))
+            if (::unlinkat(data->get(), n.c_str(), 0) != 0) return fail_errno("remove data/" + n);
+        data->reset();
+        if (::unlinkat(entry->get(), "data", AT_REMOVEDIR) != 0) return fail_errno("remove data/");
     }
-    for (const auto& n : names_in(entry.get()))
-        if (::unlinkat(entry.get(), n.c_str(), 0) != 0) return fail(errno_text("remove " + n));
-    entry.reset();
-    if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0) return fail(errno_text("remove " + name));
+    for (const auto& n : names_in(entry->get()))
+        if (::unlinkat(entry->get(), n.c_str(), 0) != 0) return fail_errno("remove " + n);
+    entry->reset();
+    if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0) return fail_errno("remove " + name);
     return {};
+}
+
+bool is_complete_entry(int entry_fd, struct stat* json) {
+    struct stat st {};
+    const bool complete = ::fstatat(entry_fd, kSpoolEntryFile, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    if (complete && json) *json = st;
+    return complete;
+}
+
+std::vector<DirEntry> visible_entries(int dir_fd) {
+    auto all = list_dir_entries(dir_fd);
+    if (!all) return {};
+    std::erase_if(*all, [](const DirEntry& e) { return e.name.front() == '.'; });
+    return std::move(*all);
 }
 
 std::uint64_t allocated_bytes(int dir_fd) {
@@ -310,8 +294,7 @@ std::uint64_t allocated_bytes(int dir_fd) {
         if (::fstatat(dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         total += static_cast<std::uint64_t>(st.st_blocks) * 512;
         if (!S_ISDIR(st.st_mode)) continue;
-        UniqueFd sub(::openat(dir_fd, n.c_str(), kDirFlags));
-        if (sub) total += allocated_bytes(sub.get());  // entries are two levels deep (entry/data/<index>)
+        if (auto sub = open_dir_at(dir_fd, n)) total += allocated_bytes(sub->get());  // entries are two levels deep (entry/data/<index>)
     }
     return total;
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "fs_ops.hpp"
 #include "result.hpp"
 #include "unique_fd.hpp"
 #include "wire_format.hpp"
@@ -99,6 +100,13 @@ Result<void> remove_entry(int parent_fd, const std::string& name);
 // Removes what interrupted runs left in a SPOOL/<uid> directory: ".<id>.partial-<pid>" and ".<id>.old-<pid>"
 // entries whose process is gone, or older than a day. Returns how many were removed.
 std::size_t remove_interrupted_entries(int user_dir_fd);
+
+// True if `entry_fd` holds a complete entry: its transfer.json is a regular file (whose lstat `json` receives).
+bool is_complete_entry(int entry_fd, struct stat* json = nullptr);
+
+// What the drain and the spool's metrics look at in a spool directory: the names not starting with '.' (not partial
+// or superseded entries), sorted, with their lstat; none when the directory cannot be read.
+std::vector<DirEntry> visible_entries(int dir_fd);
 
 // Bytes allocated under a directory (not following links).
 std::uint64_t allocated_bytes(int dir_fd);

@@ -1,6 +1,5 @@
 #include "spool_status.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,53 +14,27 @@
 namespace ks::push {
 namespace {
 
-constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-
-// Names in a directory that do not start with '.', with their lstat.
-std::vector<std::pair<std::string, struct stat>> entries_of(int dir_fd) {
-    std::vector<std::pair<std::string, struct stat>> out;
-    int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0) return out;
-    DIR* d = ::fdopendir(dup_fd);
-    if (!d) {
-        ::close(dup_fd);
-        return out;
-    }
-    ::rewinddir(d);  // the duplicate shares the offset of an earlier listing
-    while (dirent* e = ::readdir(d)) {
-        if (e->d_name[0] == '.') continue;
-        struct stat st {};
-        if (::fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) out.emplace_back(e->d_name, st);
-    }
-    ::closedir(d);
-    return out;
-}
-
-bool entry_file(int dir_fd, struct stat& st) {
-    return ::fstatat(dir_fd, kSpoolEntryFile, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
-}
-
 void add_entry(int entry_fd, const struct stat& json, SpoolStatus& s) {
     ++s.entries;
-    for (const auto& [name, st] : entries_of(entry_fd))  // transfer.json, its signature, ...
+    for (const auto& [name, st] : visible_entries(entry_fd))  // transfer.json, its signature, ...
         if (S_ISREG(st.st_mode)) s.bytes += static_cast<std::uint64_t>(st.st_size);
     const double mtime = static_cast<double>(json.st_mtim.tv_sec) + json.st_mtim.tv_nsec / 1e9;
     if (s.oldest_mtime == 0 || mtime < s.oldest_mtime) s.oldest_mtime = mtime;
-    UniqueFd data(::openat(entry_fd, "data", kDirFlags));
+    auto data = open_dir_at(entry_fd, "data");
     if (!data) return;
-    for (const auto& [name, st] : entries_of(data.get()))
+    for (const auto& [name, st] : visible_entries(data->get()))
         if (S_ISREG(st.st_mode)) s.bytes += static_cast<std::uint64_t>(st.st_size);
 }
 
 // Every complete entry directly below `dir_fd`; true if there was at least one.
 bool scan_entries(int dir_fd, SpoolStatus& s) {
     bool any = false;
-    for (const auto& [name, st] : entries_of(dir_fd)) {
+    for (const auto& [name, st] : visible_entries(dir_fd)) {
         if (!S_ISDIR(st.st_mode)) continue;
-        UniqueFd e(::openat(dir_fd, name.c_str(), kDirFlags));
+        auto e = open_dir_at(dir_fd, name);
         struct stat json {};
-        if (!e || !entry_file(e.get(), json)) continue;
-        add_entry(e.get(), json, s);
+        if (!e || !is_complete_entry(e->get(), &json)) continue;
+        add_entry(e->get(), json, s);
         any = true;
     }
     return any;
@@ -74,15 +47,14 @@ SpoolStatus scan_spool(const std::string& path) {
     UniqueFd top(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!top) return s;
     struct stat json {};
-    if (entry_file(top.get(), json)) {  // one entry
+    if (is_complete_entry(top.get(), &json)) {  // one entry
         add_entry(top.get(), json, s);
         return s;
     }
     if (scan_entries(top.get(), s)) return s;  // one user's directory
-    for (const auto& [name, st] : entries_of(top.get())) {  // the spool root
+    for (const auto& [name, st] : visible_entries(top.get())) {  // the spool root
         if (!S_ISDIR(st.st_mode)) continue;
-        UniqueFd user(::openat(top.get(), name.c_str(), kDirFlags));
-        if (user) scan_entries(user.get(), s);
+        if (auto user = open_dir_at(top.get(), name)) scan_entries(user->get(), s);
     }
     return s;
 }

@@ -1,4 +1,5 @@
-// File-system operations relative to directory descriptors, for a tree that untrusted names are written into.
+// The sink's file-system operations on top of common/fs_ops.hpp (which this includes), for a tree that untrusted
+// names are written into: directories created and synced through a SyncBatch, reads, removal, hashing.
 //
 // Nothing here follows a symbolic link: directories are opened with O_NOFOLLOW one component at a time, files with
 // O_NOFOLLOW. Writes that must survive a crash are fsync'ed together with the directory that names them.
@@ -11,14 +12,12 @@
 #include <string_view>
 #include <vector>
 
+#include "fs_ops.hpp"
 #include "result.hpp"
 #include "sha256.hpp"
 #include "unique_fd.hpp"
 
 namespace ks::sink {
-
-// "what: strerror(errno)"; errno is left unchanged, so callers can still classify the failure.
-Error errno_error(const std::string& what);
 
 class SyncBatch;
 
@@ -31,20 +30,8 @@ Result<UniqueFd> open_dir(int dirfd, const std::string& name, bool create,
 Result<UniqueFd> open_dir_path(int rootfd, const std::vector<std::string>& components, bool create,
                                const std::function<void(int)>& on_created = {}, SyncBatch* batch = nullptr);
 
-Result<void> fsync_fd(int fd, const std::string& what);
-// fdatasync: the data and what is needed to read it back (the size), not timestamps; for staged chunks.
-Result<void> datasync_fd(int fd, const std::string& what);
-
-// Writes `content` to a temporary name in `tmp_dirfd`, fsyncs it, renames it to `name` in `dirfd` (replacing any
-// previous entry) and fsyncs `dirfd`. Both directories must be on the same file system.
-Result<void> write_file_atomic(int tmp_dirfd, int dirfd, const std::string& name, std::string_view content,
-                               mode_t mode = 0644);
-// Reads a regular file (not a symlink) of at most `max_bytes`.
-Result<std::string> read_small_file(int dirfd, const std::string& name, std::size_t max_bytes);
 // True if `name` exists in `dirfd` (as anything; links are not followed).
 bool entry_exists(int dirfd, const std::string& name);
-// Names in a directory, without "." and "..".
-Result<std::vector<std::string>> list_dir(int dirfd);
 // Removes `name` and, if it is a directory, everything below it; a missing entry is not an error.
 Result<void> remove_tree(int dirfd, const std::string& name);
 
@@ -53,8 +40,5 @@ Result<std::string> sha256_of_fd(int fd, std::uint64_t size);
 // Feeds bytes [*pos, size) of `fd` into `hash`, at most `budget` of them (budget is decreased): a huge file is hashed
 // a slice at a time. True once *pos reached size; fails if the file is shorter.
 Result<bool> sha256_slice(int fd, std::uint64_t size, Sha256& hash, std::uint64_t& pos, std::uint64_t& budget);
-
-// A name for temporary files that no other process (also on another machine sharing the tree) will use.
-std::string unique_temp_name();
 
 }  // namespace ks::sink

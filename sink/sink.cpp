@@ -85,7 +85,7 @@ Result<std::optional<std::string>> merge_staged_parts(int tdir, std::uint32_t pa
             // Left from an earlier send of this transfer, split differently (a file changed and was resent):
             // the newest part decides; the others of that send will come again.
             if (::unlinkat(tdir, name.c_str(), 0) != 0 && errno != ENOENT)
-                return std::unexpected(errno_error("remove stale manifest part"));
+                return fail_errno("remove stale manifest part");
             return std::optional<std::string>{};
         }
         all.push_back(std::move(*m));
@@ -100,7 +100,7 @@ Result<Sink> Sink::open(SinkSettings settings, const Log& log) {
     if (!settings.clock) settings.clock = real_time;
     // The root must exist: creating it could silently write onto the wrong file system when a mount is missing.
     UniqueFd root(::open(settings.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root) return std::unexpected(errno_error("output root " + settings.root));
+    if (!root) return fail_errno("output root " + settings.root);
     const SyncMode sync_mode = settings.sync_mode.value_or(reliable_sync_mode(root.get()));
     TRY_ASSIGN(auto staging, StagingArea::open(root.get(), settings.max_open_files, sync_mode));
     TRY_ASSIGN(auto quarantine, open_dir(root.get(), std::string(kQuarantineDirName), true));
@@ -108,11 +108,11 @@ Result<Sink> Sink::open(SinkSettings settings, const Log& log) {
     TRY_ASSIGN(auto done, open_dir(root.get(), std::string(kDoneDirName), true));
     UniqueFd qlog(::openat(quarantine.get(), std::string(kQuarantineLogName).c_str(),
                            O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640));
-    if (!qlog) return std::unexpected(errno_error("open quarantine log"));
+    if (!qlog) return fail_errno("open quarantine log");
     StagingLedger::Limits limits = settings.staging_limits;
     if (limits.max_user_bytes == 0) {
         struct statvfs fs {};
-        if (::fstatvfs(root.get(), &fs) != 0) return std::unexpected(errno_error("statfs " + settings.root));
+        if (::fstatvfs(root.get(), &fs) != 0) return fail_errno("statfs " + settings.root);
         limits.max_user_bytes = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize / 2;
     }
     Sink sink(std::move(settings), log, std::move(root), std::move(staging), std::move(quarantine), std::move(stale),
@@ -496,7 +496,7 @@ Result<void> Sink::quarantine_message(const IncomingMessage& msg, const std::str
     line.push_back('\n');
     if (::write(qlog_.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
         // The log is for the admin; a full disk must not stop the sink because of someone's messages.
-        if (!no_space(errno)) return std::unexpected(errno_error("append to quarantine log"));
+        if (!no_space(errno)) return fail_errno("append to quarantine log");
         return {};
     }
     qlog_bytes_ += line.size();
@@ -517,9 +517,9 @@ Result<void> Sink::quarantine_transfer(const std::string& id, Transfer& t, const
         TRY(remove_tree(staging_.dir(), id));
     if (entry_exists(staging_.dir(), id)) {
         if (::renameat(staging_.dir(), id.c_str(), quarantine_.get(), id.c_str()) != 0)
-            return std::unexpected(errno_error("move " + id + " to quarantine"));
+            return fail_errno("move " + id + " to quarantine");
     } else if (::mkdirat(quarantine_.get(), id.c_str(), 0750) != 0 && errno != EEXIST) {
-        if (!no_space(errno)) return std::unexpected(errno_error("create quarantine entry " + id));
+        if (!no_space(errno)) return fail_errno("create quarantine entry " + id);
     }
     log_->warning("quarantined transfer " + id + (msg ? " at " + where(*msg) : std::string()) + ": " + printable(reason, 1000));
     std::string text = printable(reason, 2000) + "\n";
@@ -583,7 +583,7 @@ Result<void> Sink::sweep_stale() {
         staging_.release_transfer(n);
         std::string dest = n + "-" + std::to_string(static_cast<long long>(t_now));
         if (::renameat(staging_.dir(), n.c_str(), stale_.get(), dest.c_str()) != 0)
-            return std::unexpected(errno_error("move " + n + " to " + std::string(kStaleDirName)));
+            return fail_errno("move " + n + " to " + std::string(kStaleDirName));
         TRY(fsync_fd(stale_.get(), "stale directory"));
         TRY(fsync_fd(staging_.dir(), "staging directory"));
         // Why it was stuck, for the admin: what finalization last waited for, or whether the manifest ever came.
@@ -628,10 +628,10 @@ Result<void> Sink::prune_set_aside() {
     if (qlog_bytes_ > settings_.quarantine_log_bytes) {
         const std::string name(kQuarantineLogName);
         if (::renameat(quarantine_.get(), name.c_str(), quarantine_.get(), (name + ".1").c_str()) != 0)
-            return std::unexpected(errno_error("rotate " + name));
+            return fail_errno("rotate " + name);
         UniqueFd qlog(::openat(quarantine_.get(), name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
                                0640));
-        if (!qlog) return std::unexpected(errno_error("open quarantine log"));
+        if (!qlog) return fail_errno("open quarantine log");
         qlog_ = std::move(qlog);
         qlog_bytes_ = 0;
     }

@@ -71,7 +71,7 @@ Result<StagingArea::OpenFile*> StagingArea::open_file(const Key& key) {
         existed = true;
         fd = UniqueFd(::openat(tdir, name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
     }
-    if (!fd) return std::unexpected(errno_error("open staged file " + key.first + "/" + name));
+    if (!fd) return fail_errno("open staged file " + key.first + "/" + name);
     if (!existed) dirs_to_sync_.insert(key.first);
     lru_.push_front(key);
     OpenFile f;
@@ -134,7 +134,7 @@ Result<void> StagingArea::write_chunk(const std::string& transfer, std::uint64_t
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             input_error = errno == EFBIG || errno == EINVAL;
-            return std::unexpected(errno_error("write staged file " + transfer + "/" + staged_file_name(index)));
+            return fail_errno("write staged file " + transfer + "/" + staged_file_name(index));
         }
         done += static_cast<std::size_t>(n);
     }

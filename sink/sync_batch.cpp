@@ -62,7 +62,7 @@ Result<void> SyncBatch::add_without_fd(const std::string& what) {
 
 Result<void> SyncBatch::commit() {
     if (!pending_) return {};
-    if (::syncfs(fs_fd_) != 0) return std::unexpected(errno_error("syncfs (the file system of the output root)"));
+    if (::syncfs(fs_fd_) != 0) return fail_errno("syncfs (the file system of the output root)");
     pending_ = false;
     return {};
 }

@@ -19,16 +19,7 @@ namespace ks::sink {
 namespace {
 
 constexpr std::size_t kBlock = 1 << 20;
-
-Result<void> write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-        ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(std::string("write the timestamp,data form: ") + std::strerror(errno));
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return {};
-}
+constexpr const char* kWhat = "the timestamp,data form";
 
 }  // namespace
 
@@ -48,7 +39,7 @@ Result<void> write_timestamp_data(int src_fd, std::uint64_t size, const Timestam
         line.clear();
         line_start = next_start;
         if (out.size() >= kBlock) {
-            TRY(write_all(out_fd, out));
+            TRY(write_all(out_fd, out, kWhat));
             out.clear();
         }
         return {};
@@ -75,7 +66,7 @@ Result<void> write_timestamp_data(int src_fd, std::uint64_t size, const Timestam
     }
     if (line_start < size)
         TRY(emit(size));
-    return write_all(out_fd, out);
+    return write_all(out_fd, out, kWhat);
 }
 
 }  // namespace ks::sink
@@ -97,10 +88,10 @@ Result<std::optional<Opened>> open_regular(int dirfd, const std::string& name) {
     UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd) {
         if (errno == ENOENT || errno == ELOOP) return std::nullopt;
-        return std::unexpected(errno_error("open " + name));
+        return fail_errno("open " + name);
     }
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return std::unexpected(errno_error("stat " + name));
+    if (::fstat(fd.get(), &st) != 0) return fail_errno("stat " + name);
     if (!S_ISREG(st.st_mode)) return std::nullopt;
     return Opened{std::move(fd), static_cast<std::uint64_t>(st.st_size)};
 }
@@ -172,15 +163,15 @@ Result<void> plan_timestamp_data(int rootfd, StagingArea& staging, const std::st
             if (!source) continue;  // not complete yet: the finalizer waits for the source
             const std::string tmp = unique_temp_name();
             UniqueFd out(::openat(tdir.get(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-            if (!out) return std::unexpected(errno_error("create the timestamp,data form of " + printable(src->path)));
+            if (!out) return fail_errno("create the timestamp,data form of " + printable(src->path));
             if (auto ok = write_timestamp_data(source->fd.get(), source->size, entry.timestamps, out.get()); !ok) {
                 ::unlinkat(tdir.get(), tmp.c_str(), 0);
                 return std::unexpected(ok.error());
             }
             if (::renameat(tdir.get(), tmp.c_str(), tdir.get(), dname.c_str()) != 0)
-                return std::unexpected(errno_error("rename the timestamp,data form into staging"));
+                return fail_errno("rename the timestamp,data form into staging");
             struct stat st {};
-            if (::fstat(out.get(), &st) != 0) return std::unexpected(errno_error("stat " + dname));
+            if (::fstat(out.get(), &st) != 0) return fail_errno("stat " + dname);
             done = Opened{std::move(out), static_cast<std::uint64_t>(st.st_size)};
         }
         TRY_ASSIGN(auto digest, sha256_of_fd((*done)->fd.get(), (*done)->size));

@@ -5,15 +5,13 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <string_view>
 
+#include "errno_error.hpp"
 #include "unique_fd.hpp"
 
 namespace ks::plugin {
 namespace {
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 bool is_well_known_shared(std::string_view path) {
     static constexpr std::array<std::string_view, 5> kShared = {"/", "/tmp", "/var/tmp", "/dev/shm", "/run/shm"};
@@ -28,7 +26,7 @@ Result<DirState> check_stream_dir(const std::string& path, uid_t job_uid, bool a
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) {
         if (errno == ENOENT) return DirState::missing;
-        return fail("cannot inspect " + path + ": " + errno_text(errno));
+        return fail_errno("cannot inspect " + path);
     }
     if (S_ISLNK(st.st_mode)) return fail(path + " is a symbolic link; refusing to follow it");
     if (!S_ISDIR(st.st_mode)) return fail(path + " is not a directory");
@@ -49,18 +47,18 @@ Result<bool> create_job_tmpdir(const std::string& path, uid_t uid, gid_t gid) {
     const std::string name = path.substr(slash + 1);
 
     UniqueFd parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!parent_fd) return fail("cannot create " + path + ": cannot open " + parent + ": " + errno_text(errno));
+    if (!parent_fd) return fail_errno("cannot create " + path + ": cannot open " + parent);
     bool created = ::mkdirat(parent_fd.get(), name.c_str(), 0700) == 0;
-    if (!created && errno != EEXIST) return fail("cannot create " + path + ": " + errno_text(errno));
+    if (!created && errno != EEXIST) return fail_errno("cannot create " + path);
 
     // O_NOFOLLOW: a user may have planted a symlink under this name in a world-writable parent.
     UniqueFd dir(::openat(parent_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir) return fail("cannot open " + path + " (a symlink or not a directory?): " + errno_text(errno));
+    if (!dir) return fail_errno("cannot open " + path + " (a symlink or not a directory?)");
     struct stat st {};
-    if (::fstat(dir.get(), &st) != 0) return fail("cannot inspect " + path + ": " + errno_text(errno));
+    if (::fstat(dir.get(), &st) != 0) return fail_errno("cannot inspect " + path);
     if (created) {
         if (::fchown(dir.get(), uid, gid) != 0 || ::fchmod(dir.get(), 0700) != 0)
-            return fail("cannot give " + path + " to uid " + std::to_string(uid) + ": " + errno_text(errno));
+            return fail_errno("cannot give " + path + " to uid " + std::to_string(uid));
         return true;
     }
     if (st.st_uid != uid)

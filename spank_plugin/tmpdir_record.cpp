@@ -7,14 +7,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "errno_error.hpp"
 #include "unique_fd.hpp"
 
 namespace ks::plugin {
 namespace {
 
 constexpr std::size_t kMaxRecord = 4096;
-
-std::string errno_text() { return std::strerror(errno); }
 
 Result<std::string> record_name(const std::string& job_id, const std::string& node) {
     for (const auto* part : {&job_id, &node})
@@ -27,11 +26,11 @@ Result<std::string> record_name(const std::string& job_id, const std::string& no
 // Opens state_dir, creating it if needed; it must belong to us and be closed to others, or records could be forged.
 Result<UniqueFd> open_state_dir(const std::string& state_dir, bool create) {
     if (create && ::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST)
-        return fail("cannot create state_dir " + state_dir + ": " + errno_text());
+        return fail_errno("cannot create state_dir " + state_dir);
     UniqueFd dir(::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir) return fail("cannot open state_dir " + state_dir + ": " + errno_text());
+    if (!dir) return fail_errno("cannot open state_dir " + state_dir);
     struct stat st {};
-    if (::fstat(dir.get(), &st) != 0) return fail("cannot inspect state_dir " + state_dir + ": " + errno_text());
+    if (::fstat(dir.get(), &st) != 0) return fail_errno("cannot inspect state_dir " + state_dir);
     if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
         return fail("state_dir " + state_dir + " must be owned by uid " + std::to_string(::geteuid()) +
                     " and writable only by it");
@@ -51,7 +50,7 @@ Result<void> record_job_tmpdir(const std::string& state_dir, const std::string& 
 
     const std::string tmp_name = *name + ".tmp." + std::to_string(::getpid());
     UniqueFd fd(::openat(dir->get(), tmp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd) return fail("cannot write " + state_dir + "/" + tmp_name + ": " + errno_text());
+    if (!fd) return fail_errno("cannot write " + state_dir + "/" + tmp_name);
     bool written = ::write(fd.get(), tmpdir.data(), tmpdir.size()) == static_cast<ssize_t>(tmpdir.size());
     int write_errno = errno;
     fd.reset();
@@ -75,14 +74,14 @@ Result<std::optional<std::string>> read_recorded_tmpdir(const std::string& state
     UniqueFd fd(::openat(dir->get(), name->c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) {
         if (errno == ENOENT) return std::optional<std::string>();
-        return fail("cannot open " + state_dir + "/" + *name + ": " + errno_text());
+        return fail_errno("cannot open " + state_dir + "/" + *name);
     }
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid())
         return fail(state_dir + "/" + *name + " is not a regular file owned by uid " + std::to_string(::geteuid()));
     std::string text(kMaxRecord + 1, '\0');
     ssize_t n = ::read(fd.get(), text.data(), text.size());
-    if (n < 0) return fail("cannot read " + state_dir + "/" + *name + ": " + errno_text());
+    if (n < 0) return fail_errno("cannot read " + state_dir + "/" + *name);
     text.resize(static_cast<std::size_t>(n));
     if (text.empty() || text.size() > kMaxRecord || text.front() != '/' || text.find('\0') != std::string::npos)
         return fail(state_dir + "/" + *name + " does not hold an absolute path");
@@ -94,7 +93,7 @@ Result<void> remove_recorded_tmpdir(const std::string& state_dir, const std::str
     auto name = record_name(job_id, node);
     if (!name) return std::unexpected(name.error());
     std::string path = state_dir + "/" + *name;
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail("cannot remove " + path + ": " + errno_text());
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail_errno("cannot remove " + path);
     return {};
 }
 

@@ -44,6 +44,15 @@ SpoolEntry sample_entry() {
     return e;
 }
 
+// Commits sample_entry() without data to resend into SPOOL = dir/spool; the entry's path.
+Result<std::string> commit_entry_without_data(const fs::path& dir,
+                                              const std::function<std::string(std::string_view)>& sign = {}) {
+    SpoolEntry e = sample_entry();
+    e.resend.clear();
+    TRY_ASSIGN(auto w, SpoolWriter::begin((dir / "spool").string(), ::geteuid(), e.id.transfer_id));
+    return w.commit(e, sign);
+}
+
 }  // namespace
 
 TEST(PushSpool, EntryJsonRoundTrips) {
@@ -121,12 +130,8 @@ TEST(PushSpool, WriterCopiesDataAndOnlyCommitMakesTheEntryVisible) {
 
 TEST(PushSpool, CommitWritesTheSignatureOfExactlyTheEntryJson) {
     TempDir t;
-    SpoolEntry e = sample_entry();
-    e.resend.clear();
-    auto w = SpoolWriter::begin((t.path / "spool").string(), ::geteuid(), e.id.transfer_id);
-    ASSERT_TRUE(w);
     std::string signed_text;
-    auto where = w->commit(e, [&](std::string_view json) {
+    auto where = commit_entry_without_data(t.path, [&](std::string_view json) {
         signed_text = json;
         return std::string("k1:") + std::string(64, 'a');
     });
@@ -186,6 +191,33 @@ TEST(PushSpool, EntriesOfInterruptedRunsAreRemovedOnlyWhenTheirProcessIsGone) {
     EXPECT_TRUE(fs::exists(t.path / (".bbbb.partial-" + std::to_string(::getpid()))));
     EXPECT_FALSE(fs::exists(t.path / ".cccc.old-999999998"));
     EXPECT_TRUE(fs::exists(t.path / "dddd"));
+}
+
+TEST(PushSpool, OnlyARegularTransferJsonMakesACompleteEntryAndDotNamesAreNotListed) {
+    TempDir t;
+    auto where = commit_entry_without_data(t.path);
+    ASSERT_TRUE(where) << where.error().message;
+    EXPECT_EQ(fs::status(*where + "/transfer.json").permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
+    UniqueFd entry(::open(where->c_str(), O_RDONLY | O_DIRECTORY));
+    struct stat json {};
+    EXPECT_TRUE(is_complete_entry(entry.get(), &json));
+    EXPECT_TRUE(S_ISREG(json.st_mode));
+    std::vector<std::string> names;
+    for (const auto& d : visible_entries(entry.get())) names.push_back(d.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"data", "transfer.json"}));  // no temporary file left
+
+    // The user owns the directory and can put anything there: a symlink or a directory is not an entry file.
+    fs::create_directories(t.path / "fake" / ".hidden");
+    fs::create_symlink(*where + "/transfer.json", t.path / "fake" / "transfer.json");
+    UniqueFd fake(::open((t.path / "fake").c_str(), O_RDONLY | O_DIRECTORY));
+    EXPECT_FALSE(is_complete_entry(fake.get()));
+    names.clear();
+    for (const auto& d : visible_entries(fake.get())) names.push_back(d.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"transfer.json"}));
+    fs::remove(t.path / "fake" / "transfer.json");
+    fs::create_directory(t.path / "fake" / "transfer.json");
+    EXPECT_FALSE(is_complete_entry(fake.get()));
 }
 
 TEST(PushSpool, UserDirectoryMustNotBeASymlinkOrSomeoneElses) {
