@@ -4,6 +4,7 @@
 // Nothing here follows a symbolic link: directories are opened with O_NOFOLLOW one component at a time, files with
 // O_NOFOLLOW. Writes that must survive a crash are fsync'ed together with the directory that names them.
 #pragma once
+#include <cerrno>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -18,6 +19,9 @@
 #include "unique_fd.hpp"
 
 namespace ks::sink {
+
+// A write that failed because the file system or the quota is full: what was written did not fit (not bad input).
+inline bool no_space(int err) { return err == ENOSPC || err == EDQUOT || err == EFBIG; }
 
 class SyncBatch;
 
