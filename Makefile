@@ -70,7 +70,7 @@ UNIT       := $(BUILD)/bin/unit-tests
 TOOLS      := $(patsubst tests/tools/%.cpp,$(BUILD)/bin/%,$(wildcard tests/tools/*.cpp))
 LIBCOMMON  := $(BUILD)/lib/libkscommon.a
 
-.PHONY: all asan test test-unit test-long deps cluster-up cluster-down demo bench install deb clean check-plugin-symbols
+.PHONY: all asan test test-unit test-long deps cluster-up cluster-down demo bench install deb clean check-plugin-symbols format
 all: $(PLUGIN) $(PUSH) $(SINK) $(UNIT) $(TOOLS)
 
 asan:
@@ -121,6 +121,11 @@ test-unit: all
 
 test-long: all
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) TEST_LONG=1 tests/run all
+
+# The project's C++ style (.clang-format), applied in place to every tracked C++ file.
+CLANG_FORMAT ?= clang-format-16
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs $(CLANG_FORMAT) -i
 
 check-plugin-symbols: $(PLUGIN)
 	tests/e2e/plugin_symbols.sh $(PLUGIN)
