@@ -7,6 +7,7 @@
 #   make cluster-up / cluster-down   the local Slurm + Kafka harness (tests/cluster/)
 #   make install PREFIX=/usr DESTDIR=...
 #   make deb             Debian packages (debian/) into build/deb/, checked by lintian
+#   make format          .clang-format applied to every C++ file (clang-format-16)
 #
 # Sources are discovered per component folder; one binary per tool, its entry point in main.cpp.
 

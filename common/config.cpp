@@ -91,7 +91,8 @@ Result<ConfigEntry> parse_override(std::string_view arg) {
     return e;
 }
 
-Result<SplitConfig> split_config(const std::vector<ConfigEntry>& entries, const std::vector<std::string>& known_own_keys) {
+Result<SplitConfig> split_config(const std::vector<ConfigEntry>& entries,
+                                 const std::vector<std::string>& known_own_keys) {
     SplitConfig out;
     for (const auto& e : entries) {
         if (e.key.starts_with(kOwnKeyPrefix)) {

@@ -47,7 +47,8 @@ struct SplitConfig {
     std::vector<ConfigEntry> kafka;
 };
 // Fails, naming path:line, on an own key that is not in `known_own_keys`.
-Result<SplitConfig> split_config(const std::vector<ConfigEntry>& entries, const std::vector<std::string>& known_own_keys);
+Result<SplitConfig> split_config(const std::vector<ConfigEntry>& entries,
+                                 const std::vector<std::string>& known_own_keys);
 
 // Typed lookups of own keys, with errors naming the entry's origin.
 Result<std::optional<std::uint64_t>> get_u64(const SplitConfig& c, const std::string& key, std::uint64_t min,

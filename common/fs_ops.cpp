@@ -24,7 +24,8 @@ struct DirCloser {
 Result<UniqueFd> open_dir_at(int dirfd, const std::string& name) {
     UniqueFd fd(::openat(dirfd, name.c_str(), kDirFlags));
     if (fd) return fd;
-    if (errno == ELOOP || errno == ENOTDIR) return fail("\"" + name + "\" exists and is not a directory (or is a symlink)");
+    if (errno == ELOOP || errno == ENOTDIR)
+        return fail("\"" + name + "\" exists and is not a directory (or is a symlink)");
     return fail_errno("open directory " + name);
 }
 

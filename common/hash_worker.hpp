@@ -108,10 +108,10 @@ public:
 
 private:
     struct Digest {
-        std::optional<Sha256> hash;    // freed once ended and hashed
-        std::string hex;               // set when finished
-        std::uint64_t next_offset = 0; // bytes added so far
-        std::size_t queued = 0;        // jobs of this digest not finished yet
+        std::optional<Sha256> hash;  // freed once ended and hashed
+        std::string hex;  // set when finished
+        std::uint64_t next_offset = 0;  // bytes added so far
+        std::size_t queued = 0;  // jobs of this digest not finished yet
         bool ended = false, finished = false, broken = false, dropped = false;
     };
     struct Job {
@@ -131,7 +131,7 @@ private:
 
     const std::size_t max_queued_bytes_;
     mutable std::mutex mutex_;
-    std::condition_variable work_;      // the worker waits for jobs
+    std::condition_variable work_;  // the worker waits for jobs
     std::condition_variable finished_;  // callers wait for room, results, collectable jobs
     std::deque<Job> queue_;
     std::vector<Done> done_;

@@ -36,7 +36,8 @@ wire::Headers to_wire_headers(const rd_kafka_headers_t* headers) {
 HeadersPtr to_kafka_headers(const wire::Headers& headers) {
     HeadersPtr h(rd_kafka_headers_new(headers.size()));
     for (const auto& [k, v] : headers)
-        rd_kafka_header_add(h.get(), k.data(), static_cast<ssize_t>(k.size()), v.data(), static_cast<ssize_t>(v.size()));
+        rd_kafka_header_add(h.get(), k.data(), static_cast<ssize_t>(k.size()), v.data(),
+                            static_cast<ssize_t>(v.size()));
     return h;
 }
 

@@ -13,16 +13,30 @@
 
 namespace ks::kafka {
 
-struct HandleDeleter { void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); } };
-struct ConfDeleter { void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); } };
-struct TopicConfDeleter { void operator()(rd_kafka_topic_conf_t* c) const { rd_kafka_topic_conf_destroy(c); } };
-struct TopicDeleter { void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); } };
-struct HeadersDeleter { void operator()(rd_kafka_headers_t* h) const { rd_kafka_headers_destroy(h); } };
-struct MessageDeleter { void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); } };
+struct HandleDeleter {
+    void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct ConfDeleter {
+    void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+struct TopicConfDeleter {
+    void operator()(rd_kafka_topic_conf_t* c) const { rd_kafka_topic_conf_destroy(c); }
+};
+struct TopicDeleter {
+    void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
+};
+struct HeadersDeleter {
+    void operator()(rd_kafka_headers_t* h) const { rd_kafka_headers_destroy(h); }
+};
+struct MessageDeleter {
+    void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
 struct PartitionListDeleter {
     void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
 };
-struct QueueDeleter { void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); } };
+struct QueueDeleter {
+    void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+};
 
 using HandlePtr = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;

@@ -41,7 +41,8 @@ std::string core_of(std::string_view reason) {
 }
 
 std::string principal_of(const ClientSecurity& s) {
-    if (s.protocol.starts_with("sasl")) return "User:" + (s.username.empty() ? std::string("<sasl.username>") : s.username);
+    if (s.protocol.starts_with("sasl"))
+        return "User:" + (s.username.empty() ? std::string("<sasl.username>") : s.username);
     if (s.protocol == "ssl" && s.has_certificate) return "the principal of the client certificate" + s.certificate;
     return "User:ANONYMOUS";
 }
@@ -78,10 +79,10 @@ std::string broker_certificate_problem(std::string_view x509, const ClientSecuri
 
 // A TLS alert the broker sent about our certificate (bad certificate, certificate unknown, unknown CA, ...).
 std::optional<std::string> client_certificate_problem(std::string_view reason, const ClientSecurity& s) {
-    static constexpr std::string_view kAlerts[] = {"alert bad certificate", "alert certificate unknown",
-                                                   "alert unknown ca", "alert certificate expired",
-                                                   "alert certificate revoked", "alert certificate required",
-                                                   "alert unsupported certificate"};
+    static constexpr std::string_view kAlerts[] = {
+        "alert bad certificate",        "alert certificate unknown", "alert unknown ca",
+        "alert certificate expired",    "alert certificate revoked", "alert certificate required",
+        "alert unsupported certificate"};
     std::string_view alert;
     for (auto a : kAlerts)
         if (contains(reason, a)) alert = a.substr(6);
@@ -125,7 +126,8 @@ ClientSecurity client_security(const rd_kafka_conf_t* conf, Role role) {
 std::optional<std::string> certificate_expiry(std::string_view pem) {
     std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
     if (!in) return std::nullopt;
-    std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr), &X509_free);
+    std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr),
+                                                     &X509_free);
     if (!cert) return std::nullopt;
     const ASN1_TIME* not_after = X509_get0_notAfter(cert.get());
     if (!not_after || X509_cmp_current_time(not_after) >= 0) return std::nullopt;
@@ -149,7 +151,8 @@ std::string explain_error(rd_kafka_resp_err_t err, std::string_view resource, co
     switch (err) {
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
         if (s.role == Role::producer)
-            return "Kafka denies " + who + " writing to topic" + name + " (Topic authorization failed): the ACLs must " +
+            return "Kafka denies " + who + " writing to topic" + name +
+                   " (Topic authorization failed): the ACLs must " +
                    "allow it Write and Describe on the topic, and the topic must exist (or the ACLs allow Create)";
         return "Kafka denies " + who + " reading topic" + name + " (Topic authorization failed): the ACLs must allow " +
                "it Read and Describe on the topic";
@@ -169,8 +172,7 @@ std::optional<Problem> classify_error(rd_kafka_resp_err_t err, std::string_view 
     if (is_authorization_error(err)) return Problem{explain_error(err, {}, s), true};
     if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || contains(reason, "SASL authentication error"))
         return Problem{login_problem(reason, s), true};
-    if (contains(reason, "certificate verify failed"))
-        return Problem{broker_certificate_problem(x509_reason, s), true};
+    if (contains(reason, "certificate verify failed")) return Problem{broker_certificate_problem(x509_reason, s), true};
     if (auto p = client_certificate_problem(reason, s)) return Problem{*p, true};
     if (contains(reason, "incorrect security.protocol configuration (connecting to a SSL listener?)"))
         return Problem{"the broker's port speaks TLS, but security.protocol=" + s.protocol +
@@ -180,8 +182,8 @@ std::optional<Problem> classify_error(rd_kafka_resp_err_t err, std::string_view 
         (contains(reason, "unexpected eof") || contains(reason, "wrong version number") ||
          contains(reason, "packet length too long") || contains(reason, "record layer failure")))
         return Problem{"TLS handshake failed (" + core_of(reason) + "): the broker's port does not seem to speak " +
-                           "TLS; check the ports in bootstrap.servers=" + s.bootstrap + " against security.protocol=" +
-                           s.protocol,
+                           "TLS; check the ports in bootstrap.servers=" + s.bootstrap +
+                           " against security.protocol=" + s.protocol,
                        false};
     return std::nullopt;
 }

@@ -64,7 +64,8 @@ public:
     using Clock = std::chrono::steady_clock;
     using Now = Clock::time_point (*)();  // a seam for tests
     static constexpr std::chrono::seconds kPatience{5};
-    explicit SecurityMonitor(ClientSecurity security, Now now = &Clock::now) : security_(std::move(security)), now_(now) {}
+    explicit SecurityMonitor(ClientSecurity security, Now now = &Clock::now)
+        : security_(std::move(security)), now_(now) {}
 
     void error_event(rd_kafka_resp_err_t err, std::string_view reason);
     // Something was delivered (or fetched): an ambiguous problem seen before was a passing one.
@@ -83,7 +84,7 @@ private:
     std::string ambiguous_;  // the ambiguous problem seen first since the last progress, and when
     Clock::time_point ambiguous_since_;
     std::atomic<bool> any_ambiguous_{false};  // progress() is called for every delivery report: no lock when false
-    std::atomic<bool> delivered_{false};      // progress() was called once
+    std::atomic<bool> delivered_{false};  // progress() was called once
     std::string verdict_;
 };
 

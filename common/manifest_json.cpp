@@ -27,10 +27,8 @@ Result<std::string> json_path(const json& entry) {
 }
 
 void put_path(json& entry, const std::string& path) {
-    if (text::is_valid_utf8(path))
-        entry["path"] = path;
-    else
-        entry["path_b64"] = text::base64_encode(path);
+    if (text::is_valid_utf8(path)) entry["path"] = path;
+    else entry["path_b64"] = text::base64_encode(path);
 }
 
 template <class T>
@@ -178,7 +176,7 @@ std::string manifest_to_json(const Manifest& m) {
 
 // [[offset, "seconds"], ...]: offsets strictly increasing from 0 and below the file size, timestamps JSON numbers.
 static Result<std::vector<std::pair<std::uint64_t, std::string>>> parse_timestamp_runs(const json& runs,
-                                                                                      std::uint64_t size) {
+                                                                                       std::uint64_t size) {
     if (!runs.is_array()) return fail("\"timestamps\" is not an array");
     std::vector<std::pair<std::uint64_t, std::string>> out;
     for (const json& r : runs) {
@@ -206,7 +204,8 @@ Result<Manifest> parse_manifest(std::string_view text) {
         auto parts = get_field<std::uint32_t>(j, "parts");
         if (!part || !parts) return fail("manifest: \"part\" and \"parts\" must both be non-negative integers");
         if (*parts == 0 || *parts > kMaxManifestParts || *part >= *parts)
-            return fail("manifest: part " + std::to_string(*part) + " of " + std::to_string(*parts) + " is out of range");
+            return fail("manifest: part " + std::to_string(*part) + " of " + std::to_string(*parts) +
+                        " is out of range");
         m.part = *part;
         m.parts = *parts;
     }
@@ -282,7 +281,8 @@ Result<std::vector<std::string>> manifest_parts_json(const Manifest& manifest, s
     auto entry_size = [](const auto& e) {
         Manifest one;
         using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, FileEntry>) one.files.push_back(e); else one.skipped.push_back(e);
+        if constexpr (std::is_same_v<T, FileEntry>) one.files.push_back(e);
+        else one.skipped.push_back(e);
         Manifest none;
         return manifest_to_json(one).size() - manifest_to_json(none).size() + 1;  // + the separating comma
     };
@@ -299,14 +299,17 @@ Result<std::vector<std::string>> manifest_parts_json(const Manifest& manifest, s
         return true;
     };
     for (const auto& f : manifest.files) {
-        if (!room_for(entry_size(f))) return fail("a manifest entry does not fit in " + std::to_string(max_bytes) + " bytes");
+        if (!room_for(entry_size(f)))
+            return fail("a manifest entry does not fit in " + std::to_string(max_bytes) + " bytes");
         parts.back().files.push_back(f);
     }
     for (const auto& s : manifest.skipped) {
-        if (!room_for(entry_size(s))) return fail("a manifest entry does not fit in " + std::to_string(max_bytes) + " bytes");
+        if (!room_for(entry_size(s)))
+            return fail("a manifest entry does not fit in " + std::to_string(max_bytes) + " bytes");
         parts.back().skipped.push_back(s);
     }
-    if (parts.size() > kMaxManifestParts) return fail("manifest needs more than " + std::to_string(kMaxManifestParts) + " parts");
+    if (parts.size() > kMaxManifestParts)
+        return fail("manifest needs more than " + std::to_string(kMaxManifestParts) + " parts");
     std::vector<std::string> out;
     for (std::size_t i = 0; i < parts.size(); ++i) {
         parts[i].part = static_cast<std::uint32_t>(i);
@@ -319,7 +322,8 @@ Result<std::vector<std::string>> manifest_parts_json(const Manifest& manifest, s
 Result<Manifest> merge_manifest_parts(std::vector<Manifest> parts) {
     if (parts.empty()) return fail("no manifest parts");
     const std::uint32_t n = parts.front().parts;
-    if (parts.size() != n) return fail("manifest has " + std::to_string(parts.size()) + " of " + std::to_string(n) + " parts");
+    if (parts.size() != n)
+        return fail("manifest has " + std::to_string(parts.size()) + " of " + std::to_string(n) + " parts");
     std::sort(parts.begin(), parts.end(), [](const Manifest& a, const Manifest& b) { return a.part < b.part; });
     Manifest out = parts.front();
     out.files.clear();

@@ -39,15 +39,15 @@ struct JobInfo {
     std::int64_t gid = -1;
     std::string node;
     std::string cluster;
-    std::uint32_t nodes = 1;               // number of nodes in the job
-    std::optional<std::int32_t> exit_code; // when known
-    std::string instance = {};              // see TransferIdentity::instance
+    std::uint32_t nodes = 1;  // number of nodes in the job
+    std::optional<std::int32_t> exit_code;  // when known
+    std::string instance = {};  // see TransferIdentity::instance
 };
 
 struct Manifest {
     int version = kVersion;
     std::string transfer_id;
-    std::uint32_t part = 0;   // this part's index, when the manifest is split over several messages
+    std::uint32_t part = 0;  // this part's index, when the manifest is split over several messages
     std::uint32_t parts = 1;  // number of parts
     JobInfo job;
     std::uint64_t chunk_bytes = kDefaultChunkBytes;

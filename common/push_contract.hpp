@@ -26,7 +26,8 @@ inline constexpr std::string_view kJobInstanceRule = "1-64 characters of A-Z a-z
 constexpr bool valid_job_instance(std::string_view value) {
     if (value.empty() || value.size() > 64) return false;
     for (char c : value)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-'))
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' ||
+              c == '-'))
             return false;
     return true;
 }

@@ -27,8 +27,11 @@ Result<std::string> read_named_file(const ConfigEntry& e, bool secret) {
 }  // namespace
 
 bool is_secret_key(std::string_view key) {
-    static constexpr std::string_view kSecrets[] = {"sasl.password", "ssl.key.password", "ssl.key.pem",
-                                                    "ssl.keystore.password", "sasl.oauthbearer.client.secret",
+    static constexpr std::string_view kSecrets[] = {"sasl.password",
+                                                    "ssl.key.password",
+                                                    "ssl.key.pem",
+                                                    "ssl.keystore.password",
+                                                    "sasl.oauthbearer.client.secret",
                                                     "sasl.oauthbearer.config"};
     for (auto s : kSecrets)
         if (key == s) return true;
@@ -66,7 +69,8 @@ std::string without_value(std::string_view text) {
 
 Result<void> check_override_not_secret(const ConfigEntry& entry) {
     if (!is_secret_key(entry.key)) return {};
-    return fail("-X " + entry.key + "=...: a secret on the command line is visible to every user (ps); put it in the "
+    return fail("-X " + entry.key +
+                "=...: a secret on the command line is visible to every user (ps); put it in the "
                 "config file, mode 0600");
 }
 
@@ -83,7 +87,8 @@ Result<std::vector<ConfigEntry>> inline_tls_files(std::vector<ConfigEntry> entri
             if (e.key != f.location || e.value.empty()) continue;
             struct stat st {};
             // ssl.ca.location may name a directory of CAs (or "probe"): librdkafka reads that itself.
-            if (f.location == "ssl.ca.location" && (::stat(e.value.c_str(), &st) != 0 || !S_ISREG(st.st_mode))) continue;
+            if (f.location == "ssl.ca.location" && (::stat(e.value.c_str(), &st) != 0 || !S_ISREG(st.st_mode)))
+                continue;
             TRY_ASSIGN(auto text, read_named_file(e, f.secret));
             e.key = std::string(f.pem);
             e.value = std::move(text);

@@ -183,7 +183,8 @@ Result<void> verify(const KeyRing& ring, std::string_view signature, const Signe
     const std::string expected = hmac_sha256_hex(key->secret, signed_material(f));
     std::string_view given = signature.substr(colon + 1);
     if (expected.size() != given.size() || CRYPTO_memcmp(expected.data(), given.data(), given.size()) != 0)
-        return fail("bad signature (key \"" + key->id + "\"): the message was not signed by a node of this site, "
+        return fail("bad signature (key \"" + key->id +
+                    "\"): the message was not signed by a node of this site, "
                     "or was changed");
     return {};
 }

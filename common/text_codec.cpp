@@ -12,11 +12,20 @@ bool is_valid_utf8(std::string_view s) {
         auto c = static_cast<unsigned char>(s[i]);
         std::size_t n;
         std::uint32_t cp;
-        if (c < 0x80) { ++i; continue; }
-        if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
-        else return false;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            cp = c & 0x07;
+        } else return false;
         if (i + n >= s.size()) return false;
         for (std::size_t k = 1; k <= n; ++k) {
             auto cc = static_cast<unsigned char>(s[i + k]);
@@ -62,8 +71,10 @@ Result<std::string> base64_decode(std::string_view text) {
         for (int k = 0; k < 4; ++k) {
             char c = text[i + k];
             int d;
-            if (c == '=' && i + 4 == text.size() && k >= 2) { d = 0; ++pad; }
-            else if (pad) return fail("base64: data after padding");
+            if (c == '=' && i + 4 == text.size() && k >= 2) {
+                d = 0;
+                ++pad;
+            } else if (pad) return fail("base64: data after padding");
             else {
                 const char* p = c ? std::char_traits<char>::find(kB64, 64, c) : nullptr;
                 if (!p) return fail("base64: invalid character");
@@ -83,7 +94,8 @@ namespace {
 template <class T>
 Result<T> parse_decimal(std::string_view text) {
     T v = 0;
-    if (text.empty() || text.size() > 20) return fail("not a decimal number: \"" + std::string(text.substr(0, 32)) + "\"");
+    if (text.empty() || text.size() > 20)
+        return fail("not a decimal number: \"" + std::string(text.substr(0, 32)) + "\"");
     auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc() || p != text.data() + text.size())
         return fail("not a decimal number: \"" + std::string(text.substr(0, 32)) + "\"");

@@ -140,9 +140,9 @@ Result<MessageType> message_type(const Headers& headers) {
 
 Result<TransferIdentity> decode_identity(const Headers& headers) {
     TransferIdentity id;
-    for (auto [name, field] : {std::pair{header::transfer, &id.transfer_id}, std::pair{header::cluster, &id.cluster},
-                               std::pair{header::job, &id.job_id}, std::pair{header::node, &id.node},
-                               std::pair{header::user, &id.user}}) {
+    for (auto [name, field] :
+         {std::pair{header::transfer, &id.transfer_id}, std::pair{header::cluster, &id.cluster},
+          std::pair{header::job, &id.job_id}, std::pair{header::node, &id.node}, std::pair{header::user, &id.user}}) {
         TRY_ASSIGN(*field, required(headers, name));
     }
     if (!valid_transfer_id(id.transfer_id)) return fail("malformed transfer id");

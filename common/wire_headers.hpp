@@ -40,7 +40,7 @@ inline constexpr std::string_view mtime = "ks.mtime";       // modification time
 inline constexpr std::string_view offset = "ks.offset";     // byte offset of this chunk in the file
 inline constexpr std::string_view part = "ks.part";         // manifest part index (0-based)
 inline constexpr std::string_view parts = "ks.parts";       // number of manifest parts of the transfer
-inline constexpr std::string_view signature = "ks.sig";     // open and manifest: "<key id>:<hex HMAC>" (signature.hpp)
+inline constexpr std::string_view signature = "ks.sig";  // open and manifest: "<key id>:<hex HMAC>" (signature.hpp)
 }  // namespace header
 
 // Kafka headers as an ordered list of (name, value); values are raw bytes.

@@ -123,7 +123,9 @@ struct EntrySend {
         return warning ? log.warning(line) : log.error(line), false;
     }
     bool not_delivered(const std::string& why) const { return kept("not delivered: " + why, true); }
-    bool changed(const wire::FileEntry& f) const { return kept(f.meta.path + " changed in the spool while it was sent"); }
+    bool changed(const wire::FileEntry& f) const {
+        return kept(f.meta.path + " changed in the spool while it was sent");
+    }
 };
 
 // Files that were going out as records go as records again: consumers of the topic get every line. Returns the
@@ -132,8 +134,8 @@ std::unique_ptr<Producer> resend_records(const EntrySend& e, std::unique_ptr<Pro
                                          std::vector<SourceFile>& as_records, std::vector<SourceFile>& sources) {
     auto limit = records_line_limit(e.s);
     if (!limit) return e.kept(limit.error().message), nullptr;
-    RecordSettings rs{*limit, e.s.max_open_files, e.s.max_producer_rebuilds, e.s.max_file_attempts, e.d.deadline,
-                      e.d.ctx->interrupted};
+    RecordSettings rs{*limit,       e.s.max_open_files,  e.s.max_producer_rebuilds, e.s.max_file_attempts,
+                      e.d.deadline, e.d.ctx->interrupted};
     RecordSender records(std::move(session), e.rebuild, e.entry.id, rs, e.log);
     RecordOutcome out = records.send_files(as_records);
     if (!records.failure().empty()) return e.not_delivered(records.failure()), nullptr;
@@ -158,8 +160,13 @@ std::unique_ptr<Producer> resend_records(const EntrySend& e, std::unique_ptr<Pro
 // The files as chunks, then the manifest; true once all is confirmed.
 bool resend_chunks_and_manifest(const EntrySend& e, std::unique_ptr<Producer> session, std::vector<SourceFile> sources,
                                 const MessageSigner& signer) {
-    SenderSettings ss{e.entry.manifest.chunk_bytes, e.s.max_open_files, e.s.max_producer_rebuilds,
-                      e.s.max_file_attempts, e.d.deadline, e.d.ctx->interrupted, &signer};
+    SenderSettings ss{e.entry.manifest.chunk_bytes,
+                      e.s.max_open_files,
+                      e.s.max_producer_rebuilds,
+                      e.s.max_file_attempts,
+                      e.d.deadline,
+                      e.d.ctx->interrupted,
+                      &signer};
     TransferSender sender(std::move(session), e.rebuild, e.entry.id, ss, e.log);
     for (const auto& r : sender.send_files(std::move(sources))) {
         wire::FileEntry* f = manifest_file(e.entry.manifest, r.entry.meta.index);
@@ -226,10 +233,8 @@ DrainCounts drain_user_dir(int dir_fd, const std::string& shown, const std::opti
             ++c.kept;
             continue;
         }
-        if (drain_entry(dir_fd, name, shown + "/" + name, s, d, log))
-            ++c.drained;
-        else
-            ++c.kept;
+        if (drain_entry(dir_fd, name, shown + "/" + name, s, d, log)) ++c.drained;
+        else ++c.kept;
     }
     return c;
 }
@@ -239,8 +244,8 @@ int code_for(const DrainCounts& c) { return c.kept ? exit_code::spooled : exit_c
 // As root: drain one user's directory in a child that runs as the directory's owner, killed if it is still running
 // `budget` after it started (a user's entries must not stall the drain of everyone else's).
 int drain_as_owner(int parent_fd, const std::string& name, const std::string& shown,
-                   const std::optional<std::string>& only, const Settings& s, DrainScope d,
-                   Clock::duration budget, const Log& log) {
+                   const std::optional<std::string>& only, const Settings& s, DrainScope d, Clock::duration budget,
+                   const Log& log) {
     auto opened = open_dir_at(parent_fd, name);
     if (!opened) return log.error(shown + ": " + opened.error().message), exit_code::spooled;
     const UniqueFd dir = std::move(*opened);
@@ -268,8 +273,7 @@ int drain_as_owner(int parent_fd, const std::string& name, const std::string& sh
         if (r < 0 && errno != EINTR) return log.error(errno_error(shown + ": waitpid").message), exit_code::spooled;
         if (Clock::now() >= kill_at) {
             ::kill(pid, SIGKILL);
-            while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-            }
+            while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
             log.error(shown + ": still draining after its time budget; stopped (the rest waits for the next run)");
             return exit_code::spooled;
         }
@@ -372,13 +376,14 @@ int run_drain(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* c
         UniqueFd user_dir(::open(dirname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!user_dir) return log.error(errno_error(dirname).message), exit_code::usage;
         auto up = dirname.rfind('/');
-        UniqueFd spool_root(::open(up == std::string::npos ? "." : up == 0 ? "/" : dirname.substr(0, up).c_str(),
+        UniqueFd spool_root(::open(up == std::string::npos ? "."
+                                   : up == 0               ? "/"
+                                                           : dirname.substr(0, up).c_str(),
                                    O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         std::string user_name = up == std::string::npos ? dirname : dirname.substr(up + 1);
         if (run.root() && spool_root)
             worst = drain_as_owner(spool_root.get(), user_name, dirname, base, s, run.scope, run.user_budget, log);
-        else
-            worst = drain_here(run, user_dir.get(), dirname, base);
+        else worst = drain_here(run, user_dir.get(), dirname, base);
     } else {
         bool user_level = false;
         for (const auto& n : subdirectories(target.get())) {
@@ -388,10 +393,8 @@ int run_drain(const CommandLine& cl, const Settings& s, const rd_kafka_conf_t* c
         UniqueFd parent(user_level ? ::open(dirname.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1);
         if (user_level && run.root() && parent)
             worst = drain_as_owner(parent.get(), base, path, std::nullopt, s, run.scope, run.user_budget, log);
-        else if (user_level)
-            worst = drain_here(run, target.get(), path, std::nullopt);
-        else
-            worst = drain_every_user(run, target.get(), path);
+        else if (user_level) worst = drain_here(run, target.get(), path, std::nullopt);
+        else worst = drain_every_user(run, target.get(), path);
     }
     report_drain(cl, path, worst, start, before, log);
     return worst;

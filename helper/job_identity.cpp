@@ -18,7 +18,9 @@ std::optional<std::string> non_empty(const EnvLookup& env, const char* name) {
 Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, const EnvLookup& env,
                                   const JobDefaults& d) {
     wire::JobInfo j;
-    j.cluster = cl.cluster ? *cl.cluster : s.cluster ? *s.cluster : non_empty(env, "SLURM_CLUSTER_NAME").value_or("default");
+    j.cluster = cl.cluster  ? *cl.cluster
+                : s.cluster ? *s.cluster
+                            : non_empty(env, "SLURM_CLUSTER_NAME").value_or("default");
     j.job_id = cl.job_id ? *cl.job_id : non_empty(env, "SLURM_JOB_ID").value_or(d.adhoc_job_id);
     j.node = cl.node ? *cl.node : non_empty(env, "SLURMD_NODENAME").value_or(d.hostname);
     j.user = cl.user ? *cl.user : d.user_name;
@@ -36,7 +38,8 @@ Result<wire::JobInfo> resolve_job(const CommandLine& cl, const Settings& s, cons
     j.exit_code = cl.exit_code ? cl.exit_code : exit_code_from_slurm(env);
     if (cl.job_instance) {
         if (!valid_job_instance(*cl.job_instance))
-            return fail("--job-instance: expected " + std::string(kJobInstanceRule) + ", got \"" + *cl.job_instance + "\"");
+            return fail("--job-instance: expected " + std::string(kJobInstanceRule) + ", got \"" + *cl.job_instance +
+                        "\"");
         j.instance = *cl.job_instance;
     }
     return j;
@@ -52,8 +55,7 @@ std::optional<std::int32_t> exit_code_from_slurm(const EnvLookup& env) {
         if (colon != std::string::npos) {
             auto code = text::parse_u64(two->substr(0, colon));
             auto sig = text::parse_u64(two->substr(colon + 1));
-            if (code && sig && *code < 256 && *sig < 128)
-                return static_cast<std::int32_t>(*sig ? 128 + *sig : *code);
+            if (code && sig && *code < 256 && *sig < 128) return static_cast<std::int32_t>(*sig ? 128 + *sig : *code);
         }
     }
     if (auto raw = non_empty(env, "SLURM_JOB_EXIT_CODE")) return exit_code_from_wait_status(*raw);

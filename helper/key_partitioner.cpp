@@ -21,12 +21,11 @@ PartitionerFn deterministic_partitioner(std::string_view name) {
 
 void KeyPartitioner::install(rd_kafka_topic_conf_t* conf) {
     rd_kafka_topic_conf_set_opaque(conf, this);
-    rd_kafka_topic_conf_set_partitioner_cb(
-        conf, [](const rd_kafka_topic_t* rkt, const void* key, std::size_t keylen, std::int32_t cnt, void* self,
-                 void* msg_opaque) {
-            return static_cast<KeyPartitioner*>(self)->partition(
-                rkt, std::string_view(static_cast<const char*>(key), key ? keylen : 0), cnt, msg_opaque);
-        });
+    rd_kafka_topic_conf_set_partitioner_cb(conf, [](const rd_kafka_topic_t* rkt, const void* key, std::size_t keylen,
+                                                    std::int32_t cnt, void* self, void* msg_opaque) {
+        return static_cast<KeyPartitioner*>(self)->partition(
+            rkt, std::string_view(static_cast<const char*>(key), key ? keylen : 0), cnt, msg_opaque);
+    });
 }
 
 std::int32_t KeyPartitioner::partition(const rd_kafka_topic_t* rkt, std::string_view key, std::int32_t partition_cnt,

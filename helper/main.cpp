@@ -62,7 +62,8 @@ int run(int argc, char** argv, Log& log) {
     if (settings->authenticate) {
         auto ring = auth::KeyRing::load(settings->auth_key_file, ::geteuid());
         if (!ring)
-            return log.error(ring.error().message + "; set stream.auth=none to send unsigned transfers (a sink that "
+            return log.error(ring.error().message +
+                             "; set stream.auth=none to send unsigned transfers (a sink that "
                              "authenticates sets them aside)"),
                    exit_code::usage;
         keys = std::move(*ring);

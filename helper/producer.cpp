@@ -23,7 +23,8 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
 void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     auto* cb = static_cast<Producer::Callbacks*>(opaque);
     // Transient broker errors are retried by librdkafka; they are worth a line, not an abort.
-    std::string text = std::string("kafka: ") + rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)) + ": " + reason;
+    std::string text =
+        std::string("kafka: ") + rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)) + ": " + reason;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char buf[512];
         rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk, buf, sizeof buf);
@@ -48,9 +49,11 @@ void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
 }  // namespace
 
 Result<std::unique_ptr<Producer>> Producer::create(const rd_kafka_conf_t* conf, const std::string& topic,
-                                                   int message_timeout_ms, const Log& log, const std::string& companion) {
+                                                   int message_timeout_ms, const Log& log,
+                                                   const std::string& companion) {
     std::unique_ptr<Producer> p(new Producer());
-    p->callbacks_.reset(new Callbacks{&log, {}, kafka::SecurityMonitor(kafka::client_security(conf, kafka::Role::producer))});
+    p->callbacks_.reset(
+        new Callbacks{&log, {}, kafka::SecurityMonitor(kafka::client_security(conf, kafka::Role::producer))});
     // Records mode: what is denied may be the companion topic as well.
     p->topic_name_ = companion.empty() ? topic : topic + " (or its companion " + companion + ")";
     kafka::ConfPtr c(rd_kafka_conf_dup(conf));
@@ -94,7 +97,9 @@ Producer::~Producer() {
     rk_.reset();
 }
 
-OwnedPayload allocate_payload(std::size_t bytes) { return OwnedPayload(static_cast<char*>(std::malloc(bytes ? bytes : 1))); }
+OwnedPayload allocate_payload(std::size_t bytes) {
+    return OwnedPayload(static_cast<char*>(std::malloc(bytes ? bytes : 1)));
+}
 
 rd_kafka_resp_err_t Producer::produce(std::uint64_t id, std::string_view key, std::string_view payload,
                                       const wire::Headers& headers) {
@@ -122,9 +127,9 @@ rd_kafka_resp_err_t Producer::produce_with_flags(rd_kafka_topic_t* topic, std::u
                                                  char* payload, std::size_t len, int msgflags, kafka::HeadersPtr& h,
                                                  std::int64_t timestamp_ms) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-        RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_VALUE(payload, len), RD_KAFKA_V_KEY(key.data(), key.size()),
-        RD_KAFKA_V_HEADERS(h.get()), RD_KAFKA_V_TIMESTAMP(timestamp_ms),  // 0: librdkafka reads the clock
+        rk_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA), RD_KAFKA_V_MSGFLAGS(msgflags),
+        RD_KAFKA_V_VALUE(payload, len), RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_HEADERS(h.get()),
+        RD_KAFKA_V_TIMESTAMP(timestamp_ms),  // 0: librdkafka reads the clock
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(id))), RD_KAFKA_V_END);
     if (!err) h.release();  // librdkafka owns the headers once the message is accepted
     return err;

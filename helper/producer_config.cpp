@@ -41,14 +41,13 @@ std::vector<kafka::Property> default_kafka_properties(const Settings& s) {
     return props;
 }
 
-std::vector<kafka::Property> forced_kafka_properties() {
-    return {{"enable.idempotence", "true"}, {"acks", "all"}};
-}
+std::vector<kafka::Property> forced_kafka_properties() { return {{"enable.idempotence", "true"}, {"acks", "all"}}; }
 
 Result<void> check_chunk_fits(std::uint64_t chunk_bytes, std::uint64_t message_max_bytes) {
     if (chunk_bytes + kHeaderRoom > message_max_bytes)
-        return fail("stream.chunk.bytes=" + std::to_string(chunk_bytes) + " does not fit librdkafka's message.max.bytes=" +
-                    std::to_string(message_max_bytes) + " with room for headers; lower the chunk size or raise " +
+        return fail("stream.chunk.bytes=" + std::to_string(chunk_bytes) +
+                    " does not fit librdkafka's message.max.bytes=" + std::to_string(message_max_bytes) +
+                    " with room for headers; lower the chunk size or raise " +
                     "message.max.bytes (and the topic's max.message.bytes)");
     return {};
 }
@@ -67,9 +66,11 @@ Result<std::size_t> records_line_limit(const Settings& s) {
     std::size_t lo = 0, hi = static_cast<std::size_t>(budget);
     while (lo < hi) {
         std::size_t mid = lo + (hi - lo + 1) / 2;
-        if (max_record_value_bytes(mid) <= budget) lo = mid; else hi = mid - 1;
+        if (max_record_value_bytes(mid) <= budget) lo = mid;
+        else hi = mid - 1;
     }
-    if (lo == 0) return fail("message.max.bytes=" + std::to_string(s.message_max_bytes) + " leaves no room for records");
+    if (lo == 0)
+        return fail("message.max.bytes=" + std::to_string(s.message_max_bytes) + " leaves no room for records");
     return lo;
 }
 
@@ -79,8 +80,9 @@ std::size_t manifest_part_budget(std::uint64_t message_max_bytes) {
 
 Result<std::vector<std::string>> manifest_messages(const wire::Manifest& manifest, std::uint64_t message_max_bytes) {
     auto parts = wire::manifest_parts_json(manifest, manifest_part_budget(message_max_bytes));
-    if (!parts) return fail("manifest: " + parts.error().message + " (message.max.bytes=" +
-                            std::to_string(message_max_bytes) + ")");
+    if (!parts)
+        return fail("manifest: " + parts.error().message + " (message.max.bytes=" + std::to_string(message_max_bytes) +
+                    ")");
     return parts;
 }
 

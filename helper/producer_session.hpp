@@ -54,8 +54,8 @@ protected:
 // What became of one try to produce a message.
 enum class Attempt {
     accepted,  // queued in librdkafka
-    retry,     // not queued: the queue was full (reports were served meanwhile) or the producer was rebuilt
-    stopped,   // not queued, and this message should not be tried again now (the transfer stopped, or see resend)
+    retry,  // not queued: the queue was full (reports were served meanwhile) or the producer was rebuilt
+    stopped,  // not queued, and this message should not be tried again now (the transfer stopped, or see resend)
 };
 
 class ProducerSession {

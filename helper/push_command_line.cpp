@@ -45,11 +45,9 @@ using Option = cli::Option<CommandLine>;
 // Every option: its names, value, what it sets and its help (usage_text() lists them in this order).
 const std::vector<Option>& options() {
     static const std::vector<Option> table = {
-        {{"--config", {}, "FILE",
-          "site configuration (key=value lines; default /etc/kafka-stream.conf if it exists)"},
+        {{"--config", {}, "FILE", "site configuration (key=value lines; default /etc/kafka-stream.conf if it exists)"},
          cli::store<&CommandLine::config_path>},
-        {{"-X", {}, "key=value",
-          "set a configuration key (a librdkafka property or a stream.* key); overrides FILE"},
+        {{"-X", {}, "key=value", "set a configuration key (a librdkafka property or a stream.* key); overrides FILE"},
          cli::append<&CommandLine::overrides, parse_override>},
         {{"--topic", {}, "TOPIC", "Kafka topic to send to (required, except with --drain-spool)"},
          cli::store<&CommandLine::topic>},
@@ -57,60 +55,77 @@ const std::vector<Option>& options() {
          cli::store<&CommandLine::cluster>},
         {{"--job-id", {}, "ID", "job id (default: $SLURM_JOB_ID, else \"adhoc-<epoch>-<pid>\")"},
          cli::store<&CommandLine::job_id>},
-        {{"--job-instance", {}, "STR",
+        {{"--job-instance",
+          {},
+          "STR",
           "distinguishes this job from an earlier one with the same id (the plugin passes a value it\n"
           "draws once per job at submission); part of the transfer id"},
          cli::store<&CommandLine::job_instance>},
         {{"--node", {}, "NAME", "node name (default: $SLURMD_NODENAME, else the short host name)"},
          cli::store<&CommandLine::node>},
-        {{"--user", {}, "NAME",
+        {{"--user",
+          {},
+          "NAME",
           "user name recorded in the transfer (default: the name of the uid the files are read as)"},
          cli::store<&CommandLine::user>},
         {{"--nodes", {}, "N", "number of nodes of the job, for the manifest (default: $SLURM_JOB_NUM_NODES, else 1)"},
          cli::store<&CommandLine::nodes, parse_nodes>},
-        {{"--exit-code", {}, "N",
+        {{"--exit-code",
+          {},
+          "N",
           "the job's exit code, for the manifest (default: from $SLURM_JOB_EXIT_CODE2 or\n"
           "$SLURM_JOB_EXIT_CODE; absent if unknown)"},
          cli::store<&CommandLine::exit_code, parse_exit_code>},
         {{"--include", {}, "GLOB", "send only files matching GLOB (repeatable; any match is enough)"},
          cli::append<&CommandLine::includes>},
-        {{"--exclude", {}, "GLOB",
+        {{"--exclude",
+          {},
+          "GLOB",
           "never send files or walk directories matching GLOB (repeatable; wins over --include)\n"
           "GLOB without '/' matches the file name at any depth; with '/', the path relative to DIR,\n"
           "where '*' stays within one component and a \"**\" component spans any number of them"},
          cli::append<&CommandLine::excludes>},
-        {{"--timeout", {}, "SECONDS",
+        {{"--timeout",
+          {},
+          "SECONDS",
           "cap on the time spent sending (default: stream.timeout, else 300); what is not confirmed\n"
           "by then is spooled"},
          cli::store<&CommandLine::timeout, parse_seconds>},
-        {{"--format", {}, "FORMAT",
+        {{"--format",
+          {},
+          "FORMAT",
           "\"files\" (default: stream.format, else files): every file as checksummed chunks; or\n"
           "\"records\": each text file as one JSON message per line, {\"timestamp\":<float seconds>,\n"
           "\"data\":\"<the line>\"}, for plain consumers (Spark, Flink, Python); other files as chunks"},
          cli::store<&CommandLine::format, parse_send_format>},
-        {{"--spool", {}, "DIR",
+        {{"--spool",
+          {},
+          "DIR",
           "spool directory (default: stream.spool, else /var/spool/kafka-stream); entries go to\n"
           "DIR/<uid>/<transfer id>/"},
          cli::store<&CommandLine::spool>},
-        {{"--run-as", {}, "UID:GID",
+        {{"--run-as",
+          {},
+          "UID:GID",
           "(root only) read the configuration and connect as root, then drop to UID:GID for good\n"
           "before anything under DIR is opened"},
          cli::store<&CommandLine::run_as>},
-        {{"--drain-spool", {}, "DIR",
+        {{"--drain-spool",
+          {},
+          "DIR",
           "resend spooled transfers: DIR is the spool root, one DIR/<uid> directory or one entry;\n"
           "only entries a node signed for the directory's owner are sent; an entry is removed only\n"
           "after all its messages are confirmed"},
          cli::store<&CommandLine::drain_spool>},
-        {{"--metrics-file", {}, "FILE",
+        {{"--metrics-file",
+          {},
+          "FILE",
           "with --drain-spool: after the drain, write the spool's entries, bytes and oldest entry's\n"
           "age as Prometheus metrics to FILE (node_exporter textfile format, replaced atomically)"},
          cli::store<&CommandLine::metrics_file>},
-        {{"--verbose", "-v", {}, "log librdkafka's and our debug messages"},
-         cli::set_flag<&CommandLine::verbose>},
-        {{"--help", "-h", {}, "show this help"},
-         cli::set_flag<&CommandLine::help>},
-        {{"--version", {}, {}, "show the version and wire format version"},
-         cli::set_flag<&CommandLine::version>},
+        {{"--verbose", "-v", {}, "log librdkafka's and our debug messages"}, cli::set_flag<&CommandLine::verbose>},
+        {{"--help", "-h", {}, "show this help"}, cli::set_flag<&CommandLine::help>},
+        {{"--version", {}, {}, "show the version and wire format version"}, cli::set_flag<&CommandLine::version>},
     };
     return table;
 }
@@ -120,8 +135,10 @@ Result<CommandLine> check_drain(CommandLine cl, const std::vector<std::string>& 
     if (!positional.empty()) return fail("--drain-spool takes no DIR argument (got \"" + positional[0] + "\")");
     if (cl.drain_spool->empty()) return fail("--drain-spool needs a directory");
     for (const auto* o : {&cl.job_id, &cl.job_instance, &cl.node, &cl.user, &cl.cluster})
-        if (*o) return fail("--drain-spool resends spooled transfers as they were: --job-id, --job-instance, "
-                            "--node, --user and --cluster do not apply");
+        if (*o)
+            return fail(
+                "--drain-spool resends spooled transfers as they were: --job-id, --job-instance, "
+                "--node, --user and --cluster do not apply");
     if (!cl.topic.empty()) return fail("--drain-spool resends to the topic each spooled transfer names; drop --topic");
     return cl;
 }
@@ -167,7 +184,8 @@ file with its size and SHA-256 and every skipped entry with the reason), so kafk
 for bit. Symlinks are never followed, FIFOs, sockets and devices are skipped and recorded.
 
 Options:
-)" + cli::help<CommandLine>(options(), 23) + R"(
+)" + cli::help<CommandLine>(options(), 23) +
+           R"(
 Exit status:
   0  every message was confirmed by Kafka (with --drain-spool: every entry drained)
   1  internal error

@@ -34,11 +34,11 @@ std::string short_hostname() {
     return h.substr(0, h.find('.'));
 }
 
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-std::uint64_t chunk_count(std::uint64_t size, std::uint64_t chunk) { return size == 0 ? 1 : (size + chunk - 1) / chunk; }
+std::uint64_t chunk_count(std::uint64_t size, std::uint64_t chunk) {
+    return size == 0 ? 1 : (size + chunk - 1) / chunk;
+}
 
 void print_line(const std::string& line) {
     std::string l = line + "\n";
@@ -114,7 +114,8 @@ Result<std::string> spool_pending(const Settings& s, const std::string& topic, c
         f.meta = r.entry.meta;
         f.meta.size = copy->size;
         f.meta.mode = opened.st.st_mode & 07777;
-        f.meta.mtime_ns = static_cast<std::int64_t>(opened.st.st_mtim.tv_sec) * 1'000'000'000 + opened.st.st_mtim.tv_nsec;
+        f.meta.mtime_ns =
+            static_cast<std::int64_t>(opened.st.st_mtim.tv_sec) * 1'000'000'000 + opened.st.st_mtim.tv_nsec;
         f.sha256 = copy->sha256;
         f.chunks = chunk_count(copy->size, manifest.chunk_bytes);
         if (as_records[pos]) f.format = std::string(wire::kFormatRecords);  // the drain sends it as records again
@@ -264,8 +265,8 @@ void PushRun::deliver(std::unique_ptr<Producer> session, const std::vector<Sourc
         if (plan_.records) as_records_ = text_files(sources, line_limit);
     } else if (plan_.records) {
         // Text files first, as records; then the rest as chunks and the manifest, on the same producer session.
-        RecordSettings rs{line_limit, s_.max_open_files, s_.max_producer_rebuilds, s_.max_file_attempts, deadline_,
-                          ctx_.interrupted};
+        RecordSettings rs{line_limit,           s_.max_open_files, s_.max_producer_rebuilds,
+                          s_.max_file_attempts, deadline_,         ctx_.interrupted};
         RecordSender records(std::move(session), rebuild, plan_.id, rs, log_);
         RecordOutcome out = records.send_files(sources);
         failure_before_chunks_ = records.failure();
@@ -280,10 +281,11 @@ void PushRun::deliver(std::unique_ptr<Producer> session, const std::vector<Sourc
     }
     if (!failure_before_chunks_.empty() || !session) {
         // The open or the records did not all get through: nothing more is sent; what is not confirmed is spooled.
-        for (std::size_t pos : file_mode) results_[pos].entry.meta = {sources[pos].path, sources[pos].index, 0, 0644, 0};
+        for (std::size_t pos : file_mode)
+            results_[pos].entry.meta = {sources[pos].path, sources[pos].index, 0, 0644, 0};
         return;
     }
-    SenderSettings ss{s_.chunk_bytes, s_.max_open_files, s_.max_producer_rebuilds, s_.max_file_attempts, deadline_,
+    SenderSettings ss{s_.chunk_bytes,   s_.max_open_files, s_.max_producer_rebuilds, s_.max_file_attempts, deadline_,
                       ctx_.interrupted, &*signer_};
     sender_.emplace(std::move(session), rebuild, plan_.id, ss, log_);
     std::vector<SourceFile> chunked;
@@ -301,8 +303,16 @@ int PushRun::conclude(Tally t, int root_fd) {
     manifest.skipped = t.skipped;
     auto parts = manifest_messages(manifest, s_.message_max_bytes);
     if (!parts) log_.error(parts.error().message);
-    PushSummary summary{"delivered", exit_code::delivered, plan_.id.transfer_id, cl_.topic, t.confirmed.size(), t.bytes,
-                        t.skipped.size(), 0, 0, std::nullopt};
+    PushSummary summary{"delivered",
+                        exit_code::delivered,
+                        plan_.id.transfer_id,
+                        cl_.topic,
+                        t.confirmed.size(),
+                        t.bytes,
+                        t.skipped.size(),
+                        0,
+                        0,
+                        std::nullopt};
     if (t.pending.empty() && parts && sender_ && sender_->send_manifest(std::move(*parts))) {
         summary.seconds = seconds_since(start_);
         return report(summary, "delivered", exit_code::delivered,
@@ -314,10 +324,10 @@ int PushRun::conclude(Tally t, int root_fd) {
 
 int PushRun::spool(wire::Manifest manifest, const Tally& t, PushSummary summary, int root_fd) {
     const bool interrupted = ctx_.interrupted && *ctx_.interrupted;
-    std::string why = interrupted                                  ? "interrupted (SIGTERM: the epilog's time is up)"
-                      : !failure_before_chunks_.empty()            ? failure_before_chunks_
-                      : sender_ && !sender_->failure().empty()     ? sender_->failure()
-                                                                   : "not every message was confirmed";
+    std::string why = interrupted                              ? "interrupted (SIGTERM: the epilog's time is up)"
+                      : !failure_before_chunks_.empty()        ? failure_before_chunks_
+                      : sender_ && !sender_->failure().empty() ? sender_->failure()
+                                                               : "not every message was confirmed";
     log_.warning("not delivered: " + why + "; spooling what is not confirmed");
     std::uint64_t spooled = 0;
     std::vector<std::string> not_spooled;
@@ -337,9 +347,9 @@ int PushRun::spool(wire::Manifest manifest, const Tally& t, PushSummary summary,
     if (!not_spooled.empty()) {
         log_.error(std::to_string(not_spooled.size()) +
                    " file(s) did not fit in the spool and are NOT saved, first: " + not_spooled.front());
-        return report(summary, "lost", exit_code::lost,
-                      spooled_to + ", " + std::to_string(not_spooled.size()) + " NOT spooled (spool full): " + counts +
-                          tail());
+        return report(
+            summary, "lost", exit_code::lost,
+            spooled_to + ", " + std::to_string(not_spooled.size()) + " NOT spooled (spool full): " + counts + tail());
     }
     return report(summary, "spooled", exit_code::spooled, spooled_to + ": " + counts + tail());
 }

@@ -29,9 +29,8 @@ const char* const kKeyDrainUser = "stream.drain.user.seconds";
 
 const std::vector<std::string>& own_config_keys() {
     static const std::vector<std::string> keys = {
-        kKeyChunk,   kKeyTimeout, kKeySpool,   kKeyCluster,     kKeyOpenFiles,   kKeyRebuilds, kKeyAttempts,
-        kKeyFormat,  kKeyMaxLine, kKeyMaxFile, kKeyAuth,        kKeyAuthKeyFile, kKeySpoolMax, kKeySpoolMinFree,
-        kKeyDrainUser};
+        kKeyChunk,   kKeyTimeout, kKeySpool, kKeyCluster,     kKeyOpenFiles, kKeyRebuilds,     kKeyAttempts, kKeyFormat,
+        kKeyMaxLine, kKeyMaxFile, kKeyAuth,  kKeyAuthKeyFile, kKeySpoolMax,  kKeySpoolMinFree, kKeyDrainUser};
     return keys;
 }
 
@@ -105,7 +104,8 @@ Result<Settings> resolve_settings(const std::vector<ConfigEntry>& entries, const
     if (min_free) s.spool_min_free_percent = static_cast<unsigned>(*min_free);
     TRY_ASSIGN(auto drain_user, get_seconds(split, kKeyDrainUser));
     if (drain_user) {
-        if (*drain_user <= 0) return fail(split.own.at(kKeyDrainUser).origin + ": " + kKeyDrainUser + " must be positive");
+        if (*drain_user <= 0)
+            return fail(split.own.at(kKeyDrainUser).origin + ": " + kKeyDrainUser + " must be positive");
         s.drain_user_seconds = *drain_user;
     }
     return s;

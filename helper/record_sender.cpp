@@ -22,8 +22,8 @@ constexpr std::uint64_t kOffsetMask = (1ull << kOffsetBits) - 1;
 constexpr std::uint64_t kAttemptMask = (1ull << kAttemptBits) - 1;
 
 std::uint64_t pack_id(std::size_t slot, std::uint64_t attempt, std::uint64_t offset) {
-    return (static_cast<std::uint64_t>(slot) << (kOffsetBits + kAttemptBits)) | ((attempt & kAttemptMask) << kOffsetBits) |
-           (offset & kOffsetMask);
+    return (static_cast<std::uint64_t>(slot) << (kOffsetBits + kAttemptBits)) |
+           ((attempt & kAttemptMask) << kOffsetBits) | (offset & kOffsetMask);
 }
 
 double wall_seconds() {
@@ -170,8 +170,7 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
             if (hash_to > hash_from && f.digest)
                 hasher_.add(*f.digest, base + hash_from, view.substr(hash_from, hash_to - hash_from),
                             Keep::owning(std::move(block)));
-            else
-                spare_blocks_.push_back(std::move(block));
+            else spare_blocks_.push_back(std::move(block));
         };
         std::size_t pos = 0;
         while (auto line = first_line(view.substr(pos), at_eof)) {
@@ -197,7 +196,8 @@ RecordSender::Pump RecordSender::pump(FileState& f) {
             f.read_pos = base + pos;
         }
         hand_over_hashed();
-        if (pos == 0 && generation == session_.generation()) return Pump::changed;  // no line end where the scan saw one
+        if (pos == 0 && generation == session_.generation())
+            return Pump::changed;  // no line end where the scan saw one
     }
     return Pump::done;
 }
@@ -281,6 +281,5 @@ void RecordSender::wait_all_confirmed() {
     };
     session_.wait_until([&] { return open_.count() == 0; }, step, "timed out before every record was confirmed");
 }
-
 
 }  // namespace ks::push

@@ -82,10 +82,10 @@ private:
         std::string meta_prefix;  // the record values' "ks" object up to the offset (record_meta_prefix)
         // `digest` is of [0, hashed_upto); `outstanding` counts this session's and attempt's unconfirmed records.
         std::uint64_t hashed_upto = 0;  // the digest covers [0, hashed_upto): the first pass over the file
-        std::uint64_t lines = 0;        // lines in [0, hashed_upto)
-        std::uint64_t read_pos = 0;     // next line to send
-        std::uint64_t attempt = 0;      // bumped when the file changed and is read again
-        std::uint64_t failed = 0;       // of the unconfirmed ones, reported failed (purged)
+        std::uint64_t lines = 0;  // lines in [0, hashed_upto)
+        std::uint64_t read_pos = 0;  // next line to send
+        std::uint64_t attempt = 0;  // bumped when the file changed and is read again
+        std::uint64_t failed = 0;  // of the unconfirmed ones, reported failed (purged)
         std::uint64_t lowest_failed = std::numeric_limits<std::uint64_t>::max();
         bool file_mode = false;  // not text: left for file mode
     };

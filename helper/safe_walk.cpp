@@ -86,12 +86,17 @@ bool has_control_character(std::string_view name) {
 
 const char* reason_for_type(mode_t mode) {
     switch (mode & S_IFMT) {
-    case S_IFLNK: return skip_reason::symlink;
-    case S_IFIFO: return skip_reason::fifo;
-    case S_IFSOCK: return skip_reason::socket;
+    case S_IFLNK:
+        return skip_reason::symlink;
+    case S_IFIFO:
+        return skip_reason::fifo;
+    case S_IFSOCK:
+        return skip_reason::socket;
     case S_IFCHR:
-    case S_IFBLK: return skip_reason::device;
-    default: return skip_reason::other;
+    case S_IFBLK:
+        return skip_reason::device;
+    default:
+        return skip_reason::other;
     }
 }
 

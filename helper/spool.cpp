@@ -61,7 +61,10 @@ Result<UniqueFd> open_owned_dir(int parent_fd, const std::string& name, const st
 std::vector<std::string> names_in(int dir_fd) { return list_dir(dir_fd).value_or(std::vector<std::string>{}); }
 
 json identity_json(const wire::TransferIdentity& id) {
-    json j = {{"cluster", id.cluster}, {"job", id.job_id}, {"node", id.node}, {"user", id.user},
+    json j = {{"cluster", id.cluster},
+              {"job", id.job_id},
+              {"node", id.node},
+              {"user", id.user},
               {"transfer_id", id.transfer_id}};
     if (!id.instance.empty()) j["instance"] = id.instance;
     return j;
@@ -95,9 +98,9 @@ Result<SpoolEntry> parse_spool_entry(std::string_view text) {
     }
     if (!j.contains("identity") || !j["identity"].is_object()) return fail("transfer.json: missing \"identity\"");
     const json& id = j["identity"];
-    for (auto [name, field] : {std::pair{"cluster", &e.id.cluster}, std::pair{"job", &e.id.job_id},
-                               std::pair{"node", &e.id.node}, std::pair{"user", &e.id.user},
-                               std::pair{"transfer_id", &e.id.transfer_id}}) {
+    for (auto [name, field] :
+         {std::pair{"cluster", &e.id.cluster}, std::pair{"job", &e.id.job_id}, std::pair{"node", &e.id.node},
+          std::pair{"user", &e.id.user}, std::pair{"transfer_id", &e.id.transfer_id}}) {
         if (!id.contains(name) || !id[name].is_string())
             return fail(std::string("transfer.json: identity: missing \"") + name + "\"");
         *field = id[name].get<std::string>();
@@ -148,17 +151,18 @@ Result<SpoolWriter> SpoolWriter::begin(const std::string& spool_root, uid_t uid,
     w.final_name_ = transfer_id;
     w.partial_name_ = "." + transfer_id + ".partial-" + std::to_string(::getpid());
     (void)remove_entry(w.user_fd_.get(), w.partial_name_);  // a leftover of a crashed run with our pid
-    TRY_ASSIGN(w.entry_fd_,
-               open_owned_dir(w.user_fd_.get(), w.partial_name_, w.user_dir_ + "/" + w.partial_name_, 0700, ::geteuid()));
-    TRY_ASSIGN(w.data_fd_, open_owned_dir(w.entry_fd_.get(), "data", w.user_dir_ + "/" + w.partial_name_ + "/data", 0700,
-                                          ::geteuid()));
+    TRY_ASSIGN(w.entry_fd_, open_owned_dir(w.user_fd_.get(), w.partial_name_, w.user_dir_ + "/" + w.partial_name_, 0700,
+                                           ::geteuid()));
+    TRY_ASSIGN(w.data_fd_, open_owned_dir(w.entry_fd_.get(), "data", w.user_dir_ + "/" + w.partial_name_ + "/data",
+                                          0700, ::geteuid()));
     return w;
 }
 
 SpoolWriter::SpoolWriter(SpoolWriter&& o) noexcept
-    : user_dir_(std::move(o.user_dir_)), partial_name_(std::move(o.partial_name_)), final_name_(std::move(o.final_name_)),
-      user_fd_(std::move(o.user_fd_)), entry_fd_(std::move(o.entry_fd_)), data_fd_(std::move(o.data_fd_)),
-      limits_(o.limits_), used_(o.used_), committed_(std::exchange(o.committed_, true)) {}
+    : user_dir_(std::move(o.user_dir_)), partial_name_(std::move(o.partial_name_)),
+      final_name_(std::move(o.final_name_)), user_fd_(std::move(o.user_fd_)), entry_fd_(std::move(o.entry_fd_)),
+      data_fd_(std::move(o.data_fd_)), limits_(o.limits_), used_(o.used_),
+      committed_(std::exchange(o.committed_, true)) {}
 
 SpoolWriter::~SpoolWriter() {
     if (!committed_ && user_fd_) {
@@ -208,8 +212,9 @@ std::expected<SpooledCopy, SpoolError> SpoolWriter::add_file(std::uint64_t index
             copy.size += n;
         }
         if (copy.size >= size) break;
-        ssize_t n = ::pread(fd, buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - copy.size)),
-                            static_cast<off_t>(copy.size));
+        ssize_t n =
+            ::pread(fd, buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - copy.size)),
+                    static_cast<off_t>(copy.size));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return error(errno_error("reading the file to spool").message);
         if (n == 0) break;  // it shrank: the copy ends here
@@ -240,7 +245,9 @@ Result<std::string> SpoolWriter::commit(const SpoolEntry& entry,
     if (::syncfs(data_fd_.get()) != 0) return fail_errno("syncfs " + user_dir_);
     TRY(fsync_fd(data_fd_.get(), "spool data directory"));
     // Temporary file, fsync, rename, fsync of the entry directory: transfer.json exists only complete.
-    if (auto ok = write_file_atomic(entry_fd_.get(), entry_fd_.get(), kSpoolEntryFile, text, {.mode = 0600, .durable = true}); !ok)
+    if (auto ok =
+            write_file_atomic(entry_fd_.get(), entry_fd_.get(), kSpoolEntryFile, text, {.mode = 0600, .durable = true});
+        !ok)
         return fail(entry_dir + ": " + ok.error().message);
     // An older entry of the same transfer is superseded: this one's manifest is complete and newer.
     struct stat st {};
@@ -294,7 +301,8 @@ std::uint64_t allocated_bytes(int dir_fd) {
         if (::fstatat(dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         total += static_cast<std::uint64_t>(st.st_blocks) * 512;
         if (!S_ISDIR(st.st_mode)) continue;
-        if (auto sub = open_dir_at(dir_fd, n)) total += allocated_bytes(sub->get());  // entries are two levels deep (entry/data/<index>)
+        if (auto sub = open_dir_at(dir_fd, n))
+            total += allocated_bytes(sub->get());  // entries are two levels deep (entry/data/<index>)
     }
     return total;
 }
@@ -313,8 +321,8 @@ std::size_t remove_interrupted_entries(int user_dir_fd) {
         if (n.front() != '.' || mark == std::string::npos || mark == 0) continue;
         auto pid = text::parse_u64(std::string_view(n).substr(mark + skip));
         struct stat st {};
-        if (!pid || *pid == 0 || *pid > 0x7fffffff || ::fstatat(user_dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISDIR(st.st_mode))
+        if (!pid || *pid == 0 || *pid > 0x7fffffff ||
+            ::fstatat(user_dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
             continue;
         // EPERM: the process exists (it may be root's push writing it now).
         const bool alive = ::kill(static_cast<pid_t>(*pid), 0) == 0 || errno == EPERM;

@@ -78,8 +78,7 @@ public:
     // Writes transfer.sig (the signature `sign` returns for the entry's JSON; none if it returns ""), transfer.json
     // (temp file, fsync, rename), then renames the entry into place, replacing an older entry of the same transfer.
     // Returns the entry's final path.
-    Result<std::string> commit(const SpoolEntry& entry,
-                               const std::function<std::string(std::string_view)>& sign = {});
+    Result<std::string> commit(const SpoolEntry& entry, const std::function<std::string(std::string_view)>& sign = {});
 
 private:
     SpoolWriter() = default;

@@ -68,7 +68,8 @@ std::string spool_metrics(const std::string& path, const SpoolStatus& s, double 
     const Exposition::Labels spool = {{"spool", path}};
     e.gauge("entries", "Spooled transfers waiting to be sent again (complete entries).", static_cast<double>(s.entries),
             spool);
-    e.gauge("bytes", "Bytes of the spooled entries (their data, transfer.json and signature).", static_cast<double>(s.bytes), spool);
+    e.gauge("bytes", "Bytes of the spooled entries (their data, transfer.json and signature).",
+            static_cast<double>(s.bytes), spool);
     e.gauge("oldest_entry_age_seconds", "Age of the oldest spooled entry; 0 when the spool is empty.",
             oldest_age_seconds(s, now), spool);
     e.gauge("last_drain_timestamp_seconds", "When the last drain of this spool ended, in seconds since the epoch.", now,

@@ -49,8 +49,9 @@ Result<void> open_transfer(Producer& producer, const wire::JobInfo& job, const w
     }
     producer.purge();
     producer.poll(0);
-    return fail(interrupted && *interrupted ? "interrupted before the transfer's open message was confirmed"
-                                            : "timed out waiting for the delivery report of the transfer's open message");
+    return fail(interrupted && *interrupted
+                    ? "interrupted before the transfer's open message was confirmed"
+                    : "timed out waiting for the delivery report of the transfer's open message");
 }
 
 }  // namespace ks::push

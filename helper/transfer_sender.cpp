@@ -81,8 +81,8 @@ bool TransferSender::send_manifest(std::vector<std::string> parts) {
             if (!messages_[id].delivered) return false;
         return true;
     };
-    return session_.wait_until(all_delivered, [&] { session_.service(100); },
-                               "timed out waiting for the manifest's delivery reports");
+    return session_.wait_until(
+        all_delivered, [&] { session_.service(100); }, "timed out waiting for the manifest's delivery reports");
 }
 
 void TransferSender::wait_all_confirmed() {

@@ -43,7 +43,7 @@ struct SenderSettings {
     int max_file_attempts = 3;
     Clock::time_point deadline = Clock::time_point::max();
     const volatile std::sig_atomic_t* interrupted = nullptr;  // set by SIGTERM: stop as at the deadline
-    const class MessageSigner* signer = nullptr;               // signs the manifest (transfer_open.hpp)
+    const class MessageSigner* signer = nullptr;  // signs the manifest (transfer_open.hpp)
 };
 
 class TransferSender final : private DeliveryHandler {

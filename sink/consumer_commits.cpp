@@ -17,7 +17,8 @@ void ConsumerService::send_commit(bool even_if_in_flight) {
     kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
     for (auto& [key, p] : partitions_)
         if (p.offsets.needs_commit())
-            rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second)->offset = *p.offsets.commit_point();
+            rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second)->offset =
+                *p.offsets.commit_point();
     if (list->cnt == 0) return;
     if (auto e = rd_kafka_commit_queue(rk_.get(), list.get(), commit_queue_.get(), nullptr, nullptr);
         e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -34,10 +35,12 @@ void ConsumerService::reap_commits(int timeout_ms) {
         if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
             --commits_in_flight_;
             const rd_kafka_topic_partition_list_t* list = rd_kafka_event_topic_partition_list(ev);
-            if (auto e = rd_kafka_event_error(ev); e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            if (auto e = rd_kafka_event_error(ev);
+                e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
                 // Not fatal: the data is durable, and re-delivered messages are harmless.
                 ++commit_failures_;
-                log_.warning(std::string("offset commit failed (messages will be re-delivered): ") + rd_kafka_err2str(e));
+                log_.warning(std::string("offset commit failed (messages will be re-delivered): ") +
+                             rd_kafka_err2str(e));
             } else if (list) {
                 bool any = false;
                 for (int i = 0; i < list->cnt; ++i) {
@@ -72,7 +75,8 @@ ServiceSnapshot ConsumerService::snapshot() const {
     s.last_commit_time = last_commit_wall_;
     if (partitions_.empty()) return s;
     kafka::PartitionListPtr positions(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
-    for (const auto& [key, p] : partitions_) rd_kafka_topic_partition_list_add(positions.get(), key.first.c_str(), key.second);
+    for (const auto& [key, p] : partitions_)
+        rd_kafka_topic_partition_list_add(positions.get(), key.first.c_str(), key.second);
     rd_kafka_position(rk_.get(), positions.get());  // local: where reading goes on
     const double wall = wall_seconds();
     for (const auto& [key, p] : partitions_) {
@@ -91,7 +95,8 @@ ServiceSnapshot ConsumerService::snapshot() const {
         if (high >= 0 && base) {
             lag.messages = std::max<std::int64_t>(0, high - *base);
             if (*lag.messages > 0)
-                lag.seconds = std::max(0.0, wall - (p.last_timestamp_ms >= 0 ? p.last_timestamp_ms / 1000.0 : p.assigned_at));
+                lag.seconds =
+                    std::max(0.0, wall - (p.last_timestamp_ms >= 0 ? p.last_timestamp_ms / 1000.0 : p.assigned_at));
         }
         s.partitions.push_back(std::move(lag));
     }
@@ -104,7 +109,8 @@ bool ConsumerService::close(bool commit, Result<void>& ok) {
     monitor_.stopping(begun);
     // What was read is made durable and committed, waiting for the coordinator for part of the bound only.
     if (commit)
-        if (auto flushed = flush_and_commit(begun + settings_.stop_timeout_s * kStopCommitShare); !flushed) ok = flushed;
+        if (auto flushed = flush_and_commit(begun + settings_.stop_timeout_s * kStopCommitShare); !flushed)
+            ok = flushed;
     sink_.settle();  // no message of this handle may outlive it
     bool closed = false;
     if (commits_in_flight_ == 0) {

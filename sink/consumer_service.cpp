@@ -50,11 +50,14 @@ Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
     // A 5 s metadata refresh: the subscription is a pattern (the topic and its companion), and a companion topic that
     // the first records-mode push creates after the sink subscribed (auto-create) joins it only at a refresh; at
     // librdkafka's 5 minutes, that push's records would wait past their deferral bound and be dropped.
-    defaults.insert(defaults.begin(), {{"auto.offset.reset", "earliest"}, {"client.id", "kafka-stream-sink"},
-                                       {"enable.partition.eof", "false"}, {"partition.assignment.strategy", "range"},
+    defaults.insert(defaults.begin(), {{"auto.offset.reset", "earliest"},
+                                       {"client.id", "kafka-stream-sink"},
+                                       {"enable.partition.eof", "false"},
+                                       {"partition.assignment.strategy", "range"},
                                        {"topic.metadata.refresh.interval.ms", "5000"}});
     TRY_ASSIGN(auto conf, kafka::make_conf(defaults, props,
-                                           {{"group.id", settings_.group}, {"enable.auto.commit", "false"},
+                                           {{"group.id", settings_.group},
+                                            {"enable.auto.commit", "false"},
                                             {"enable.auto.offset.store", "false"}}));
     rd_kafka_conf_set_opaque(conf.get(), this);
     rd_kafka_conf_set_rebalance_cb(conf.get(), &ConsumerService::rebalance_cb);
@@ -79,9 +82,9 @@ Result<void> ConsumerService::start(const std::vector<ConfigEntry>& props) {
         // Each topic with its companion (records mode), as a pattern: a companion that does not exist (a topic only
         // ever used in files mode) is simply not matched, and one created later is picked up.
         for (const auto& t : settings_.topics)
-            rd_kafka_topic_partition_list_add(subs.get(), topic_and_companion_pattern(t).c_str(), RD_KAFKA_PARTITION_UA);
-    else
-        rd_kafka_topic_partition_list_add(subs.get(), settings_.topic_regex.c_str(), RD_KAFKA_PARTITION_UA);
+            rd_kafka_topic_partition_list_add(subs.get(), topic_and_companion_pattern(t).c_str(),
+                                              RD_KAFKA_PARTITION_UA);
+    else rd_kafka_topic_partition_list_add(subs.get(), settings_.topic_regex.c_str(), RD_KAFKA_PARTITION_UA);
     if (auto e = rd_kafka_subscribe(rk_.get(), subs.get()); e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return fail(std::string("subscribe: ") + rd_kafka_err2str(e));
     return {};
@@ -151,7 +154,8 @@ Result<void> ConsumerService::handle(kafka::MessagePtr& message) {
             warned_unknown_topic_ = true;
             return {};
         }
-        if (rd_kafka_fatal_error(rk_.get(), nullptr, 0)) return fail(std::string("fatal consumer error: ") + rd_kafka_message_errstr(m));
+        if (rd_kafka_fatal_error(rk_.get(), nullptr, 0))
+            return fail(std::string("fatal consumer error: ") + rd_kafka_message_errstr(m));
         if (auto why = configuration_error(rk_.get(), m, settings_.group)) return fail(*why);  // password, TLS, ACL
         log_.warning(std::string("consumer: ") + rd_kafka_message_errstr(m));
         return {};
@@ -161,8 +165,9 @@ Result<void> ConsumerService::handle(kafka::MessagePtr& message) {
     rd_kafka_headers_t* hdrs = nullptr;
     wire::Headers headers;
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) headers = kafka::to_wire_headers(hdrs);
-    IncomingMessage in{topic, m->partition, m->offset, &headers,
-                       std::string_view(static_cast<const char*>(m->payload ? m->payload : ""), m->payload ? m->len : 0)};
+    IncomingMessage in{
+        topic, m->partition, m->offset, &headers,
+        std::string_view(static_cast<const char*>(m->payload ? m->payload : ""), m->payload ? m->len : 0)};
     // A chunk's bytes are hashed on the sink's hashing thread after handle() returns: the message goes with them and
     // is destroyed on this thread once they are hashed (librdkafka's message owns the bytes; no copy).
     in.take_payload = [&message] {
@@ -260,14 +265,17 @@ ConsumerOutcome ConsumerService::run(const volatile std::sig_atomic_t& stop) {
         }
         progress_.update(sink_.stats(), now);
         tick(now);
-        if (settings_.exit_when_idle && !joined_ && now - started > std::max(*settings_.exit_when_idle, kMaxJoinSeconds)) {
-            result = fail("one-shot mode: no partition assignment from the group coordinator within " +
-                          std::to_string(static_cast<long>(std::max(*settings_.exit_when_idle, kMaxJoinSeconds))) + " s");
+        if (settings_.exit_when_idle && !joined_ &&
+            now - started > std::max(*settings_.exit_when_idle, kMaxJoinSeconds)) {
+            result =
+                fail("one-shot mode: no partition assignment from the group coordinator within " +
+                     std::to_string(static_cast<long>(std::max(*settings_.exit_when_idle, kMaxJoinSeconds))) + " s");
             break;
         }
         if (settings_.exit_when_idle && joined_ && now - last_activity_ >= *settings_.exit_when_idle) {
             bool pending = commits_in_flight_ > 0 || !deferrals_->empty();
-            for (const auto& [k, p] : partitions_) pending = pending || p.offsets.needs_commit() || p.offsets.has_pending();
+            for (const auto& [k, p] : partitions_)
+                pending = pending || p.offsets.needs_commit() || p.offsets.has_pending();
             if (!pending) {
                 log_.info("idle for " + std::to_string(static_cast<long>(*settings_.exit_when_idle)) + " s: exiting");
                 break;

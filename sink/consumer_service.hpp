@@ -50,6 +50,7 @@ std::vector<kafka::Property> prefetch_defaults(int librdkafka_version);
 // Runs until `stop` becomes non-zero (a signal handler sets it) or, in one-shot mode, until idle.
 // Returns after a final flush, commit and leaving the group (see above for the bound).
 ConsumerOutcome run_consumer(const ServiceSettings& settings, const std::vector<ConfigEntry>& kafka_properties,
-                             Sink& sink, ServiceMonitor& monitor, const Log& log, const volatile std::sig_atomic_t& stop);
+                             Sink& sink, ServiceMonitor& monitor, const Log& log,
+                             const volatile std::sig_atomic_t& stop);
 
 }  // namespace ks::sink

@@ -30,7 +30,9 @@ Result<FinalizeResult> judge(const Error& e, int err) {
     return FinalizeResult{FinalizeResult::Kind::rejected, e.message, 0, 0, false};
 }
 
-FinalizeResult waiting(std::string reason) { return FinalizeResult{FinalizeResult::Kind::waiting, std::move(reason), 0, 0, false}; }
+FinalizeResult waiting(std::string reason) {
+    return FinalizeResult{FinalizeResult::Kind::waiting, std::move(reason), 0, 0, false};
+}
 
 struct timespec to_timespec(std::int64_t ns) {
     struct timespec ts {};
@@ -48,7 +50,8 @@ Result<bool> already_placed(int parent, const std::string& name, const PlannedFi
     UniqueFd fd(::openat(parent, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (!fd) return false;
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) != f.size) return false;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) != f.size)
+        return false;
     TRY_ASSIGN(auto digest, sha256_of_fd(fd.get(), f.size));
     return digest == f.sha256;
 }
@@ -137,11 +140,14 @@ Stop verify_files(const Finalization& fin, std::vector<bool>& staged) {
         struct stat st {};
         if (::fstat(fd.get(), &st) != 0) return judge(errno_error("stat staged " + sname), errno);
         auto have = static_cast<std::uint64_t>(st.st_size);
-        if (have < f.size) return waiting("file \"" + f.path + "\": " + std::to_string(have) + " of " + std::to_string(f.size) + " bytes");
+        if (have < f.size)
+            return waiting("file \"" + f.path + "\": " + std::to_string(have) + " of " + std::to_string(f.size) +
+                           " bytes");
         auto digest = fin.staging.digest_by_reading(fin.transfer, f.index, fd.get(), f.size, hash_budget);
         if (!digest) return judge(digest.error(), errno);
         if (!*digest) {
-            FinalizeResult later = waiting("file \"" + f.path + "\": still hashing its " + std::to_string(f.size) + " bytes");
+            FinalizeResult later =
+                waiting("file \"" + f.path + "\": still hashing its " + std::to_string(f.size) + " bytes");
             later.call_again = true;
             return later;
         }
@@ -287,7 +293,8 @@ Stop record_node(const Finalization& fin, const std::string& manifest_json, Fina
         UniqueFd marker(::openat(jobdir->get(), std::string(kSuccessName).c_str(),
                                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
         if (marker) {
-            if (fin.do_chown && ::fchown(marker.get(), fin.uid, fin.gid) != 0) { /* best effort */ }
+            if (fin.do_chown && ::fchown(marker.get(), fin.uid, fin.gid) != 0) { /* best effort */
+            }
             if (auto ok = fsync_fd(marker.get(), "_SUCCESS"); !ok) return judge(ok.error(), errno);
             if (auto ok = fsync_fd(jobdir->get(), "job directory"); !ok) return judge(ok.error(), errno);
             result.job_complete = true;
@@ -300,15 +307,17 @@ Stop record_node(const Finalization& fin, const std::string& manifest_json, Fina
 
 }  // namespace
 
-Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingArea& staging, const std::string& transfer,
-                                         const TransferPlan& plan, const std::string& manifest_json) {
+Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingArea& staging,
+                                         const std::string& transfer, const TransferPlan& plan,
+                                         const std::string& manifest_json) {
     auto tdir = staging.open_transfer_dir(transfer, false);
     if (!tdir) return judge(tdir.error(), errno);
     const uid_t uid = static_cast<uid_t>(plan.job.uid);
     const gid_t gid = static_cast<gid_t>(plan.job.gid);
     const bool do_chown = target.chown && plan.job.uid >= 0 && plan.job.gid >= 0;
     auto on_created = [=](int fd) {
-        if (do_chown && ::fchown(fd, uid, gid) != 0) { /* best effort: the directory exists either way */ }
+        if (do_chown && ::fchown(fd, uid, gid) != 0) { /* best effort: the directory exists either way */
+        }
     };
     const Finalization fin{target, staging, transfer, plan, tdir->get(), uid, gid, do_chown, on_created};
 

@@ -27,9 +27,8 @@ struct FinalizeResult {
     std::size_t files = 0;
     std::uint64_t bytes = 0;
     bool job_complete = false;  // this call wrote the job's _SUCCESS
-    bool call_again = false;    // waiting only because its hashing budget ran out: try again at the next flush
+    bool call_again = false;  // waiting only because its hashing budget ran out: try again at the next flush
 };
-
 
 // Bytes of staged files that one finalization attempt reads back to hash (files that were not hashed as their
 // chunks arrived): a few tenths of a second, so a terabyte-sized file never keeps the sink from polling Kafka.
@@ -44,8 +43,9 @@ struct FinalizeTarget {
 
 // Errors are host failures (I/O, disk full); problems caused by the input (a path component that is a file or a
 // symlink, ...) give Kind::rejected.
-Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingArea& staging, const std::string& transfer,
-                                         const TransferPlan& plan, const std::string& manifest_json);
+Result<FinalizeResult> finalize_transfer(const FinalizeTarget& target, StagingArea& staging,
+                                         const std::string& transfer, const TransferPlan& plan,
+                                         const std::string& manifest_json);
 
 // Crash-test hook (documented as such): when KS_SINK_CRASH_AT names this point, the process _exit()s there.
 void crash_point(const char* name);

@@ -7,7 +7,8 @@
 namespace ks::sink {
 namespace {
 
-constexpr std::array<std::string_view, 8> kVariables = {"user", "uid", "job", "node", "cluster", "transfer", "topic", "path"};
+constexpr std::array<std::string_view, 8> kVariables = {"user",    "uid",      "job",   "node",
+                                                        "cluster", "transfer", "topic", "path"};
 
 bool known_variable(std::string_view name) {
     for (auto v : kVariables)
@@ -38,7 +39,8 @@ Result<Layout> Layout::parse(std::string_view text) {
     bool path_seen = false;
     while (true) {
         auto slash = text.find('/', start);
-        std::string_view raw = text.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+        std::string_view raw =
+            text.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
         bool last = slash == std::string_view::npos;
         if (raw.empty() || raw == "." || raw == "..")
             return fail("layout \"" + layout.text_ + "\": empty, \".\" or \"..\" component");
@@ -57,7 +59,8 @@ Result<Layout> Layout::parse(std::string_view text) {
                 return fail("layout \"" + layout.text_ + "\": unmatched '}'");
             } else {
                 auto next = raw.find_first_of("{}", i);
-                std::string_view lit = raw.substr(i, next == std::string_view::npos ? std::string_view::npos : next - i);
+                std::string_view lit =
+                    raw.substr(i, next == std::string_view::npos ? std::string_view::npos : next - i);
                 // Literal fragments may be anything but control bytes; the composed name is checked when rendered.
                 for (char c : lit)
                     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
@@ -105,13 +108,17 @@ Result<std::vector<std::string>> Layout::render(const LayoutVars& vars, std::siz
     for (std::size_t c = 0; c < count; ++c) {
         std::string name;
         for (const auto& p : components_[c]) {
-            if (!p.variable) { name += p.text; continue; }
+            if (!p.variable) {
+                name += p.text;
+                continue;
+            }
             const std::string* v = value_of(vars, p.text);
             if (auto ok = check_component(*v); !ok)
                 return fail("{" + p.text + "} = \"" + printable(*v) + "\": " + ok.error().message);
             name += *v;
         }
-        if (auto ok = check_component(name); !ok) return fail("layout component \"" + printable(name) + "\": " + ok.error().message);
+        if (auto ok = check_component(name); !ok)
+            return fail("layout component \"" + printable(name) + "\": " + ok.error().message);
         out.push_back(std::move(name));
     }
     return out;

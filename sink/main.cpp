@@ -78,8 +78,11 @@ Step<SinkSettings> sink_settings(const SinkConfig& config, const ks::Log& log) {
     if (config.authenticate) {
         auto keys = ks::auth::KeyRing::load(config.auth_key_file, ::geteuid());
         if (!keys)
-            return stop(log, keys.error().message + "; the sink accepts only transfers signed by the site's nodes (set "
-                        "stream.auth=none to accept anything, which lets any producer write into any user's tree)", 2);
+            return stop(log,
+                        keys.error().message +
+                            "; the sink accepts only transfers signed by the site's nodes (set "
+                            "stream.auth=none to accept anything, which lets any producer write into any user's tree)",
+                        2);
         settings.keys = std::move(*keys);
     } else {
         log.warning("stream.auth=none: transfers are NOT authenticated; anyone who can produce to " +
@@ -129,9 +132,11 @@ int serve(const SinkConfig& config, const std::vector<ks::ConfigEntry>& kafka_pr
           ServiceMonitor& monitor, const ks::Log& log) {
     ks::install_stop_signal();
     signal(SIGPIPE, SIG_IGN);  // a write to a closed pipe or socket fails with EPIPE instead of ending the sink
-    ServiceSettings service{config.topics, config.topic_regex, config.group, config.commit_interval_s,
-                            config.commit_bytes, std::min(60.0, std::max(1.0, config.stale_seconds / 2)),
-                            config.exit_when_idle, ::isatty(STDERR_FILENO) == 1, config.stop_timeout_s};
+    ServiceSettings service{config.topics,         config.topic_regex,
+                            config.group,          config.commit_interval_s,
+                            config.commit_bytes,   std::min(60.0, std::max(1.0, config.stale_seconds / 2)),
+                            config.exit_when_idle, ::isatty(STDERR_FILENO) == 1,
+                            config.stop_timeout_s};
     auto outcome = run_consumer(service, kafka_properties, sink, monitor, log, ks::stop_requested());
     const int rc = outcome.result ? 0 : 1;
     if (!outcome.result) log.error(outcome.result.error().message);

@@ -13,7 +13,6 @@
 namespace ks::sink {
 namespace {
 
-
 std::string human_bytes(std::uint64_t b) {
     char buf[32];
     if (b >= 1'000'000'000) std::snprintf(buf, sizeof buf, "%.1f GB", static_cast<double>(b) / 1e9);
@@ -23,8 +22,6 @@ std::string human_bytes(std::uint64_t b) {
 }
 
 }  // namespace
-
-
 
 StagingUsage measure_staging(int staging_dirfd) {
     StagingUsage u;
@@ -59,13 +56,14 @@ std::string render_metrics(const SinkStats& s, const StagingUsage& staging, cons
               "Single messages refused without a usable transfer identity (listed in ROOT/.quarantine/messages.log).",
               d(s.quarantined - s.quarantined_transfers));
     e.counter("messages_unadmitted_total",
-              "Messages of transfers without a verified (signed) open message, dropped (stream.auth).", d(s.unadmitted));
+              "Messages of transfers without a verified (signed) open message, dropped (stream.auth).",
+              d(s.unadmitted));
     e.counter("transfers_finalized_total", "Node transfers verified and placed under the output root.",
               d(s.finalized_transfers));
     e.counter("transfers_quarantined_total", "Node transfers refused and moved to ROOT/.quarantine/.",
               d(s.quarantined_transfers));
-    e.counter("transfers_stale_total", "Node transfers without progress for stream.stale.seconds, moved to ROOT/.stale/.",
-              d(s.stale_transfers));
+    e.counter("transfers_stale_total",
+              "Node transfers without progress for stream.stale.seconds, moved to ROOT/.stale/.", d(s.stale_transfers));
     e.counter("persisted_files_total", "Files of finalized transfers placed under the output root.",
               d(s.finalized_files));
     e.counter("persisted_bytes_total", "Bytes of the files placed under the output root.", d(s.finalized_bytes));
@@ -83,9 +81,10 @@ std::string render_metrics(const SinkStats& s, const StagingUsage& staging, cons
                     static_cast<double>(*p.messages), {{"topic", p.topic}, {"partition", std::to_string(p.partition)}});
     for (const auto& p : svc.partitions)
         if (p.messages)
-            e.gauge("consumer_lag_seconds",
-                    "0 when the partition is caught up, else the age of the last message read from it (Kafka timestamp).",
-                    p.seconds, {{"topic", p.topic}, {"partition", std::to_string(p.partition)}});
+            e.gauge(
+                "consumer_lag_seconds",
+                "0 when the partition is caught up, else the age of the last message read from it (Kafka timestamp).",
+                p.seconds, {{"topic", p.topic}, {"partition", std::to_string(p.partition)}});
     e.counter("commits_total", "Offset commits the group coordinator confirmed.", d(svc.commits));
     e.counter("commit_failures_total",
               "Offset commits that failed (the data is durable; its messages are read again after a restart).",
@@ -107,14 +106,13 @@ std::string format_status(const SinkStats& s, const StagingUsage& staging, const
     std::string out = std::to_string(svc.partitions.size()) +
                       (svc.partitions.size() == 1 ? " partition" : " partitions") +
                       (lag_known ? ", lag " + std::to_string(lag) + " messages" : std::string()) + "; " +
-                      std::to_string(s.finalized_transfers) + " transfers finalized, " +
-                      std::to_string(s.quarantined) + " quarantined, " + std::to_string(staging.transfers) +
-                      " in progress (" + human_bytes(staging.bytes) + " staged)";
+                      std::to_string(s.finalized_transfers) + " transfers finalized, " + std::to_string(s.quarantined) +
+                      " quarantined, " + std::to_string(staging.transfers) + " in progress (" +
+                      human_bytes(staging.bytes) + " staged)";
     if (svc.last_commit_time)
-        out += "; last commit " + std::to_string(static_cast<long long>(std::max(0.0, now_wall - *svc.last_commit_time))) +
-               " s ago";
+        out += "; last commit " +
+               std::to_string(static_cast<long long>(std::max(0.0, now_wall - *svc.last_commit_time))) + " s ago";
     return out;
 }
-
 
 }  // namespace ks::sink

@@ -21,7 +21,7 @@ struct PartitionLag {
     std::string topic;
     std::int32_t partition = 0;
     std::optional<std::int64_t> messages;  // end offset - committed offset; unknown until the broker reported its end
-    double seconds = 0;                    // 0 when caught up, else the age of the last message read from it
+    double seconds = 0;  // 0 when caught up, else the age of the last message read from it
 };
 
 struct ServiceSnapshot {

@@ -15,8 +15,9 @@ namespace {
 
 std::string status_response(std::string_view status, std::string_view extra_headers = {}) {
     std::string body = std::string(status) + "\n";
-    return "HTTP/1.1 " + std::string(status) + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n" + std::string(extra_headers) + "Connection: close\r\n\r\n" + body;
+    return "HTTP/1.1 " + std::string(status) +
+           "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+           std::string(extra_headers) + "Connection: close\r\n\r\n" + body;
 }
 
 }  // namespace
@@ -26,7 +27,8 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
     std::string_view port = text;
     if (text.starts_with("[")) {
         auto close = text.find("]:");
-        if (close == std::string_view::npos) return fail("metrics listen address \"" + std::string(text) + "\": expected [IPV6]:PORT");
+        if (close == std::string_view::npos)
+            return fail("metrics listen address \"" + std::string(text) + "\": expected [IPV6]:PORT");
         a.host = std::string(text.substr(1, close - 1));
         port = text.substr(close + 2);
     } else if (auto colon = text.rfind(':'); colon != std::string_view::npos) {
@@ -71,19 +73,21 @@ Result<MetricsHttpServer> MetricsHttpServer::listen(const ListenAddress& address
     sockaddr_storage ss{};
     socklen_t len = 0;
     int family = AF_INET;
-    if (auto* v4 = reinterpret_cast<sockaddr_in*>(&ss); ::inet_pton(AF_INET, address.host.c_str(), &v4->sin_addr) == 1) {
+    if (auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+        ::inet_pton(AF_INET, address.host.c_str(), &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons(address.port);
         len = sizeof *v4;
     } else {
         auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-        if (::inet_pton(AF_INET6, address.host.c_str(), &v6->sin6_addr) != 1) return fail("bad address " + address.host);
+        if (::inet_pton(AF_INET6, address.host.c_str(), &v6->sin6_addr) != 1)
+            return fail("bad address " + address.host);
         v6->sin6_family = family = AF_INET6;
         v6->sin6_port = htons(address.port);
         len = sizeof *v6;
     }
-    const std::string shown = (family == AF_INET6 ? "[" + address.host + "]" : address.host) + ":" +
-                              std::to_string(address.port);
+    const std::string shown =
+        (family == AF_INET6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(address.port);
     UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return fail("metrics endpoint: socket: " + std::string(std::strerror(errno)));
     int one = 1;

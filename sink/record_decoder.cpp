@@ -47,30 +47,47 @@ public:
             if (i_ >= s_.size()) return fail("unterminated escape");
             char e = s_[i_++];
             switch (e) {
-                case '"': out.push_back('"'); break;
-                case '\\': out.push_back('\\'); break;
-                case '/': out.push_back('/'); break;
-                case 'b': out.push_back('\b'); break;
-                case 'f': out.push_back('\f'); break;
-                case 'n': out.push_back('\n'); break;
-                case 'r': out.push_back('\r'); break;
-                case 't': out.push_back('\t'); break;
-                case 'u': {
-                    TRY_ASSIGN(auto cp, hex4());
-                    std::uint32_t code = cp;
-                    if (code >= 0xD800 && code <= 0xDBFF) {
-                        if (i_ + 2 > s_.size() || s_[i_] != '\\' || s_[i_ + 1] != 'u') return fail("lone surrogate");
-                        i_ += 2;
-                        TRY_ASSIGN(auto low, hex4());
-                        if (low < 0xDC00 || low > 0xDFFF) return fail("lone surrogate");
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-                    } else if (code >= 0xDC00 && code <= 0xDFFF) {
-                        return fail("lone surrogate");
-                    }
-                    put_utf8(code, out);
-                    break;
+            case '"':
+                out.push_back('"');
+                break;
+            case '\\':
+                out.push_back('\\');
+                break;
+            case '/':
+                out.push_back('/');
+                break;
+            case 'b':
+                out.push_back('\b');
+                break;
+            case 'f':
+                out.push_back('\f');
+                break;
+            case 'n':
+                out.push_back('\n');
+                break;
+            case 'r':
+                out.push_back('\r');
+                break;
+            case 't':
+                out.push_back('\t');
+                break;
+            case 'u': {
+                TRY_ASSIGN(auto cp, hex4());
+                std::uint32_t code = cp;
+                if (code >= 0xD800 && code <= 0xDBFF) {
+                    if (i_ + 2 > s_.size() || s_[i_] != '\\' || s_[i_ + 1] != 'u') return fail("lone surrogate");
+                    i_ += 2;
+                    TRY_ASSIGN(auto low, hex4());
+                    if (low < 0xDC00 || low > 0xDFFF) return fail("lone surrogate");
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                } else if (code >= 0xDC00 && code <= 0xDFFF) {
+                    return fail("lone surrogate");
                 }
-                default: return fail("invalid escape");
+                put_utf8(code, out);
+                break;
+            }
+            default:
+                return fail("invalid escape");
             }
         }
         // \u escapes are encoded correctly by put_utf8; raw bytes >= 0x80 must form valid UTF-8.
@@ -189,8 +206,13 @@ Result<void> parse_meta(Parser& p, RecordMeta& m) {
         do {
             TRY(p.string(key));
             if (!p.eat(':')) return fail("expected ':'");
-            bool* seen = key == k::transfer ? &transfer : key == k::file ? &file : key == k::path ? &path
-                       : key == k::size ? &size : key == k::offset ? &offset : key == k::eol ? &eol : nullptr;
+            bool* seen = key == k::transfer ? &transfer
+                         : key == k::file   ? &file
+                         : key == k::path   ? &path
+                         : key == k::size   ? &size
+                         : key == k::offset ? &offset
+                         : key == k::eol    ? &eol
+                                            : nullptr;
             if (seen && *seen) return fail("duplicate key \"ks." + key + "\"");
             if (seen) *seen = true;
             if (key == k::transfer || key == k::path || key == k::eol) {
@@ -207,11 +229,12 @@ Result<void> parse_meta(Parser& p, RecordMeta& m) {
         } while (p.eat(','));
         if (!p.eat('}')) return fail("\"ks\": expected ',' or '}'");
     }
-    for (auto [have, name] : {std::pair{transfer, k::transfer}, {file, k::file}, {size, k::size}, {offset, k::offset},
-                              {eol, k::eol}})
+    for (auto [have, name] :
+         {std::pair{transfer, k::transfer}, {file, k::file}, {size, k::size}, {offset, k::offset}, {eol, k::eol}})
         if (!have) return fail("missing \"ks." + std::string(name) + "\"");
     if (!wire::valid_transfer_id(m.transfer_id)) return fail("\"ks.transfer\" is not a transfer id");
-    if (m.eol != "\n" && m.eol != "\r\n" && !m.eol.empty()) return fail("\"ks.eol\" is not \"\\n\", \"\\r\\n\" or empty");
+    if (m.eol != "\n" && m.eol != "\r\n" && !m.eol.empty())
+        return fail("\"ks.eol\" is not \"\\n\", \"\\r\\n\" or empty");
     if (m.offset > m.size) return fail("\"ks.offset\" beyond \"ks.size\"");
     return {};
 }
@@ -233,8 +256,11 @@ Result<void> parse_record_value(std::string_view json, RecordValue& out) {
         do {
             if (auto k2 = p.string(key); !k2) return bad(k2.error().message);
             if (!p.eat(':')) return bad("expected ':'");
-            bool* seen = key == k::data ? &have_data : key == k::data_b64 ? &have_b64 : key == k::timestamp ? &have_ts
-                       : key == k::meta ? &out.has_meta : nullptr;
+            bool* seen = key == k::data        ? &have_data
+                         : key == k::data_b64  ? &have_b64
+                         : key == k::timestamp ? &have_ts
+                         : key == k::meta      ? &out.has_meta
+                                               : nullptr;
             if (seen && *seen) return bad("duplicate key \"" + key + "\"");
             if (seen) *seen = true;
             Result<void> v;

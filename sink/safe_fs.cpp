@@ -48,8 +48,7 @@ Result<void> remove_tree(int dirfd, const std::string& name) {
     if (S_ISDIR(st.st_mode)) {
         TRY_ASSIGN(auto sub, open_dir(dirfd, name, false));
         TRY_ASSIGN(auto names, list_dir(sub.get()));
-        for (const auto& n : names)
-            TRY(remove_tree(sub.get(), n));
+        for (const auto& n : names) TRY(remove_tree(sub.get(), n));
         if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
             return fail_errno("remove directory " + name);
     } else if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT) {

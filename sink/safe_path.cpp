@@ -27,7 +27,8 @@ Result<std::vector<std::string>> split_relative_path(std::string_view path) {
     std::size_t start = 0;
     while (true) {
         auto slash = path.find('/', start);
-        std::string_view part = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+        std::string_view part =
+            path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
         if (auto ok = check_component(part); !ok)
             return fail("path \"" + printable(path) + "\": " + ok.error().message);
         if (parts.size() == kMaxComponents)

@@ -18,14 +18,9 @@
 namespace ks::sink {
 namespace {
 
-
-
 constexpr std::size_t kMaxManifestBytes = 256u << 20;
 // Cached states of finished transfers are dropped beyond this many (they are re-read from ROOT/.done when needed).
 constexpr std::size_t kMaxCachedTransfers = 100000;
-
-
-
 
 // Bytes allocated below a staged transfer's directory (its files are one level deep).
 std::uint64_t staged_bytes_of(int staging_dir, const std::string& id) {
@@ -41,8 +36,6 @@ std::uint64_t staged_bytes_of(int staging_dir, const std::string& id) {
     }
     return total;
 }
-
-
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -62,7 +55,8 @@ Result<std::optional<std::string>> merge_staged_parts(int tdir, std::uint32_t pa
         if (::fstatat(tdir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::optional<std::string>{};
         TRY_ASSIGN(auto text, read_small_file(tdir, name, kMaxManifestBytes));
         total += text.size();
-        if (total > kMaxManifestBytes) return fail("manifest parts exceed " + std::to_string(kMaxManifestBytes) + " bytes");
+        if (total > kMaxManifestBytes)
+            return fail("manifest parts exceed " + std::to_string(kMaxManifestBytes) + " bytes");
         auto m = wire::parse_manifest(text);
         if (!m) return fail("staged manifest part " + std::to_string(i) + ": " + m.error().message);
         if (m->parts != parts) {
@@ -210,7 +204,8 @@ Result<void> Sink::drop_unadmitted(const IncomingMessage& msg, const std::string
 
 Result<void> Sink::account_staged(const std::string& id, Transfer& t, std::uint64_t bytes, const IncomingMessage* msg) {
     t.staged_bytes += bytes;
-    if (auto ok = ledger_.add_bytes(t.job->user, bytes); !ok) return quarantine_transfer(id, t, msg, ok.error().message, true);
+    if (auto ok = ledger_.add_bytes(t.job->user, bytes); !ok)
+        return quarantine_transfer(id, t, msg, ok.error().message, true);
     return {};
 }
 
@@ -241,8 +236,8 @@ Result<void> Sink::handle_chunk(const IncomingMessage& msg, const wire::Transfer
 Result<void> Sink::handle_manifest(const IncomingMessage& msg, const wire::TransferIdentity& id, Transfer& t) {
     auto manifest = wire::parse_manifest(msg.payload);
     if (!manifest) return quarantine_transfer(id.transfer_id, t, &msg, manifest.error().message);
-    if (auto ok = verify_signature(rules(), {"manifest", msg.topic, &id, msg.headers, msg.payload, manifest->part,
-                                             manifest->parts});
+    if (auto ok = verify_signature(
+            rules(), {"manifest", msg.topic, &id, msg.headers, msg.payload, manifest->part, manifest->parts});
         !ok)
         return quarantine_transfer(id.transfer_id, t, &msg, "manifest: " + ok.error().message);
     if (auto ok = manifest_matches_open(*manifest, *t.job); !ok)
@@ -278,8 +273,8 @@ Result<void> Sink::handle_manifest(const IncomingMessage& msg, const wire::Trans
         if (!merged) {
             // Parts of two sends with the same count but other boundaries cannot be told from forged ones: wait for
             // a consistent set (a replay resends all parts); stream.stale.seconds bounds the wait.
-            log_->warning("transfer " + id.transfer_id + ": manifest parts do not fit together yet: " +
-                          printable(merged.error().message));
+            log_->warning("transfer " + id.transfer_id +
+                          ": manifest parts do not fit together yet: " + printable(merged.error().message));
             t.parts = 0;
             return {};
         }
@@ -310,35 +305,35 @@ Result<void> Sink::try_finalize(const std::string& id, Transfer& t) {
     auto manifest = wire::parse_manifest(*json);
     if (!manifest) return quarantine_transfer(id, t, nullptr, "staged manifest: " + manifest.error().message);
     t.expected_bytes = manifest->total_bytes();
-    wire::TransferIdentity identity{manifest->job.cluster, manifest->job.job_id, manifest->job.node, manifest->job.user, id,
-                                    manifest->job.instance};
+    wire::TransferIdentity identity{
+        manifest->job.cluster, manifest->job.job_id, manifest->job.node, manifest->job.user, id,
+        manifest->job.instance};
     auto plan = plan_transfer(*manifest, identity, *topic, settings_.layout, settings_.limits);
     if (!plan) return quarantine_transfer(id, t, nullptr, plan.error().message);
     tdir->reset();
-    if (settings_.records_timestamp_data)
-        TRY(plan_timestamp_data(root_.get(), staging_, id, *manifest, *plan, *log_));
+    if (settings_.records_timestamp_data) TRY(plan_timestamp_data(root_.get(), staging_, id, *manifest, *plan, *log_));
     FinalizeTarget target{root_.get(), done_.get(), settings_.chown, settings_.finalize_hash_budget};
     const auto started = std::chrono::steady_clock::now();
     TRY_ASSIGN(auto result, finalize_transfer(target, staging_, id, *plan, *json));
     if (result.kind == FinalizeResult::Kind::done) stats_.finalize_seconds.observe(seconds_since(started));
     switch (result.kind) {
-        case FinalizeResult::Kind::waiting:
-            log_->debug("transfer " + id + " waits: " + printable(result.reason));
-            t.waiting = result.reason;
-            t.retry = result.call_again;
+    case FinalizeResult::Kind::waiting:
+        log_->debug("transfer " + id + " waits: " + printable(result.reason));
+        t.waiting = result.reason;
+        t.retry = result.call_again;
+        return {};
+    case FinalizeResult::Kind::rejected:
+        // Another sink sharing ROOT may have finished it meanwhile and removed its staging: not bad input.
+        if (entry_exists(done_.get(), id)) {
+            log_->info("transfer " + id + " was finalized by another sink meanwhile");
+            t.state = State::done;
+            t.manifest_staged = false;
+            release(t);
             return {};
-        case FinalizeResult::Kind::rejected:
-            // Another sink sharing ROOT may have finished it meanwhile and removed its staging: not bad input.
-            if (entry_exists(done_.get(), id)) {
-                log_->info("transfer " + id + " was finalized by another sink meanwhile");
-                t.state = State::done;
-                t.manifest_staged = false;
-                release(t);
-                return {};
-            }
-            return quarantine_transfer(id, t, nullptr, result.reason);
-        case FinalizeResult::Kind::done:
-            break;
+        }
+        return quarantine_transfer(id, t, nullptr, result.reason);
+    case FinalizeResult::Kind::done:
+        break;
     }
     t.state = State::done;
     t.manifest_staged = false;
@@ -369,8 +364,8 @@ Result<void> Sink::replay_of_done(const IncomingMessage& msg, const wire::Transf
     // A part of a multi-part manifest lists only some files: it matches when each of them is in the first version.
     const auto known = summary(*first);
     const auto seen = summary(*incoming);
-    const bool same = incoming->parts > 1 ? std::includes(known.begin(), known.end(), seen.begin(), seen.end())
-                                          : known == seen;
+    const bool same =
+        incoming->parts > 1 ? std::includes(known.begin(), known.end(), seen.begin(), seen.end()) : known == seen;
     if (same) {
         log_->debug("transfer " + id.transfer_id + " already finalized; replay ignored");
         return {};
@@ -390,8 +385,7 @@ Result<void> Sink::flush() {
         qlog_dirty_ = false;
     }
     for (auto& [id, t] : transfers_)
-        if (t.state == State::active && t.manifest_staged && t.retry)
-            TRY(try_finalize(id, t));
+        if (t.state == State::active && t.manifest_staged && t.retry) TRY(try_finalize(id, t));
     return {};
 }
 

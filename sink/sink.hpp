@@ -44,13 +44,13 @@ struct SinkSettings {
     // How staged and finalized files are made durable; default: grouped where syncfs() is reliable (sync_batch.hpp).
     std::optional<SyncMode> sync_mode;
     bool records_timestamp_data = false;  // also write "<file>.timestamp_data" for records-mode files
-    std::optional<auth::KeyRing> keys;    // the site's keys; none: stream.auth=none (nothing is verified)
-    UidLookup lookup_uid = passwd_uid;    // with chown: the uid of a user name on this host
+    std::optional<auth::KeyRing> keys;  // the site's keys; none: stream.auth=none (nothing is verified)
+    UidLookup lookup_uid = passwd_uid;  // with chown: the uid of a user name on this host
     // Bounds on staging; max_user_bytes 0: half of the output root's file system.
     StagingLedger::Limits staging_limits = {100000, 10000, 0};
     double keep_seconds = 30 * 24 * 3600.0;  // .stale and .quarantine entries older than this are removed
     std::uint64_t quarantine_log_bytes = 64ull << 20;  // messages.log is rotated (one old copy) beyond this
-    std::uint64_t max_record_bytes = 16ull << 20;      // a longer records-mode line sets its transfer aside
+    std::uint64_t max_record_bytes = 16ull << 20;  // a longer records-mode line sets its transfer aside
     std::uint64_t finalize_hash_budget = kFinalizeHashBudget;  // bytes read back per finalization attempt
 };
 
@@ -71,7 +71,7 @@ struct IncomingMessage {
 
 // What became of a message.
 enum class Handled {
-    done,      // taken (staged, set aside or dropped): its offset may be committed once flushed
+    done,  // taken (staged, set aside or dropped): its offset may be committed once flushed
     deferred,  // a record whose transfer is not open yet: hand it again later (the consumer seeks back to it)
 };
 
@@ -83,11 +83,11 @@ struct SinkStats {
     std::uint64_t quarantined = 0;
     std::uint64_t dropped = 0;  // messages of finished or quarantined transfers
     std::uint64_t unadmitted = 0;  // messages of transfers without a verified open message (dropped)
-    std::uint64_t deferred = 0;    // records handed back because their transfer was not open yet
+    std::uint64_t deferred = 0;  // records handed back because their transfer was not open yet
     std::uint64_t finalized_bytes = 0;
     std::uint64_t quarantined_transfers = 0;  // of `quarantined`, whole transfers (the others are single messages)
     std::uint64_t stale_transfers = 0;
-    Histogram sync_seconds;      // Sink::flush() making staged data durable before offsets are committed
+    Histogram sync_seconds;  // Sink::flush() making staged data durable before offsets are committed
     Histogram finalize_seconds;  // verifying, syncing and placing one transfer that completed
 };
 
@@ -123,8 +123,8 @@ private:
         std::uint64_t expected_bytes = 0;  // from its staged manifest: the bytes of all its files
         std::string waiting;  // why the last finalization attempt waited: the reason given if it goes stale
         std::optional<wire::JobInfo> job;  // from its verified open message: the transfer is admitted
-        std::uint64_t staged_bytes = 0;    // counted in the ledger for job->user
-        std::uint32_t parts = 0;           // manifest parts expected, and those staged so far
+        std::uint64_t staged_bytes = 0;  // counted in the ledger for job->user
+        std::uint32_t parts = 0;  // manifest parts expected, and those staged so far
         std::set<std::uint32_t> parts_staged;
     };
 
@@ -194,9 +194,9 @@ private:
     SinkStats stats_;
     DecodedRecord record_;  // reused for every record (no allocation per line once grown)
     struct PendingRecords {
-        std::string transfer;   // empty: nothing gathered
+        std::string transfer;  // empty: nothing gathered
         std::uint64_t file = 0, size = 0, offset = 0;
-        std::string bytes;      // consecutive lines starting at `offset`
+        std::string bytes;  // consecutive lines starting at `offset`
     } pending_;
 };
 

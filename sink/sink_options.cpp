@@ -40,9 +40,12 @@ using Option = cli::Option<SinkArgs>;
 // Every option: its names, value, what it sets and its help (sink_usage() lists them in this order).
 const std::vector<Option>& options() {
     static const std::vector<Option> table = {
-        {{"--config", {}, "FILE",
-          "config file (\"key = value\" lines; default " + std::string(kDefaultConfigPath) + " if it\n"
-          "exists). Keys stream.* are the sink's own, all others are librdkafka properties."},
+        {{"--config",
+          {},
+          "FILE",
+          "config file (\"key = value\" lines; default " + std::string(kDefaultConfigPath) +
+              " if it\n"
+              "exists). Keys stream.* are the sink's own, all others are librdkafka properties."},
          cli::store<&SinkArgs::config_path>},
         {{"-X", {}, "key=value", "set one config key (overrides the file); repeatable"},
          cli::append<&SinkArgs::overrides, parse_override>},
@@ -51,14 +54,16 @@ const std::vector<Option>& options() {
              for (auto& t : split_commas(v)) a.topics.push_back(t);
              return {};
          }},
-        {{"--topic-regex", {}, "RE",
+        {{"--topic-regex",
+          {},
+          "RE",
           "consume every topic matching the POSIX regular expression RE (config: stream.topic.regex)"},
          cli::store<&SinkArgs::topic_regex>},
-        {{"--group", {}, "GROUP", "consumer group id (config: stream.group)"},
-         cli::store<&SinkArgs::group>},
-        {{"--output", {}, "ROOT", "output root, must exist (config: stream.output)"},
-         cli::store<&SinkArgs::output>},
-        {{"--layout", {}, "TEMPLATE",
+        {{"--group", {}, "GROUP", "consumer group id (config: stream.group)"}, cli::store<&SinkArgs::group>},
+        {{"--output", {}, "ROOT", "output root, must exist (config: stream.output)"}, cli::store<&SinkArgs::output>},
+        {{"--layout",
+          {},
+          "TEMPLATE",
           "where files go under ROOT (config: stream.layout), default {user}/{job}/{node}/{path}\n"
           "variables: {user} {uid} {job} {node} {cluster} {transfer} {topic} {path};\n"
           "{path} (the file's path relative to the pushed directory) must be the last component.\n"
@@ -66,33 +71,41 @@ const std::vector<Option>& options() {
           "_manifests/<node>.json (one per node transfer) and _SUCCESS (once all nodes are in);\n"
           "it must contain {job}."},
          cli::store<&SinkArgs::layout>},
-        {{"--exit-when-idle", {}, "SECS",
+        {{"--exit-when-idle",
+          {},
+          "SECS",
           "one-shot mode: exit 0 once no message arrived for SECS seconds and everything is\n"
           "committed (config: stream.exit.when.idle)"},
          cli::store<&SinkArgs::exit_when_idle, parse_seconds>},
         {{"--chown", {}, {}, "when running as root, give files and created directories the job's uid/gid"},
          cli::set_flag<&SinkArgs::chown>},
-        {{"--records-timestamp-data", {}, {},
+        {{"--records-timestamp-data",
+          {},
+          {},
           "for each file sent in records mode, also write FILE.timestamp_data: one line\n"
           "\"<timestamp>,<line>\" per line, what the classic kafka-python consumer writes\n"
           "(config: stream.records.timestamp.data)"},
          cli::set_flag<&SinkArgs::records_timestamp_data>},
-        {{"--metrics-file", {}, "FILE",
+        {{"--metrics-file",
+          {},
+          "FILE",
           "write Prometheus metrics to FILE (node_exporter textfile format, replaced atomically\n"
           "every stream.metrics.interval.ms) (config: stream.metrics.file)"},
          cli::store<&SinkArgs::metrics_file>},
-        {{"--metrics-listen", {}, "[HOST:]PORT",
+        {{"--metrics-listen",
+          {},
+          "[HOST:]PORT",
           "serve Prometheus metrics on http://HOST:PORT/metrics; HOST is a numeric address,\n"
           "default 127.0.0.1 (config: stream.metrics.listen)"},
          cli::store<&SinkArgs::metrics_listen>},
-        {{"--instance", {}, "NAME",
+        {{"--instance",
+          {},
+          "NAME",
           "this sink's name on this host, for its static group membership (group.instance.id\n"
           "kafka-stream-sink.<host>.<NAME>); default \"default\" (config: stream.instance)"},
          cli::store<&SinkArgs::instance>},
-        {{"--verbose", "-v", {}, "debug messages"},
-         cli::set_flag<&SinkArgs::verbose>},
-        {{"--help", "-h", {}, "this help;  --version  the version"},
-         cli::set_flag<&SinkArgs::help>},
+        {{"--verbose", "-v", {}, "debug messages"}, cli::set_flag<&SinkArgs::verbose>},
+        {{"--help", "-h", {}, "this help;  --version  the version"}, cli::set_flag<&SinkArgs::help>},
         {{"--version", {}, {}, {}},  // listed on --help's line
          cli::set_flag<&SinkArgs::version>},
     };
@@ -112,7 +125,8 @@ bit and persists it under ROOT, exactly once, crash-safe. Runs as a consumer-gro
 several machines sharing ROOT) split the partitions.
 
 Options:
-)" + cli::help<SinkArgs>(options(), 25) + R"(
+)" + cli::help<SinkArgs>(options(), 25) +
+           R"(
 Config keys (stream.*): stream.topics, stream.topic.regex, stream.group, stream.output, stream.layout,
   stream.exit.when.idle, stream.chown (true/false), stream.records.timestamp.data (true/false),
   stream.commit.interval.ms (default 2000),
@@ -158,14 +172,33 @@ Result<SinkArgs> parse_sink_args(const std::vector<std::string_view>& args) {
 }
 
 const std::vector<std::string>& sink_config_keys() {
-    static const std::vector<std::string> keys = {
-        "stream.topics", "stream.topic.regex", "stream.group", "stream.output", "stream.layout",
-        "stream.exit.when.idle", "stream.chown", "stream.records.timestamp.data", "stream.commit.interval.ms", "stream.commit.bytes",
-        "stream.stale.seconds", "stream.max.file.bytes", "stream.max.files", "stream.max.open.files",
-        "stream.auth", "stream.auth.key.file", "stream.sink.max.transfers", "stream.sink.max.user.transfers",
-        "stream.sink.max.user.staged.bytes", "stream.sink.keep.seconds", "stream.max.record.bytes",
-        "stream.metrics.file", "stream.metrics.listen", "stream.metrics.interval.ms", "stream.instance",
-        "stream.static.membership", "stream.stop.timeout.ms"};
+    static const std::vector<std::string> keys = {"stream.topics",
+                                                  "stream.topic.regex",
+                                                  "stream.group",
+                                                  "stream.output",
+                                                  "stream.layout",
+                                                  "stream.exit.when.idle",
+                                                  "stream.chown",
+                                                  "stream.records.timestamp.data",
+                                                  "stream.commit.interval.ms",
+                                                  "stream.commit.bytes",
+                                                  "stream.stale.seconds",
+                                                  "stream.max.file.bytes",
+                                                  "stream.max.files",
+                                                  "stream.max.open.files",
+                                                  "stream.auth",
+                                                  "stream.auth.key.file",
+                                                  "stream.sink.max.transfers",
+                                                  "stream.sink.max.user.transfers",
+                                                  "stream.sink.max.user.staged.bytes",
+                                                  "stream.sink.keep.seconds",
+                                                  "stream.max.record.bytes",
+                                                  "stream.metrics.file",
+                                                  "stream.metrics.listen",
+                                                  "stream.metrics.interval.ms",
+                                                  "stream.instance",
+                                                  "stream.static.membership",
+                                                  "stream.stop.timeout.ms"};
     return keys;
 }
 
@@ -228,12 +261,13 @@ Result<void> resolve_limits(const SplitConfig& split, SinkConfig& c) {
     }
     if (auto key = get_string(split, "stream.auth.key.file")) {
         if (key->empty() || key->front() != '/')
-            return fail(split.own.at("stream.auth.key.file").origin + ": stream.auth.key.file must be an absolute path");
+            return fail(split.own.at("stream.auth.key.file").origin +
+                        ": stream.auth.key.file must be an absolute path");
         c.auth_key_file = *key;
     }
-    for (auto [key, field, max] : {std::tuple{"stream.sink.max.transfers", &c.staging_limits.max_transfers, 100000000ull},
-                                   std::tuple{"stream.sink.max.user.transfers", &c.staging_limits.max_user_transfers,
-                                              100000000ull}}) {
+    for (auto [key, field, max] :
+         {std::tuple{"stream.sink.max.transfers", &c.staging_limits.max_transfers, 100000000ull},
+          std::tuple{"stream.sink.max.user.transfers", &c.staging_limits.max_user_transfers, 100000000ull}}) {
         TRY_ASSIGN(auto v, get_u64(split, key, 1, max));
         if (v) *field = static_cast<std::size_t>(*v);
     }
@@ -250,7 +284,8 @@ Result<void> resolve_limits(const SplitConfig& split, SinkConfig& c) {
 // Around the consumer loop: metrics, the static member's name, the stop budget.
 Result<void> resolve_service(const SinkArgs& args, const SplitConfig& split, SinkConfig& c) {
     c.metrics_file = args.metrics_file ? *args.metrics_file : get_string(split, "stream.metrics.file").value_or("");
-    std::string listen = args.metrics_listen ? *args.metrics_listen : get_string(split, "stream.metrics.listen").value_or("");
+    std::string listen =
+        args.metrics_listen ? *args.metrics_listen : get_string(split, "stream.metrics.listen").value_or("");
     if (!listen.empty()) {
         TRY_ASSIGN(auto address, parse_listen_address(listen));
         c.metrics_listen = address;
@@ -275,8 +310,11 @@ Result<SinkConfig> resolve_sink_config(const SinkArgs& args, const std::vector<C
     SinkConfig c;
     c.kafka = split.kafka;
     bool has_brokers = false;
-    for (const auto& e : c.kafka) has_brokers = has_brokers || e.key == "bootstrap.servers" || e.key == "metadata.broker.list";
-    if (!has_brokers) return fail("no Kafka brokers: set bootstrap.servers in the config file or with -X bootstrap.servers=HOST:PORT");
+    for (const auto& e : c.kafka)
+        has_brokers = has_brokers || e.key == "bootstrap.servers" || e.key == "metadata.broker.list";
+    if (!has_brokers)
+        return fail(
+            "no Kafka brokers: set bootstrap.servers in the config file or with -X bootstrap.servers=HOST:PORT");
     TRY(resolve_source_and_output(args, split, c));
     TRY(resolve_modes(args, split, c));
     TRY(resolve_limits(split, c));

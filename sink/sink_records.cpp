@@ -43,8 +43,9 @@ Result<void> Sink::take_record(const IncomingMessage& msg, const Result<void>& d
     if (!t.job) return drop_unadmitted(msg, id);
     if (!decoded) return quarantine_transfer(id, t, &msg, decoded.error().message);
     if (record_.bytes.size() > settings_.max_record_bytes)
-        return quarantine_transfer(id, t, &msg, "record: a line of " + std::to_string(record_.bytes.size()) +
-                                                    " bytes, above stream.max.record.bytes");
+        return quarantine_transfer(
+            id, t, &msg,
+            "record: a line of " + std::to_string(record_.bytes.size()) + " bytes, above stream.max.record.bytes");
     if (auto ok = check_range(where.file, where.size, where.offset, record_.bytes.size(), settings_.limits); !ok)
         return quarantine_transfer(id, t, &msg, "record: " + ok.error().message);
     const bool follows = pending_.transfer == id && pending_.file == where.file && pending_.size == where.size &&

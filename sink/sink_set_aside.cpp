@@ -38,8 +38,10 @@ Result<void> Sink::quarantine_message(const IncomingMessage& msg, const std::str
     // messages.log gets every one (and is rotated by size, prune_set_aside()).
     if (now() - warn_window_start_ >= 60) {
         if (warnings_suppressed_)
-            log_->warning(std::to_string(warnings_suppressed_) + " more messages were quarantined in the last minute; "
-                          "see " + std::string(kQuarantineDirName) + "/" + std::string(kQuarantineLogName));
+            log_->warning(std::to_string(warnings_suppressed_) +
+                          " more messages were quarantined in the last minute; "
+                          "see " +
+                          std::string(kQuarantineDirName) + "/" + std::string(kQuarantineLogName));
         warn_window_start_ = now();
         warnings_in_window_ = warnings_suppressed_ = 0;
     }
@@ -69,15 +71,15 @@ Result<void> Sink::quarantine_transfer(const std::string& id, Transfer& t, const
     release(t);
     t.state = State::quarantined;
     t.manifest_staged = false;
-    if (drop_data)
-        TRY(remove_tree(staging_.dir(), id));
+    if (drop_data) TRY(remove_tree(staging_.dir(), id));
     if (entry_exists(staging_.dir(), id)) {
         if (::renameat(staging_.dir(), id.c_str(), quarantine_.get(), id.c_str()) != 0)
             return fail_errno("move " + id + " to quarantine");
     } else if (::mkdirat(quarantine_.get(), id.c_str(), 0750) != 0 && errno != EEXIST) {
         if (!no_space(errno)) return fail_errno("create quarantine entry " + id);
     }
-    log_->warning("quarantined transfer " + id + (msg ? " at " + where(*msg) : std::string()) + ": " + printable(reason, 1000));
+    log_->warning("quarantined transfer " + id + (msg ? " at " + where(*msg) : std::string()) + ": " +
+                  printable(reason, 1000));
     std::string text = printable(reason, 2000) + "\n";
     if (msg) text += "message: " + where(*msg) + "\n";
     if (drop_data) text += "its staged data was removed; its messages are still in Kafka (see docs/security.md)\n";
@@ -100,8 +102,7 @@ Result<void> Sink::recover() {
             TRY(remove_tree(staging_.dir(), n));
             continue;
         }
-        if (t->state == State::active && t->manifest_staged)
-            TRY(try_finalize(n, *t));
+        if (t->state == State::active && t->manifest_staged) TRY(try_finalize(n, *t));
     }
     return {};
 }
@@ -136,16 +137,18 @@ Result<void> Sink::sweep_stale() {
                                   ? std::string("the staged files never matched the manifest")
                                   : std::string("no (complete) manifest was received");
             (void)write_file_atomic(sdir->get(), sdir->get(), "reason",
-                                    "made no progress for " + std::to_string(static_cast<long long>(settings_.stale_seconds)) +
-                                        " s; " + why + "\n");
+                                    "made no progress for " +
+                                        std::to_string(static_cast<long long>(settings_.stale_seconds)) + " s; " + why +
+                                        "\n");
         }
         if (it != transfers_.end()) {
             release(it->second);
             transfers_.erase(it);
         }
         ++stats_.stale_transfers;
-        log_->warning("transfer " + n + " made no progress for " + std::to_string(static_cast<long long>(settings_.stale_seconds)) +
-                      " s: moved to " + std::string(kStaleDirName) + "/" + dest);
+        log_->warning("transfer " + n + " made no progress for " +
+                      std::to_string(static_cast<long long>(settings_.stale_seconds)) + " s: moved to " +
+                      std::string(kStaleDirName) + "/" + dest);
     }
     return prune_set_aside();
 }
@@ -169,8 +172,8 @@ Result<void> Sink::prune_set_aside() {
         const std::string name(kQuarantineLogName);
         if (::renameat(quarantine_.get(), name.c_str(), quarantine_.get(), (name + ".1").c_str()) != 0)
             return fail_errno("rotate " + name);
-        UniqueFd qlog(::openat(quarantine_.get(), name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                               0640));
+        UniqueFd qlog(
+            ::openat(quarantine_.get(), name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640));
         if (!qlog) return fail_errno("open quarantine log");
         qlog_ = std::move(qlog);
         qlog_bytes_ = 0;

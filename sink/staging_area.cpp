@@ -84,10 +84,8 @@ Result<StagingArea::OpenFile*> StagingArea::open_file(const Key& key) {
 
 Result<void> StagingArea::close_file(std::map<Key, OpenFile>::iterator it, bool sync) {
     if (sync && it->second.dirty) {
-        if (sync_mode_ == SyncMode::grouped)
-            ++closed_unsynced_;  // flush() reaches it through syncfs
-        else if (auto ok = datasync_fd(it->second.fd.get(), "staged file"); !ok)
-            return ok;
+        if (sync_mode_ == SyncMode::grouped) ++closed_unsynced_;  // flush() reaches it through syncfs
+        else if (auto ok = datasync_fd(it->second.fd.get(), "staged file"); !ok) return ok;
     }
     stop_hashing(it->second);  // its running digest is lost: finalization reads the file back
     lru_.erase(it->second.lru);
@@ -181,10 +179,8 @@ void StagingArea::hash_in_order(const Key& key, OpenFile& file, std::uint64_t of
         file.hashing = false;
         const HashWorker::Id id = *std::exchange(file.digest, std::nullopt);
         hasher_->end(id);
-        if (digests_.size() < kMaxKnownDigests)
-            digests_[key] = Digest{declared_size, {}, id};
-        else
-            hasher_->drop(id);
+        if (digests_.size() < kMaxKnownDigests) digests_[key] = Digest{declared_size, {}, id};
+        else hasher_->drop(id);
     }
 }
 
@@ -219,7 +215,7 @@ std::optional<std::string> StagingArea::known_digest(const std::string& transfer
 }
 
 Result<std::optional<std::string>> StagingArea::digest_by_reading(const std::string& transfer, std::uint64_t index,
-                                                                 int fd, std::uint64_t size, std::uint64_t& budget) {
+                                                                  int fd, std::uint64_t size, std::uint64_t& budget) {
     Key key{transfer, index};
     auto it = partial_digests_.find(key);
     if (it == partial_digests_.end() || it->second.size != size) {
@@ -268,11 +264,11 @@ Result<void> StagingArea::flush() {
     std::size_t dirty = closed_unsynced_ + dirs_to_sync_.size() + (staging_dir_dirty_ ? 1 : 0);
     for (const auto& [key, file] : files_) dirty += file.dirty ? 1 : 0;
     SyncBatch batch(dir_.get(), sync_mode_, dirty);
-    if (closed_unsynced_ > 0)
-        TRY(batch.add_without_fd(std::to_string(closed_unsynced_) + " staged file(s)"));
+    if (closed_unsynced_ > 0) TRY(batch.add_without_fd(std::to_string(closed_unsynced_) + " staged file(s)"));
     for (auto& [key, file] : files_) {
         if (!file.dirty) continue;
-        if (auto ok = batch.add(file.fd.get(), "staged file " + key.first + "/" + staged_file_name(key.second), true); !ok)
+        if (auto ok = batch.add(file.fd.get(), "staged file " + key.first + "/" + staged_file_name(key.second), true);
+            !ok)
             return ok;
     }
     if (!batch.grouped()) {  // syncfs covers the directories too
@@ -281,8 +277,7 @@ Result<void> StagingArea::flush() {
             if (!d) continue;  // moved away meanwhile (finalized or quarantined)
             TRY(fsync_fd(d->get(), "staging directory " + t));
         }
-        if (staging_dir_dirty_)
-            TRY(fsync_fd(dir_.get(), "staging directory"));
+        if (staging_dir_dirty_) TRY(fsync_fd(dir_.get(), "staging directory"));
     } else if (!dirs_to_sync_.empty() || staging_dir_dirty_) {
         TRY(batch.add_without_fd("staging directories"));
     }

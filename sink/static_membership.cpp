@@ -31,7 +31,8 @@ Result<void> check_instance_name(std::string_view instance) {
     if (instance.empty() || instance.size() > 64)
         return fail("instance name \"" + std::string(instance) + "\": 1 to 64 characters expected");
     for (char c : instance)
-        if (!id_char(c)) return fail("instance name \"" + std::string(instance) + "\": only letters, digits, '.', '_' and '-'");
+        if (!id_char(c))
+            return fail("instance name \"" + std::string(instance) + "\": only letters, digits, '.', '_' and '-'");
     return {};
 }
 

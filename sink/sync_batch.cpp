@@ -26,13 +26,13 @@ bool sync_fs_waits_for_everything(int fd) {
     struct statfs fs {};
     if (::fstatfs(fd, &fs) != 0) return false;
     switch (static_cast<unsigned long>(fs.f_type)) {
-        case EXT4_SUPER_MAGIC:  // also ext2 and ext3
-        case XFS_SUPER_MAGIC:
-        case BTRFS_SUPER_MAGIC:
-        case TMPFS_MAGIC:  // nothing to write either way
-            return true;
-        default:
-            return false;
+    case EXT4_SUPER_MAGIC:  // also ext2 and ext3
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case TMPFS_MAGIC:  // nothing to write either way
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -54,7 +54,8 @@ Result<void> SyncBatch::add(int fd, const std::string& what, bool data_only) {
 }
 
 Result<void> SyncBatch::add_without_fd(const std::string& what) {
-    if (mode_ != SyncMode::grouped) return fail("cannot make " + what + " durable without its descriptor: syncfs is not reliable here");
+    if (mode_ != SyncMode::grouped)
+        return fail("cannot make " + what + " durable without its descriptor: syncfs is not reliable here");
     grouped_ = true;
     pending_ = true;
     return {};

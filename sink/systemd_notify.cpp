@@ -15,7 +15,8 @@ Result<SystemdNotifier> SystemdNotifier::from_environment(const Getenv& getenv, 
     if (!socket_name || !*socket_name) return n;
     std::string address = socket_name;
     if (address[0] == '@') address[0] = '\0';  // abstract namespace
-    else if (address[0] != '/') return fail("NOTIFY_SOCKET=" + std::string(socket_name) + ": not an absolute path or @name");
+    else if (address[0] != '/')
+        return fail("NOTIFY_SOCKET=" + std::string(socket_name) + ": not an absolute path or @name");
     if (address.size() >= sizeof(sockaddr_un::sun_path))
         return fail("NOTIFY_SOCKET=" + std::string(socket_name) + ": too long");
     UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -41,7 +42,8 @@ bool SystemdNotifier::notify(std::string_view message) const {
     std::memcpy(sa.sun_path, address_.data(), address_.size());
     const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address_.size());
     while (true) {
-        ssize_t n = ::sendto(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa), len);
+        ssize_t n =
+            ::sendto(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa), len);
         if (n < 0 && errno == EINTR) continue;
         return n == static_cast<ssize_t>(message.size());
     }

@@ -64,8 +64,7 @@ Result<void> write_timestamp_data(int src_fd, std::uint64_t size, const Timestam
         }
         pos += static_cast<std::uint64_t>(n);
     }
-    if (line_start < size)
-        TRY(emit(size));
+    if (line_start < size) TRY(emit(size));
     return write_all(out_fd, out, kWhat);
 }
 

@@ -8,7 +8,12 @@ namespace ks::sink {
 
 LayoutVars layout_vars(const wire::JobInfo& job, const std::string& transfer_id, const std::string& topic) {
     // A records-mode transfer's manifest comes on the companion topic: {topic} is the user's.
-    return LayoutVars{job.user,    std::to_string(job.uid), job.job_id, job.node, job.cluster, transfer_id,
+    return LayoutVars{job.user,
+                      std::to_string(job.uid),
+                      job.job_id,
+                      job.node,
+                      job.cluster,
+                      transfer_id,
                       std::string(wire::user_topic_of(topic))};
 }
 
@@ -53,7 +58,8 @@ Result<TransferPlan> plan_transfer(const wire::Manifest& m, const wire::Transfer
     if (!job_dir) return fail("manifest: " + job_dir.error().message);
     plan.job_dir = std::move(*job_dir);
     plan.node_manifest_name = m.job.node + ".json";
-    if (auto ok = check_component(plan.node_manifest_name); !ok) return fail("manifest: node name: " + ok.error().message);
+    if (auto ok = check_component(plan.node_manifest_name); !ok)
+        return fail("manifest: node name: " + ok.error().message);
     std::set<std::vector<std::string>> targets;
     std::set<std::vector<std::string>> dirs;
     for (const auto& f : m.files) {
@@ -62,7 +68,8 @@ Result<TransferPlan> plan_transfer(const wire::Manifest& m, const wire::Transfer
         if (f.meta.index >= limits.max_files) return fail("manifest: file index above stream.max.files");
         auto target = layout.file_path(plan.vars, f.meta.path);
         if (!target) return fail("manifest: " + target.error().message);
-        if (!targets.insert(*target).second) return fail("manifest: two files named \"" + printable(f.meta.path) + "\"");
+        if (!targets.insert(*target).second)
+            return fail("manifest: two files named \"" + printable(f.meta.path) + "\"");
         for (std::size_t n = 1; n < target->size(); ++n)
             dirs.insert(std::vector<std::string>(target->begin(), target->begin() + static_cast<std::ptrdiff_t>(n)));
         plan.files.push_back(PlannedFile{f.meta.index, f.meta.size, f.meta.mode, f.meta.mtime_ns, f.sha256, f.meta.path,

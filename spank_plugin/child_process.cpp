@@ -184,7 +184,7 @@ Result<ExitStatus> ChildProcess::wait(std::chrono::milliseconds limit, std::chro
         auto slice = std::min<Clock::duration>(kSlice, deadline - now);
         int wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(slice).count()) + 1;
         if (output_open) {
-            struct pollfd p {output_.get(), POLLIN, 0};
+            pollfd p{output_.get(), POLLIN, 0};
             int r = ::poll(&p, 1, wait_ms);
             if (r > 0) output_open = read_available(output_.get(), lines);
         } else {
@@ -210,8 +210,8 @@ Result<ExitStatus> ChildProcess::wait(std::chrono::milliseconds limit, std::chro
 }
 
 std::string describe(const ExitStatus& status) {
-    std::string s = status.exited ? "exit " + std::to_string(status.code)
-                                  : "killed by signal " + std::to_string(status.signal);
+    std::string s =
+        status.exited ? "exit " + std::to_string(status.code) : "killed by signal " + std::to_string(status.signal);
     if (status.timed_out) s = "timed out (" + s + ")";
     return s;
 }

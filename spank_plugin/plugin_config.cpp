@@ -44,8 +44,8 @@ Result<void> check_consistency(const PluginConfig& c) {
 }  // namespace
 
 const std::vector<std::string_view>& plugin_config_keys() {
-    static const std::vector<std::string_view> keys = {"config", "helper",       "tmpdir",        "create_tmpdir",
-                                                       "topics", "timeout",      "spool",         "allow_shared",
+    static const std::vector<std::string_view> keys = {"config",        "helper",   "tmpdir", "create_tmpdir",
+                                                       "topics",        "timeout",  "spool",  "allow_shared",
                                                        "fail_on_error", "state_dir"};
     return keys;
 }
@@ -73,11 +73,13 @@ Result<PluginConfig> parse_plugin_args(const std::vector<std::string_view>& args
         Result<void> ok;
         auto set_path = [&](std::string& field) {
             auto p = absolute_path(key, value);
-            if (p) field = *p; else ok = std::unexpected(p.error());
+            if (p) field = *p;
+            else ok = std::unexpected(p.error());
         };
         auto set_bool = [&](bool& field) {
             auto b = parse_yes_no(key, value);
-            if (b) field = *b; else ok = std::unexpected(b.error());
+            if (b) field = *b;
+            else ok = std::unexpected(b.error());
         };
         if (key == "config") set_path(c.config_file);
         else if (key == "helper") set_path(c.helper);
@@ -90,7 +92,8 @@ Result<PluginConfig> parse_plugin_args(const std::vector<std::string_view>& args
         else if (key == "fail_on_error") set_bool(c.fail_on_error);
         else if (key == "timeout") {
             auto t = parse_timeout(value);
-            if (t) c.timeout_seconds = *t; else ok = std::unexpected(t.error());
+            if (t) c.timeout_seconds = *t;
+            else ok = std::unexpected(t.error());
         }
         if (!ok) return std::unexpected(ok.error());
     }

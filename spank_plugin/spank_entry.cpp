@@ -103,7 +103,8 @@ int guarded(const char* callback, int on_exception, F&& body) {
 }
 
 std::optional<std::string> user_name(uid_t uid) {
-    struct passwd pw {}, *found = nullptr;
+    passwd pw{};
+    passwd* found = nullptr;
     std::vector<char> buf(16384);
     if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return std::nullopt;
     return std::string(found->pw_name);
@@ -156,8 +157,10 @@ int option_topic_cb(int, const char* optarg, int remote) {
     return guarded("--kafka-stream", -1, [&] {
         if (remote) return 0;  // checked at submission already; the epilog checks the name again
         if (!g_site.config) {
-            slurm_error("%s: --kafka-stream is not available: the plugin is misconfigured (%s); please tell your "
-                        "administrators", kLogPrefix, g_site.error.c_str());
+            slurm_error(
+                "%s: --kafka-stream is not available: the plugin is misconfigured (%s); please tell your "
+                "administrators",
+                kLogPrefix, g_site.error.c_str());
             return -1;
         }
         auto user = user_name(getuid());
@@ -351,11 +354,9 @@ int run_helper(const PluginConfig& config, const EpilogJob& job, const std::stri
     }
     slurm_info("%s: job %s: streaming %s to topic %s (helper pid %d)", kLogPrefix, id, dir.c_str(), topic.c_str(),
                static_cast<int>(child->pid()));
-    auto status = child->wait(std::chrono::seconds(config.timeout_seconds), kKillGrace,
-                              [&](std::string_view line) {
-                                  slurm_info("%s: job %s: %.*s", kLogPrefix, id, static_cast<int>(line.size()),
-                                             line.data());
-                              });
+    auto status = child->wait(std::chrono::seconds(config.timeout_seconds), kKillGrace, [&](std::string_view line) {
+        slurm_info("%s: job %s: %.*s", kLogPrefix, id, static_cast<int>(line.size()), line.data());
+    });
     if (!status) {
         slurm_error("%s: job %s: %s", kLogPrefix, id, status.error().message.c_str());
         return failure;
@@ -382,8 +383,7 @@ int run_epilog(spank_t sp, int ac, char** av) {
     const char* id = job->job_id.c_str();
     auto config = parse_plugin_args(args_of(ac, av));
     if (!config) {
-        slurm_error("%s: job %s: plugstack.conf: %s; nothing streamed", kLogPrefix, id,
-                    config.error().message.c_str());
+        slurm_error("%s: job %s: plugstack.conf: %s; nothing streamed", kLogPrefix, id, config.error().message.c_str());
         return -1;
     }
     const int failure = config->fail_on_error ? -1 : 0;

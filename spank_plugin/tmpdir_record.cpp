@@ -88,8 +88,7 @@ Result<std::optional<std::string>> read_recorded_tmpdir(const std::string& state
     return std::optional<std::string>(std::move(text));
 }
 
-Result<void> remove_recorded_tmpdir(const std::string& state_dir, const std::string& job_id,
-                                    const std::string& node) {
+Result<void> remove_recorded_tmpdir(const std::string& state_dir, const std::string& job_id, const std::string& node) {
     auto name = record_name(job_id, node);
     if (!name) return std::unexpected(name.error());
     std::string path = state_dir + "/" + *name;

@@ -19,7 +19,6 @@ Result<std::optional<std::string>> read_recorded_tmpdir(const std::string& state
                                                         const std::string& node);
 
 // Deletes the record (a missing record is fine).
-Result<void> remove_recorded_tmpdir(const std::string& state_dir, const std::string& job_id,
-                                    const std::string& node);
+Result<void> remove_recorded_tmpdir(const std::string& state_dir, const std::string& job_id, const std::string& node);
 
 }  // namespace ks::plugin

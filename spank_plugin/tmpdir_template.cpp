@@ -37,13 +37,23 @@ Result<std::string> expand_tmpdir_template(std::string_view tmpl, const Template
         char spec = tmpl[++i];
         const std::string* value = nullptr;
         switch (spec) {
-            case 'j': value = &values.job_id; break;
-            case 'u': value = &values.user; break;
-            case 'U': value = &values.uid; break;
-            case 'n': value = &values.node; break;
-            case '%': out += '%'; continue;
-            default:
-                return fail("tmpdir=" + std::string(tmpl) + ": unknown %" + spec + " (defined: %j %u %U %n %%)");
+        case 'j':
+            value = &values.job_id;
+            break;
+        case 'u':
+            value = &values.user;
+            break;
+        case 'U':
+            value = &values.uid;
+            break;
+        case 'n':
+            value = &values.node;
+            break;
+        case '%':
+            out += '%';
+            continue;
+        default:
+            return fail("tmpdir=" + std::string(tmpl) + ": unknown %" + spec + " (defined: %j %u %U %n %%)");
         }
         if (auto ok = check_value(spec, *value); !ok)
             return fail("tmpdir=" + std::string(tmpl) + ": " + ok.error().message);

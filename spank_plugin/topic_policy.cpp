@@ -84,11 +84,11 @@ Result<void> check_topic(std::string_view topic, std::string_view policy, std::s
     auto pattern = expand_topic_policy(policy, user);
     if (!pattern) return std::unexpected(pattern.error());
     auto matches = full_match(*pattern, std::string(topic));
-    if (!matches) return fail("topics=" + std::string(policy) + " is not a valid regular expression: " +
-                              matches.error().message);
+    if (!matches)
+        return fail("topics=" + std::string(policy) + " is not a valid regular expression: " + matches.error().message);
     if (!*matches)
-        return fail("topic " + quoted(topic) + " is not allowed on this cluster (site policy: " +
-                    std::string(policy) + ", with %u = " + std::string(user) + ")");
+        return fail("topic " + quoted(topic) + " is not allowed on this cluster (site policy: " + std::string(policy) +
+                    ", with %u = " + std::string(user) + ")");
     return {};
 }
 
@@ -98,8 +98,8 @@ Result<void> check_step_topic(std::string_view topic, std::string_view job_id, s
         return fail("this srun runs inside job " + std::string(job_id) +
                     ", which was not submitted with --kafka-stream; outputs are sent when the job ends, so give "
                     "--kafka-stream to sbatch or salloc");
-    return fail("this srun runs inside job " + std::string(job_id) + ", which streams to topic " +
-                quoted(job_topic) + "; a step cannot choose another topic");
+    return fail("this srun runs inside job " + std::string(job_id) + ", which streams to topic " + quoted(job_topic) +
+                "; a step cannot choose another topic");
 }
 
 Result<std::vector<std::string>> parse_include_list(std::string_view list) {

@@ -9,7 +9,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     FuzzedDataProvider in(data, size);
-    const std::string tmpl = in.ConsumeBool() ? std::string(ks::sink::kDefaultLayout) : in.ConsumeRandomLengthString(128);
+    const std::string tmpl =
+        in.ConsumeBool() ? std::string(ks::sink::kDefaultLayout) : in.ConsumeRandomLengthString(128);
     ks::sink::LayoutVars vars;
     for (std::string* v : {&vars.user, &vars.uid, &vars.job, &vars.node, &vars.cluster, &vars.transfer, &vars.topic})
         *v = in.ConsumeRandomLengthString(32);

@@ -14,9 +14,9 @@
 
 namespace {
 
-constexpr std::array<const char*, 17> kNames = {"ks.v",    "ks.type", "ks.transfer", "ks.cluster", "ks.job",  "ks.node",
-                                                "ks.user", "ks.path", "ks.file",     "ks.size",    "ks.mode", "ks.mtime",
-                                                "ks.offset", "ks.eol", "ks.part",    "ks.parts",   "ks.instance"};
+constexpr std::array<const char*, 17> kNames = {
+    "ks.v",    "ks.type", "ks.transfer", "ks.cluster", "ks.job", "ks.node", "ks.user",  "ks.path",    "ks.file",
+    "ks.size", "ks.mode", "ks.mtime",    "ks.offset",  "ks.eol", "ks.part", "ks.parts", "ks.instance"};
 
 const ks::sink::Layout& default_layout() {
     static const ks::sink::Layout layout = *ks::sink::Layout::parse(ks::sink::kDefaultLayout);
@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (void)ks::sink::check_range(m.file, m.size, m.offset, record.bytes.size(), limits);
     }
     if (auto manifest = ks::wire::parse_manifest(value)) {
-        ks::wire::TransferIdentity ident{manifest->job.cluster, manifest->job.job_id, manifest->job.node,
+        ks::wire::TransferIdentity ident{manifest->job.cluster, manifest->job.job_id,  manifest->job.node,
                                          manifest->job.user,    manifest->transfer_id, manifest->job.instance};
         if (auto plan = ks::sink::plan_transfer(*manifest, ident, "topic", default_layout(), limits)) {
             // Every planned output path must be relative and free of "." and ".." components.

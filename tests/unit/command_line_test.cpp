@@ -17,7 +17,11 @@ struct Seen {
 
 const std::vector<cli::Option<Seen>>& table() {
     static const std::vector<cli::Option<Seen>> t = {
-        {{"--flag", "-f", {}, "a flag"}, [](Seen& s, std::string_view) -> Result<void> { s.flag = true; return {}; }},
+        {{"--flag", "-f", {}, "a flag"},
+         [](Seen& s, std::string_view) -> Result<void> {
+             s.flag = true;
+             return {};
+         }},
         {{"--value", {}, "V", "a value\nsecond line"},
          [](Seen& s, std::string_view v) -> Result<void> {
              if (v == "bad") return fail("not that one");
@@ -25,7 +29,10 @@ const std::vector<cli::Option<Seen>>& table() {
              return {};
          }},
         {{"-X", {}, "k=v", "attached or not"},
-         [](Seen& s, std::string_view v) -> Result<void> { s.values.emplace_back(v); return {}; }},
+         [](Seen& s, std::string_view v) -> Result<void> {
+             s.values.emplace_back(v);
+             return {};
+         }},
         {{"--a-rather-long-option-name", {}, {}, "goes on the next line"},
          [](Seen&, std::string_view) -> Result<void> { return {}; }},
         {{"--hidden", {}, {}, {}}, [](Seen&, std::string_view) -> Result<void> { return {}; }},
@@ -47,7 +54,8 @@ std::string error_of(std::vector<std::string_view> args) {
 
 TEST(CommandLine, ValueFormsFlagsAndPositionals) {
     Seen seen;
-    auto pos = parse({"a", "--value", "1", "--value=2", "-Xk=v", "-X", "k2=v2", "-f", "-", "--", "--flag", "-Xz"}, seen);
+    auto pos =
+        parse({"a", "--value", "1", "--value=2", "-Xk=v", "-X", "k2=v2", "-f", "-", "--", "--flag", "-Xz"}, seen);
     ASSERT_TRUE(pos) << pos.error().message;
     EXPECT_TRUE(seen.flag);
     EXPECT_EQ(seen.values, (std::vector<std::string>{"1", "2", "k=v", "k2=v2"}));

@@ -52,7 +52,10 @@ TEST(FsOps, ErrnoErrorNamesTheCauseAndKeepsErrno) {
     Error e = errno_error("write x");
     EXPECT_EQ(errno, ENOSPC);
     EXPECT_EQ(e.message, std::string("write x: ") + std::strerror(ENOSPC));
-    auto r = [] () -> Result<void> { errno = EACCES; return fail_errno("open y"); }();
+    auto r = []() -> Result<void> {
+        errno = EACCES;
+        return fail_errno("open y");
+    }();
     ASSERT_FALSE(r);
     EXPECT_EQ(errno, EACCES);
     EXPECT_NE(r.error().message.find("open y: "), std::string::npos);
@@ -159,7 +162,8 @@ TEST(FsOps, WriteFileAtomicReplacesWithModeAndLeavesNoTemporaryFile) {
     ASSERT_TRUE(write_file_atomic(t.fd.get(), t.fd.get(), "state", "first", {.mode = 0600, .durable = true}));
     ASSERT_TRUE(write_file_atomic(t.fd.get(), t.fd.get(), "state", "second", {.mode = 0600, .durable = true}));
     EXPECT_EQ(read_text(t.path / "state"), "second");
-    EXPECT_EQ(fs::status(t.path / "state").permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+    EXPECT_EQ(fs::status(t.path / "state").permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
     EXPECT_EQ(entries_in(t.path), 1u);
     ASSERT_TRUE(write_file_atomic(t.fd.get(), t.fd.get(), "quick", "not synced", {.mode = 0644, .durable = false}));
     EXPECT_EQ(read_text(t.path / "quick"), "not synced");

@@ -76,14 +76,16 @@ TEST(KafkaProblem, RefusedLogin) {
 
 TEST(KafkaProblem, BrokerCertificateByOpenSslReason) {
     auto s = sasl_client();
-    EXPECT_TRUE(has(classify_error(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed, s, "self-signed certificate in certificate chain"),
-                    "not signed by a CA that this client trusts"));
+    EXPECT_TRUE(
+        has(classify_error(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed, s, "self-signed certificate in certificate chain"),
+            "not signed by a CA that this client trusts"));
     EXPECT_TRUE(has(classify_error(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed, s, "unable to get local issuer certificate"),
                     "check ssl.ca.location"));
     auto host = classify_error(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed, s, "hostname mismatch");
     EXPECT_TRUE(has(host, "not valid for the host name used in bootstrap.servers=127.0.0.1:29330")) << host->message;
     EXPECT_TRUE(host->definitive);
-    EXPECT_TRUE(has(classify_error(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed, s, "certificate has expired"), "has expired"));
+    EXPECT_TRUE(
+        has(classify_error(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed, s, "certificate has expired"), "has expired"));
     EXPECT_TRUE(has(classify_error(RD_KAFKA_RESP_ERR__SSL, kVerifyFailed, s), "could not be verified"));
 }
 
@@ -164,10 +166,11 @@ TEST(KafkaProblem, MonitorGivesUpAtOnceOrWhenAnAmbiguousProblemLasts) {
 
     // Not on a bootstrap connection: the client had got metadata, so the protocol was right.
     SecurityMonitor known_broker(sasl_client(), &read_fake_now);
-    known_broker.error_event(RD_KAFKA_RESP_ERR__TRANSPORT,
-                             "127.0.0.1:29710/1: Disconnected while requesting ApiVersion: might be caused by incorrect "
-                             "security.protocol configuration (connecting to a SSL listener?) or broker version is < "
-                             "0.10 (see api.version.request) (after 1ms in state APIVERSION_QUERY)");
+    known_broker.error_event(
+        RD_KAFKA_RESP_ERR__TRANSPORT,
+        "127.0.0.1:29710/1: Disconnected while requesting ApiVersion: might be caused by incorrect "
+        "security.protocol configuration (connecting to a SSL listener?) or broker version is < "
+        "0.10 (see api.version.request) (after 1ms in state APIVERSION_QUERY)");
     fake_now += SecurityMonitor::kPatience * 2;
     EXPECT_EQ(known_broker.verdict(), "");
 }

@@ -23,8 +23,7 @@ struct Run {
     std::vector<std::string> lines;
 };
 
-Run run_shell(const std::string& script, std::chrono::milliseconds limit = 60s,
-              std::chrono::milliseconds grace = 5s) {
+Run run_shell(const std::string& script, std::chrono::milliseconds limit = 60s, std::chrono::milliseconds grace = 5s) {
     auto child = ChildProcess::spawn({"/bin/sh", "-c", script}, kEnv);
     if (!child) return {std::unexpected(child.error()), {}};
     Run r{ExitStatus{}, {}};
@@ -100,8 +99,8 @@ TEST(PluginChildProcess, RunsInItsOwnSession) {
 TEST(PluginChildProcess, TimeoutKillsTheWholeProcessGroup) {
     // The shell ignores SIGTERM, and leaves a background grandchild: both must be gone after wait().
     pid_t grandchild = 0;
-    auto child = ChildProcess::spawn({"/bin/sh", "-c", "trap '' TERM; sleep 300 & echo $!; while :; do sleep 1; done"},
-                                     kEnv);
+    auto child =
+        ChildProcess::spawn({"/bin/sh", "-c", "trap '' TERM; sleep 300 & echo $!; while :; do sleep 1; done"}, kEnv);
     ASSERT_TRUE(child) << child.error().message;
     const pid_t leader = child->pid();
     auto status = child->wait(300ms, 200ms, [&](std::string_view line) { grandchild = std::stoi(std::string(line)); });

@@ -116,7 +116,8 @@ TEST(PluginHelperCommand, JobInstanceIsDrawnAndPassed) {
     EXPECT_TRUE(ks::push::valid_job_instance(*a));
     EXPECT_FALSE(ks::push::valid_job_instance(""));
     EXPECT_FALSE(ks::push::valid_job_instance("a b"));
-    EXPECT_TRUE(ks::push::valid_job_instance("--run-as"));  // harmless: passed as the value of --job-instance, one argv element
+    EXPECT_TRUE(
+        ks::push::valid_job_instance("--run-as"));  // harmless: passed as the value of --job-instance, one argv element
     PluginConfig c;
     c.helper = "/bin/push";
     auto j = job();

@@ -26,10 +26,12 @@ bool mentions(const Error& e, const std::string& what) { return e.message.find(w
 }  // namespace
 
 TEST(PushOptions, ParsesEveryOptionInBothForms) {
-    auto cl = parse({"--config", "/etc/k.conf", "-X", "linger.ms=5", "-Xacks=all", "--topic=results", "--cluster",
-                     "c1", "--job-id", "42", "--node", "n1", "--user", "bob", "--nodes", "3", "--exit-code", "-1",
-                     "--include", "*.csv", "--exclude", "tmp/**", "--timeout", "2.5", "--spool", "/s", "--run-as",
-                     "1000:100", "-v", "--", "-dir-with-dash"});
+    auto cl = parse({"--config",      "/etc/k.conf", "-X",        "linger.ms=5", "-Xacks=all",  "--topic=results",
+                     "--cluster",     "c1",          "--job-id",  "42",          "--node",      "n1",
+                     "--user",        "bob",         "--nodes",   "3",           "--exit-code", "-1",
+                     "--include",     "*.csv",       "--exclude", "tmp/**",      "--timeout",   "2.5",
+                     "--spool",       "/s",          "--run-as",  "1000:100",    "-v",          "--",
+                     "-dir-with-dash"});
     ASSERT_TRUE(cl) << cl.error().message;
     EXPECT_EQ(*cl->config_path, "/etc/k.conf");
     ASSERT_EQ(cl->overrides.size(), 2u);
@@ -65,9 +67,10 @@ TEST(PushOptions, UsageErrorsAreExplained) {
 }
 
 TEST(PushOptions, SettingsFromConfigWithCommandLineWinning) {
-    auto entries = parse_config("bootstrap.servers=b:9092\nstream.chunk.bytes=524288\nstream.timeout=60\n"
-                                "stream.spool=/var/s\nstream.cluster=hpc\nstream.max.open.files=8\n",
-                                "/etc/k.conf");
+    auto entries = parse_config(
+        "bootstrap.servers=b:9092\nstream.chunk.bytes=524288\nstream.timeout=60\n"
+        "stream.spool=/var/s\nstream.cluster=hpc\nstream.max.open.files=8\n",
+        "/etc/k.conf");
     ASSERT_TRUE(entries);
     auto cl = parse({"--topic", "t", "--timeout", "5", "/d"});
     ASSERT_TRUE(cl);
@@ -85,10 +88,10 @@ TEST(PushOptions, SettingsFromConfigWithCommandLineWinning) {
 TEST(PushOptions, ConfigErrorsNamePathAndLine) {
     auto cl = parse({"--topic", "t", "/d"});
     ASSERT_TRUE(cl);
-    for (auto [text, what] : {std::pair{"a=1\nstream.bogus=1\n", "/etc/k.conf:2"},
-                              std::pair{"stream.chunk.bytes=12\n", "/etc/k.conf:1"},
-                              std::pair{"\n\nstream.timeout=soon\n", "/etc/k.conf:3"},
-                              std::pair{"stream.spool=relative\n", "/etc/k.conf:1"}}) {
+    for (auto [text, what] :
+         {std::pair{"a=1\nstream.bogus=1\n", "/etc/k.conf:2"}, std::pair{"stream.chunk.bytes=12\n", "/etc/k.conf:1"},
+          std::pair{"\n\nstream.timeout=soon\n", "/etc/k.conf:3"},
+          std::pair{"stream.spool=relative\n", "/etc/k.conf:1"}}) {
         auto entries = parse_config(text, "/etc/k.conf");
         ASSERT_TRUE(entries);
         auto s = resolve_settings(*entries, *cl);
@@ -119,8 +122,11 @@ TEST(PushOptions, JobIdentityFromOptionsThenSlurmThenDefaults) {
     EXPECT_EQ(job->nodes, 1u);
     EXPECT_FALSE(job->exit_code);
 
-    auto slurm = env_of({{"SLURM_CLUSTER_NAME", "hpc"}, {"SLURM_JOB_ID", "77"}, {"SLURMD_NODENAME", "n7"},
-                         {"SLURM_JOB_NUM_NODES", "4"}, {"SLURM_JOB_EXIT_CODE", "256"}});
+    auto slurm = env_of({{"SLURM_CLUSTER_NAME", "hpc"},
+                         {"SLURM_JOB_ID", "77"},
+                         {"SLURMD_NODENAME", "n7"},
+                         {"SLURM_JOB_NUM_NODES", "4"},
+                         {"SLURM_JOB_EXIT_CODE", "256"}});
     job = resolve_job(*plain, s, slurm, defaults());
     ASSERT_TRUE(job);
     EXPECT_EQ(job->cluster, "hpc");

@@ -225,9 +225,8 @@ TEST(PushSmallQueue, ChunksThatWaitForRoomInTheQueueArriveIntact) {
     ASSERT_EQ(rd_kafka_mock_topic_create(mock.get(), topic.c_str(), 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
     SourceTree tree;
     std::uint64_t produced_total = 0;
-    auto run = run_transfer(
-        mock, topic, tree, [&](rd_kafka_t*, std::uint64_t produced) { produced_total = produced; },
-        {{"queue.buffering.max.kbytes", "128"}});
+    auto run = run_transfer(mock, topic, tree, [&](rd_kafka_t*, std::uint64_t produced) { produced_total = produced; },
+                            {{"queue.buffering.max.kbytes", "128"}});
     EXPECT_GT(produced_total, 20u);  // the files make ~35 chunks of 64 KiB: far more than the queue holds
     expect_complete(tree, run, consume_all(mock.bootstraps(), topic));
 }

@@ -235,10 +235,10 @@ TEST(RecordsDecoder, AcceptsWhatPlainProducersWrite) {
 
 TEST(RecordsDecoder, RejectsMalformedValues) {
     sink::RecordValue v;
-    for (const char* bad : {"", "[]", "{\"timestamp\":1}", "{\"data\":1}", "{\"data\":\"a\",\"data\":\"b\"}",
-                            "{\"data\":\"a\"} x", "{\"data\":\"\\ud800\"}", "{\"data\":\"a\",\"data_b64\":\"!!\"}",
-                            "{\"data\":\"tab\there\"}", "{\"data\":\"a\",\"timestamp\":\"now\"}", "{\"data\":\"\\x\"}",
-                            "{\"data\":\"a\"", "{\"data\":\"\xff\"}"})
+    for (const char* bad :
+         {"", "[]", "{\"timestamp\":1}", "{\"data\":1}", "{\"data\":\"a\",\"data\":\"b\"}", "{\"data\":\"a\"} x",
+          "{\"data\":\"\\ud800\"}", "{\"data\":\"a\",\"data_b64\":\"!!\"}", "{\"data\":\"tab\there\"}",
+          "{\"data\":\"a\",\"timestamp\":\"now\"}", "{\"data\":\"\\x\"}", "{\"data\":\"a\"", "{\"data\":\"\xff\"}"})
         EXPECT_FALSE(sink::parse_record_value(bad, v)) << bad;
 }
 
@@ -336,8 +336,8 @@ TEST(RecordsManifest, TimestampRunsRoundTripAndAreChecked) {
     auto back = wire::parse_manifest(text);
     ASSERT_TRUE(back) << back.error().message;
     EXPECT_EQ(back->files[0].timestamps, f.timestamps);
-    for (const char* bad : {R"([[1,"1.0"]])", R"([[0,"1.0"],[0,"2.0"]])", R"([[0,"1.0"],[100,"2.0"]])",
-                            R"([[0,1.0]])", R"([[0,"now"]])", R"([[0,"1.0","x"]])", R"({"0":"1.0"})"}) {
+    for (const char* bad : {R"([[1,"1.0"]])", R"([[0,"1.0"],[0,"2.0"]])", R"([[0,"1.0"],[100,"2.0"]])", R"([[0,1.0]])",
+                            R"([[0,"now"]])", R"([[0,"1.0","x"]])", R"({"0":"1.0"})"}) {
         json j = json::parse(text);
         j["files"][0]["timestamps"] = json::parse(bad);
         EXPECT_FALSE(wire::parse_manifest(j.dump())) << bad;

@@ -44,9 +44,8 @@ TEST(Signature, HmacSha256KnownAnswers) {
 }
 
 TEST(Signature, SignedMaterialIsLengthPrefixedUnderADomainTag) {
-    EXPECT_EQ(signed_material(kFields),
-              std::string("ks-sig-v2") + "4:open" + "7:t-topic" + "7:c/42/n1" + "32:0123456789abcdef0123456789abcdef" +
-                  "1:0" + "1:1" + "7:{\"x\":1}");
+    EXPECT_EQ(signed_material(kFields), std::string("ks-sig-v2") + "4:open" + "7:t-topic" + "7:c/42/n1" +
+                                            "32:0123456789abcdef0123456789abcdef" + "1:0" + "1:1" + "7:{\"x\":1}");
     // Moving bytes from one field to the next changes the material (no ambiguity between fields).
     SignedFields shifted = kFields;
     shifted.topic = "t-topi";

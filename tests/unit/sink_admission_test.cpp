@@ -81,9 +81,9 @@ public:
 private:
     void sign(Msg& m, std::string_view type) const {
         if (!key_) return;
-        m.headers.emplace_back(wire::header::signature,
-                               auth::sign(key_->signing_key(), {type, m.topic, wire::message_key(id_), id_.transfer_id,
-                                                                0, 1, m.payload}));
+        m.headers.emplace_back(
+            wire::header::signature,
+            auth::sign(key_->signing_key(), {type, m.topic, wire::message_key(id_), id_.transfer_id, 0, 1, m.payload}));
     }
     const auth::KeyRing* key_;
     wire::JobInfo job_;
@@ -229,7 +229,8 @@ TEST_F(SinkAdmission, AManifestForAnotherUidThanTheOpenIsRefused) {
 }
 
 TEST_F(SinkAdmission, NamesThatWouldReachTheSinksStateAreRefused) {
-    for (const std::string& user : std::vector<std::string>{".staging", "..", ".done", "-x", "a/b", std::string(200, 'u')}) {
+    for (const std::string& user :
+         std::vector<std::string>{".staging", "..", ".done", "-x", "a/b", std::string(200, 'u')}) {
         Node node(&site_, "18", user);
         feed(node.transfer(kFiles));
     }
@@ -238,7 +239,8 @@ TEST_F(SinkAdmission, NamesThatWouldReachTheSinksStateAreRefused) {
     EXPECT_TRUE(fs::is_empty(root_ / ".staging"));
     EXPECT_TRUE(fs::is_empty(root_ / ".done"));
     EXPECT_NE(qlog().find("is not a valid name"), std::string::npos) << qlog();
-    for (auto& e : fs::directory_iterator(root_)) EXPECT_TRUE(e.path().filename().string().starts_with(".")) << e.path();
+    for (auto& e : fs::directory_iterator(root_))
+        EXPECT_TRUE(e.path().filename().string().starts_with(".")) << e.path();
 }
 
 TEST_F(SinkAdmission, WithChownTheUserMustBeTheSignedUidAndNeverRoot) {
@@ -284,8 +286,8 @@ TEST_F(SinkAdmission, PerUserStagedBytesLimitDropsTheDataAndTheSinkGoesOn) {
 TEST_F(SinkAdmission, AHugeClaimedSizeCostsNoSpaceAndIsNeverHashed) {
     Node node(&site_, "42");
     wire::ChunkHeader c{node.id(), wire::FileMeta{"a.csv", 0, 1ull << 40, 0644, 0}, (1ull << 40) - 1};
-    feed({node.open(), Msg{wire::encode_chunk(c), "x"}, node.chunk("a.csv", 0, "1,2\n"), node.chunk("d/b.txt", 1, "hello"),
-          node.manifest(kFiles)});
+    feed({node.open(), Msg{wire::encode_chunk(c), "x"}, node.chunk("a.csv", 0, "1,2\n"),
+          node.chunk("d/b.txt", 1, "hello"), node.manifest(kFiles)});
     // The manifest (signed) says 4 bytes: only those are hashed, the sparse tail is cut off.
     EXPECT_EQ(slurp(root_ / "alice/42/n1/a.csv"), "1,2\n");
 }
@@ -297,8 +299,8 @@ TEST_F(SinkAdmission, AFileReadBackToHashIsHashedASliceAtATime) {
     wire::ChunkHeader second{node.id(), wire::FileMeta{"f", 0, data.size(), 0644, 0}, 5};
     wire::ChunkHeader first{node.id(), wire::FileMeta{"f", 0, data.size(), 0644, 0}, 0};
     // Out of order: not hashed on the way, so finalization reads it back, 3 bytes per flush.
-    feed({node.open(), Msg{wire::encode_chunk(second), data.substr(5)}, Msg{wire::encode_chunk(first), data.substr(0, 5)},
-          node.manifest({{"f", data}})});
+    feed({node.open(), Msg{wire::encode_chunk(second), data.substr(5)},
+          Msg{wire::encode_chunk(first), data.substr(0, 5)}, node.manifest({{"f", data}})});
     int flushes = 1;
     while (!exists("alice/43/_SUCCESS") && flushes < 20) {
         ASSERT_TRUE(sink_->flush());

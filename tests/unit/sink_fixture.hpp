@@ -26,7 +26,6 @@ namespace ks::sink::testing {
 namespace fs = std::filesystem;
 using namespace ks;
 
-
 struct Msg {
     wire::Headers headers;
     std::string payload;
@@ -48,7 +47,9 @@ public:
         id_.transfer_id = wire::make_transfer_id(id_.cluster, id_.job_id, id_.node);
     }
     const wire::TransferIdentity& id() const { return id_; }
-    wire::JobInfo job_info() const { return wire::JobInfo{id_.job_id, id_.user, 1000, 1000, id_.node, id_.cluster, nodes_, 0}; }
+    wire::JobInfo job_info() const {
+        return wire::JobInfo{id_.job_id, id_.user, 1000, 1000, id_.node, id_.cluster, nodes_, 0};
+    }
 
     // The transfer's open message (unsigned: these sinks run with stream.auth=none).
     Msg open() const {
@@ -205,8 +206,9 @@ protected:
     double clock_ = static_cast<double>(::time(nullptr));  // compared with directory mtimes
 };
 
-inline const std::vector<SourceFile> kFiles = {
-    {"a.csv", "hello, world\n"}, {"empty", ""}, {"d/e/f/deep.bin", std::string("\0\1\2\3\4\5\6\7\x08\x09", 10)},
-    {"ünï/日本.txt", "non-ascii name", 0600}};
+inline const std::vector<SourceFile> kFiles = {{"a.csv", "hello, world\n"},
+                                               {"empty", ""},
+                                               {"d/e/f/deep.bin", std::string("\0\1\2\3\4\5\6\7\x08\x09", 10)},
+                                               {"ünï/日本.txt", "non-ascii name", 0600}};
 
 }  // namespace ks::sink::testing

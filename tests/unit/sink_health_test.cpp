@@ -23,9 +23,7 @@ using namespace ks::sink;
 
 namespace {
 
-double now_s() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 int connect_to(std::uint16_t port) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -79,7 +77,10 @@ TEST(SinkMetricsHttp, ListenAddresses) {
 
 TEST(SinkMetricsHttp, OnlyGetMetrics) {
     int calls = 0;
-    auto body = [&] { ++calls; return std::string("m 1\n"); };
+    auto body = [&] {
+        ++calls;
+        return std::string("m 1\n");
+    };
     std::string ok = http_response("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", body);
     EXPECT_EQ(ok.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
     EXPECT_NE(ok.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
@@ -174,7 +175,8 @@ TEST(SinkSystemdNotify, DisabledWithoutNotifySocket) {
 
 TEST(SinkSystemdNotify, SendsDatagramsAndPingsAtHalfTheInterval) {
     NotifyListener listener;
-    auto n = SystemdNotifier::from_environment(env({{"NOTIFY_SOCKET", listener.path}, {"WATCHDOG_USEC", "3000000"}}), 42);
+    auto n =
+        SystemdNotifier::from_environment(env({{"NOTIFY_SOCKET", listener.path}, {"WATCHDOG_USEC", "3000000"}}), 42);
     ASSERT_TRUE(n) << n.error().message;
     ASSERT_TRUE(n->ping_interval());
     EXPECT_DOUBLE_EQ(*n->ping_interval(), 1.5);
@@ -254,10 +256,11 @@ TEST(SinkOptionsHealth, MetricsStaticMembershipAndStopTimeout) {
     EXPECT_DOUBLE_EQ(c->stop_timeout_s, 10.0);
     EXPECT_DOUBLE_EQ(c->metrics_interval_s, 10.0);
 
-    auto file = parse_config("bootstrap.servers = k\nstream.topics = t\nstream.group = g\nstream.output = /r\n"
-                             "stream.metrics.listen = [::1]:9100\nstream.metrics.interval.ms = 500\n"
-                             "stream.static.membership = false\nstream.stop.timeout.ms = 3000\n",
-                             "sink.conf");
+    auto file = parse_config(
+        "bootstrap.servers = k\nstream.topics = t\nstream.group = g\nstream.output = /r\n"
+        "stream.metrics.listen = [::1]:9100\nstream.metrics.interval.ms = 500\n"
+        "stream.static.membership = false\nstream.stop.timeout.ms = 3000\n",
+        "sink.conf");
     ASSERT_TRUE(file);
     auto none = parse_sink_args({});
     c = resolve_sink_config(*none, *file);
@@ -268,7 +271,8 @@ TEST(SinkOptionsHealth, MetricsStaticMembershipAndStopTimeout) {
     EXPECT_DOUBLE_EQ(c->stop_timeout_s, 3.0);
 
     auto bad = [&](std::vector<std::string_view> extra) {
-        std::vector<std::string_view> args = {"-X", "bootstrap.servers=k", "--topic", "t", "--group", "g", "--output", "/r"};
+        std::vector<std::string_view> args = {"-X", "bootstrap.servers=k", "--topic", "t", "--group", "g", "--output",
+                                              "/r"};
         args.insert(args.end(), extra.begin(), extra.end());
         auto parsed = parse_sink_args(args);
         return !parsed || !resolve_sink_config(*parsed, {});

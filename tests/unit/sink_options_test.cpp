@@ -52,14 +52,19 @@ TEST(SinkOptions, ClearErrors) {
     };
     const std::string_view base = "bootstrap.servers=k:1\n";
     EXPECT_TRUE(has(resolve({"--group", "g", "--output", "/r"}, base), "--topic"));
-    EXPECT_TRUE(has(resolve({"--topic", "t", "--topic-regex", "x", "--group", "g", "--output", "/r"}, base), "exactly one"));
+    EXPECT_TRUE(
+        has(resolve({"--topic", "t", "--topic-regex", "x", "--group", "g", "--output", "/r"}, base), "exactly one"));
     EXPECT_TRUE(has(resolve({"--topic", "t", "--output", "/r"}, base), "--group"));
     EXPECT_TRUE(has(resolve({"--topic", "t", "--group", "g"}, base), "--output"));
     EXPECT_TRUE(has(resolve({"--topic", "t", "--group", "g", "--output", "/r"}), "bootstrap.servers"));
     EXPECT_TRUE(has(resolve({"--topic", "bad topic", "--group", "g", "--output", "/r"}, base), "invalid topic"));
-    EXPECT_TRUE(has(resolve({"--topic", "t", "--group", "g", "--output", "/r", "--layout", "{x}/{path}"}, base), "unknown variable"));
-    EXPECT_TRUE(has(resolve({"--topic", "t", "--group", "g", "--output", "/r"}, "bootstrap.servers=k\nstream.nope=1\n"), "sink.conf:2"));
-    EXPECT_TRUE(has(resolve({"--topic", "t", "--group", "g", "--output", "/r"}, "bootstrap.servers=k\nstream.commit.interval.ms=abc\n"), "sink.conf:2"));
+    EXPECT_TRUE(has(resolve({"--topic", "t", "--group", "g", "--output", "/r", "--layout", "{x}/{path}"}, base),
+                    "unknown variable"));
+    EXPECT_TRUE(has(resolve({"--topic", "t", "--group", "g", "--output", "/r"}, "bootstrap.servers=k\nstream.nope=1\n"),
+                    "sink.conf:2"));
+    EXPECT_TRUE(has(resolve({"--topic", "t", "--group", "g", "--output", "/r"},
+                            "bootstrap.servers=k\nstream.commit.interval.ms=abc\n"),
+                    "sink.conf:2"));
     EXPECT_FALSE(parse_sink_args({"--bogus"}));
     EXPECT_FALSE(parse_sink_args({"--topic"}));
     EXPECT_FALSE(parse_sink_args({"--exit-when-idle", "-1"}));
@@ -77,8 +82,8 @@ TEST(SinkOptions, PrefetchDefaultsAvoidLibrdkafkaFetchStall) {
 }
 
 TEST(SinkOptions, RecordsTimestampDataFromOptionOrConfig) {
-    const std::vector<std::string_view> base = {"-X", "bootstrap.servers=k:9092", "--topic", "t", "--group", "g",
-                                                "--output", "/r"};
+    const std::vector<std::string_view> base = {
+        "-X", "bootstrap.servers=k:9092", "--topic", "t", "--group", "g", "--output", "/r"};
     auto off = resolve(base);
     ASSERT_TRUE(off) << off.error().message;
     EXPECT_FALSE(off->records_timestamp_data);

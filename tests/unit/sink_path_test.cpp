@@ -22,7 +22,9 @@ TEST(SinkPath, RejectsEscapesAndOddComponents) {
 TEST(SinkPath, RejectsNulAndControlCharacters) {
     EXPECT_FALSE(split_relative_path(std::string("a\0b", 3)));
     EXPECT_FALSE(split_relative_path("a\nb"));
-    EXPECT_FALSE(split_relative_path("a\x01" "b"));
+    EXPECT_FALSE(
+        split_relative_path("a\x01"
+                            "b"));
     EXPECT_FALSE(split_relative_path("a\x7f"));
     EXPECT_FALSE(check_component("a/b"));
 }

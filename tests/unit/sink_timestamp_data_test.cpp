@@ -33,7 +33,7 @@ std::string render(std::string_view content, const sink::TimestampRuns& runs) {
 TEST(SinkTimestampData, EachLineGetsTheTimestampOfItsRun) {
     // Lines start at 0, 4, 9, 10, 12; the second run starts at the third line.
     EXPECT_EQ(render("a,b\nc,d\r\n\ne\n\rx\r\n", {{0, "1.5"}, {9, "2.25"}}),
-                     "1.5,a,b\n1.5,c,d\n2.25,\n2.25,e\n2.25,\rx\n");
+              "1.5,a,b\n1.5,c,d\n2.25,\n2.25,e\n2.25,\rx\n");
 }
 
 TEST(SinkTimestampData, LastLineWithoutEnding) {

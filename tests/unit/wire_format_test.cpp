@@ -103,7 +103,7 @@ TEST(WireFormat, Utf8AndBase64) {
     EXPECT_TRUE(is_valid_utf8("héllo"));
     EXPECT_FALSE(is_valid_utf8("\xc3"));
     EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));  // surrogate
-    EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));      // overlong
+    EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));  // overlong
     for (std::string s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
         auto d = base64_decode(base64_encode(s));
         ASSERT_TRUE(d);
@@ -119,8 +119,10 @@ Manifest many_files_manifest(std::size_t n) {
     m.transfer_id = make_transfer_id("c", "77", "n1");
     m.job = {"77", "carol", 1002, 1002, "n1", "c", 2, 3};
     for (std::size_t i = 0; i < n; ++i)
-        m.files.push_back({{"dir/file-" + std::to_string(i) + ".dat", i, 4096, 0644, 1732840000000000000 + std::int64_t(i)},
-                           sha256_hex_for_test(i), 1});
+        m.files.push_back(
+            {{"dir/file-" + std::to_string(i) + ".dat", i, 4096, 0644, 1732840000000000000 + std::int64_t(i)},
+             sha256_hex_for_test(i),
+             1});
     m.skipped.push_back({"pipe", "fifo"});
     return m;
 }
