@@ -17,7 +17,7 @@ def run(bench, harness, env):
     got = bench.attempt("plugin: sbatch submission", plugin.submit_times, user, conf, bench.ctx.scratch, runs * 10)
     if got:
         bench.rows.append(Row("sbatch --wrap true (submit)", median(got[0]), median(got[1]), "s",
-                             "without plugin", "<= 1.05x", ratio_max=1.05, paired=paired_ratio(*got)))
+                              "without plugin", "<= 1.05x", ratio_max=1.05, paired=paired_ratio(*got)))
     log(f"plugin: {runs} jobs without --kafka-stream, slurmd with and without the plugin")
     scratch = bench.ctx.scratch
     with_plugin = bench.attempt("plugin: job end with plugin", plugin.job_end_times, user, conf, scratch, runs)
@@ -30,7 +30,7 @@ def run(bench, harness, env):
         empty_so = plugin.build_empty_epilog_plugin(scratch)
         harness.restart_slurmd(with_plugin=True, plugin_path=empty_so)
         empty = bench.attempt("plugin: job end with an empty epilog plugin", plugin.job_end_times, user, conf,
-                             scratch, runs)
+                              scratch, runs)
     finally:
         harness.restart_slurmd(with_plugin=True)
     if with_plugin and without:
@@ -40,19 +40,19 @@ def run(bench, harness, env):
         if verdict == "NO" and empty and median(with_plugin) - median(empty) <= max(noise, _spread(empty)):
             verdict = "no: Slurm's cost of any epilog plugin (row below)"
         bench.rows.append(Row("job w/o flag: script end -> COMPLETED", median(with_plugin), median(without), "s",
-                             "slurmd without plugin", "no measurable overhead", verdict=verdict))
+                              "slurmd without plugin", "no measurable overhead", verdict=verdict))
         bench.notes.append(f"epilog overhead: difference of medians {diff * 1000:+.0f} ms, run-to-run spread "
-                          f"(half the range) {noise * 1000:.0f} ms; met when the difference is within the spread.")
+                           f"(half the range) {noise * 1000:.0f} ms; met when the difference is within the spread.")
     if with_plugin and empty:
         diff = median(with_plugin) - median(empty)
         noise = max(_spread(with_plugin), _spread(empty))
         bench.rows.append(Row("same, against an empty job-epilog plugin", median(with_plugin), median(empty), "s",
-                             "slurmd with a do-nothing epilog plugin", "no measurable overhead",
-                             verdict="yes" if diff <= noise else "NO"))
+                              "slurmd with a do-nothing epilog plugin", "no measurable overhead",
+                              verdict="yes" if diff <= noise else "NO"))
         if without:
             bench.notes.append(f"empty job-epilog plugin (bench/empty_epilog_plugin.c): "
-                              f"{(median(empty) - median(without)) * 1000:+.0f} ms against no plugin; ours "
-                              f"{diff * 1000:+.0f} ms against it (spread {noise * 1000:.0f} ms).")
+                               f"{(median(empty) - median(without)) * 1000:+.0f} ms against no plugin; ours "
+                               f"{diff * 1000:+.0f} ms against it (spread {noise * 1000:.0f} ms).")
 
 
 def _spread(values):

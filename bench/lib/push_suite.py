@@ -47,7 +47,7 @@ def run(bench, w):
         # the broker did just before (the previous 2 GiB still being written back, deleted, collected).
         for name, topic_tag, measure in in_turns(tools, r, OUR_PUSHES):
             s = bench.attempt(f"({w.key}) {name}", bench.in_fresh_topic, w, topic_tag,
-                             lambda t, measure=measure: bench.with_broker_cpu(measure, t))
+                              lambda t, measure=measure: bench.with_broker_cpu(measure, t))
             if s:
                 log(f"({w.key}) {name}: {s}")  # every sample, so the spread behind a median can be seen
                 got[name][r] = s
@@ -59,26 +59,26 @@ def run(bench, w):
         rates = {name: [x.mib_per_s if x else None for x in got[name]] for name, _, _ in tools[1:]
                  if name not in (PUSH_NO_SHA, PUSH_UNSIGNED, f"push, {BEFORE}")}
         bench.rows.append(Row(f"({w.key}) push throughput", median(present(ours_mib)),
-                             median(present(rates["ProducerPerformance"])), "MiB/s", "ProducerPerformance",
-                             ">= 0.9x", ratio_min=0.9, paired=paired_ratio(ours_mib, rates["ProducerPerformance"])))
+                              median(present(rates["ProducerPerformance"])), "MiB/s", "ProducerPerformance",
+                              ">= 0.9x", ratio_min=0.9, paired=paired_ratio(ours_mib, rates["ProducerPerformance"])))
         for kc in ("kcat", KCAT_Q):
             bench.rows.append(Row(f"({w.key}) push throughput", median(present(ours_mib)),
-                                 median(present(rates[kc])), "MiB/s", kc, ">= 1x", ratio_min=1.0,
-                                 paired=paired_ratio(ours_mib, rates[kc])))
+                                  median(present(rates[kc])), "MiB/s", kc, ">= 1x", ratio_min=1.0,
+                                  paired=paired_ratio(ours_mib, rates[kc])))
             # Can anything that checksums every byte, as the push must, send as fast as this kcat here?
             floor_ratio = paired_ratio(rates[kc + SHA], rates[kc])
             bench.rows.append(Row(f"({w.key}) floor: {kc + SHA}", median(present(rates[kc + SHA])),
-                                 median(present(rates[kc])), "MiB/s", kc, ">= 1x possible?", paired=floor_ratio,
-                                 verdict="-" if math.isnan(floor_ratio) else "yes" if floor_ratio >= 1.0
-                                 else "no, not kcat with a checksum"))
+                                  median(present(rates[kc])), "MiB/s", kc, ">= 1x possible?", paired=floor_ratio,
+                                  verdict="-" if math.isnan(floor_ratio) else "yes" if floor_ratio >= 1.0
+                                  else "no, not kcat with a checksum"))
             # How close the push comes to that floor (the same work as two programs on the two cores).
             bench.rows.append(Row(f"({w.key}) push throughput", median(present(ours_mib)),
-                                 median(present(rates[kc + SHA])), "MiB/s", kc + SHA, "(same work)",
-                                 paired=paired_ratio(ours_mib, rates[kc + SHA]), verdict="(for comparison)"))
+                                  median(present(rates[kc + SHA])), "MiB/s", kc + SHA, "(same work)",
+                                  paired=paired_ratio(ours_mib, rates[kc + SHA]), verdict="(for comparison)"))
             # The push without its checksum against the same kcat: how much of the gap the checksum is.
             bench.rows.append(Row(f"({w.key}) {PUSH_NO_SHA}", median(present(no_sha)), median(present(rates[kc])),
-                                 "MiB/s", kc, "(the checksum's cost)", paired=paired_ratio(no_sha, rates[kc]),
-                                 verdict="(for comparison)"))
+                                  "MiB/s", kc, "(the checksum's cost)", paired=paired_ratio(no_sha, rates[kc]),
+                                  verdict="(for comparison)"))
         # CPU is what the client takes from the broker on these two shared cores: the push's, against kcat's alone
         # and kcat's with openssl's SHA-256 of the same bytes (the push's work done by two programs).
         gib = w.bytes / (1 << 30)
@@ -88,18 +88,18 @@ def run(bench, w):
                                  ("push CPU per GiB sent", "push", "kcat" + SHA),
                                  (f"{PUSH_NO_SHA}: CPU per GiB", PUSH_NO_SHA, "kcat")):
             bench.rows.append(Row(f"({w.key}) {figure}", median(present(cpu[name])), median(present(cpu[kc])), "s",
-                                 kc, "(lower is less)", paired=paired_ratio(cpu[name], cpu[kc]),
-                                 verdict="(for comparison)"))
+                                  kc, "(lower is less)", paired=paired_ratio(cpu[name], cpu[kc]),
+                                  verdict="(for comparison)"))
         # The broker's share, and whether the two cores were the limit (CPU) or the client waited.
         broker = {name: per_gib(got[name], "broker_cpu_s", gib) for name in ("push", KCAT_Q)}
         bench.rows.append(Row(f"({w.key}) broker CPU per GiB, receiving", median(present(broker["push"])),
-                             median(present(broker[KCAT_Q])), "s", KCAT_Q, "(lower is less)",
-                             paired=paired_ratio(broker["push"], broker[KCAT_Q]), verdict="(for comparison)"))
+                              median(present(broker[KCAT_Q])), "s", KCAT_Q, "(lower is less)",
+                              paired=paired_ratio(broker["push"], broker[KCAT_Q]), verdict="(for comparison)"))
         busy = {"push": cores_busy(got["push"], lambda x: x.seconds),
                 KCAT_Q: cores_busy(got[KCAT_Q], lambda x: mib / x.mib_per_s)}
         bench.rows.append(Row(f"({w.key}) push: two cores busy", median(present(busy["push"])),
-                             median(present(busy[KCAT_Q])), "%", KCAT_Q, "(100: CPU-bound)",
-                             paired=paired_ratio(busy["push"], busy[KCAT_Q]), verdict="(for comparison)"))
+                              median(present(busy[KCAT_Q])), "%", KCAT_Q, "(100: CPU-bound)",
+                              paired=paired_ratio(busy["push"], busy[KCAT_Q]), verdict="(for comparison)"))
         # The fastest anyone put these bytes into Kafka here: no end-to-end pipeline can finish sooner.
         best = [median(present(v)) for v in [ours_mib, *rates.values()]]
         best = [b for b in best if not math.isnan(b)]
@@ -116,16 +116,16 @@ def run(bench, w):
         signed = [rate(s) if s else None for s in got["push"]]
         unsigned = [rate(s) if s else None for s in got[PUSH_UNSIGNED]]
         bench.rows.append(Row(f"({w.key}) push, signed", median(present(signed)), median(present(unsigned)),
-                             "MiB/s" if w.key == "a" else "/s", PUSH_UNSIGNED, ">= 0.98x (signature < 2%)",
-                             ratio_min=0.98, paired=balanced_ratio(signed, unsigned, block)))
+                              "MiB/s" if w.key == "a" else "/s", PUSH_UNSIGNED, ">= 0.98x (signature < 2%)",
+                              ratio_min=0.98, paired=balanced_ratio(signed, unsigned, block)))
     if bench.before:
         rate = (lambda s: mib / s.seconds) if w.key in "ab" else (lambda s: w.files / s.seconds)
         bench.before_row(f"({w.key}) push {'throughput' if w.key in 'ab' else 'files/s'}",
-                        [rate(s) if s else None for s in got["push"]],
-                        [rate(s) if s else None for s in got[f"push, {BEFORE}"]], "MiB/s" if w.key in "ab" else "/s",
-                        block)
+                         [rate(s) if s else None for s in got["push"]],
+                         [rate(s) if s else None for s in got[f"push, {BEFORE}"]], "MiB/s" if w.key in "ab" else "/s",
+                         block)
     if w.key == "a":
         limit = 64 + PUSH_QUEUE_MIB
         bench.rows.append(Row("(a) push peak RSS", max((s.max_rss_kib for s in mine), default=math.nan) / 1024,
-                             limit, "MiB", f"limit 64 + queue {PUSH_QUEUE_MIB}", f"<= {limit} MiB",
-                             absolute_max=limit))
+                              limit, "MiB", f"limit 64 + queue {PUSH_QUEUE_MIB}", f"<= {limit} MiB",
+                              absolute_max=limit))

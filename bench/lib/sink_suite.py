@@ -25,7 +25,7 @@ def run(bench, w):
     before_topic = None
     if bench.before:
         got_before = bench.attempt(f"({w.key}) pre-filling a topic for the sink, {BEFORE}", ours.prefill,
-                                  bench.before, w)
+                                   bench.before, w)
         before_topic, before_job = got_before if got_before else (None, None)
     try:
         messages = ctx.topics.end_offset(topic)
@@ -40,7 +40,7 @@ def run(bench, w):
             bench.attempt(f"({w.key}) sink warm-up (not measured)", ours.sink, ctx, w, topic, job)
         if before_topic and w.key != "c":
             bench.attempt(f"({w.key}) sink warm-up, {BEFORE} (not measured)", ours.sink, bench.before, w,
-                         before_topic, before_job)
+                          before_topic, before_job)
         tools = [("sink", lambda: ours.sink(ctx, w, topic, job)),
                  ("ConsumerPerformance", lambda: peers.consumer_performance(ctx, topic, messages))]
         if w.key in "ac":  # the signature's cost: the same sink not verifying
@@ -68,63 +68,64 @@ def run(bench, w):
     if bench.before:
         size, unit = (w.bytes / MIB, "MiB/s") if w.key in "ab" else (w.files, "/s")
         bench.before_row(f"({w.key}) sink {'throughput, durable' if w.key in 'ab' else 'files/s, durable'}",
-                        [size / s.seconds if s else None for s in mine],
-                        [size / s.seconds if s else None for s in got.get(f"sink, {BEFORE}", [None] * bench.runs)],
-                        unit, block)
+                         [size / s.seconds if s else None for s in mine],
+                         [size / s.seconds if s else None for s in got.get(f"sink, {BEFORE}", [None] * bench.runs)],
+                         unit, block)
     if w.key in "ab":
         mib_s = [w.bytes / MIB / s.seconds if s else None for s in mine]
         cp_mib_s = [c.mib_per_s if c else None for c in cp]
         kc_mib_s = [k.mib_per_s if k else None for k in got[PERSIST]]
         bench.rows.append(Row(f"({w.key}) sink throughput, durable", median(present(mib_s)),
-                             median(present(cp_mib_s)), "MiB/s", "ConsumerPerformance", ">= 0.9x",
-                             ratio_min=0.9, paired=paired_ratio(mib_s, cp_mib_s)))
+                              median(present(cp_mib_s)), "MiB/s", "ConsumerPerformance", ">= 0.9x",
+                              ratio_min=0.9, paired=paired_ratio(mib_s, cp_mib_s)))
         # Below 0.9x ConsumerPerformance, this floor shows that no consumer persisting the bytes meets the
         # target in this run: what the disk took, not the sink.
         floor = paired_ratio(kc_mib_s, cp_mib_s)
         bench.rows.append(Row(f"({w.key}) floor: {PERSIST}", median(present(kc_mib_s)), median(present(cp_mib_s)),
-                             "MiB/s", "ConsumerPerformance", ">= 0.9x possible?", paired=floor,
-                             verdict="-" if math.isnan(floor) else "yes" if floor >= 0.9
-                             else "no, target impossible"))
+                              "MiB/s", "ConsumerPerformance", ">= 0.9x possible?", paired=floor,
+                              verdict="-" if math.isnan(floor) else "yes" if floor >= 0.9
+                              else "no, target impossible"))
         bench.rows.append(Row(f"({w.key}) sink throughput, durable", median(present(mib_s)),
-                             median(present(kc_mib_s)), "MiB/s", PERSIST, "(close to the floor)",
-                             paired=paired_ratio(mib_s, kc_mib_s), verdict="(for comparison)"))
+                              median(present(kc_mib_s)), "MiB/s", PERSIST, "(close to the floor)",
+                              paired=paired_ratio(mib_s, kc_mib_s), verdict="(for comparison)"))
         # CPU per GiB of the sink and its peers, the broker's share, and whether the two cores were the limit.
         gib = w.bytes / (1 << 30)
         cpu = {name: per_gib(got[name], "cpu_s", gib) for name in ("sink", "ConsumerPerformance", PERSIST)}
         for peer in ("ConsumerPerformance", PERSIST):
             bench.rows.append(Row(f"({w.key}) sink CPU per GiB", median(present(cpu["sink"])),
-                                 median(present(cpu[peer])), "s", peer, "(lower is less)",
-                                 paired=paired_ratio(cpu["sink"], cpu[peer]), verdict="(for comparison)"))
+                                  median(present(cpu[peer])), "s", peer, "(lower is less)",
+                                  paired=paired_ratio(cpu["sink"], cpu[peer]), verdict="(for comparison)"))
         broker = {name: per_gib(got[name], "broker_cpu_s", gib) for name in ("sink", PERSIST)}
         bench.rows.append(Row(f"({w.key}) broker CPU per GiB, serving", median(present(broker["sink"])),
-                             median(present(broker[PERSIST])), "s", PERSIST, "(lower is less)",
-                             paired=paired_ratio(broker["sink"], broker[PERSIST]), verdict="(for comparison)"))
+                              median(present(broker[PERSIST])), "s", PERSIST, "(lower is less)",
+                              paired=paired_ratio(broker["sink"], broker[PERSIST]), verdict="(for comparison)"))
         busy = {"sink": cores_busy(mine, lambda x: x.seconds),
                 PERSIST: cores_busy(got[PERSIST], lambda x: w.bytes / MIB / x.mib_per_s)}
         bench.rows.append(Row(f"({w.key}) sink: two cores busy", median(present(busy["sink"])),
-                             median(present(busy[PERSIST])), "%", PERSIST, "(100: CPU-bound)",
-                             paired=paired_ratio(busy["sink"], busy[PERSIST]), verdict="(for comparison)"))
+                              median(present(busy[PERSIST])), "%", PERSIST, "(100: CPU-bound)",
+                              paired=paired_ratio(busy["sink"], busy[PERSIST]), verdict="(for comparison)"))
     else:
         files_s = [w.files / s.seconds if s else None for s in mine]
         copy_s = [w.files / c if c else None for c in got["cp -r + sync -f"]]
         bench.rows.append(Row(f"({w.key}) sink files/s, durable", median(present(files_s)),
-                             median([c.msgs_per_s for c in present(cp)]), "/s", "ConsumerPerformance msgs",
-                             ">= 3,000 files/s", absolute_min=3000))
+                              median([c.msgs_per_s for c in present(cp)]), "/s", "ConsumerPerformance msgs",
+                              ">= 3,000 files/s", absolute_min=3000))
         # What persisting these files costs here without Kafka: cp -r of the tree, then one syncfs.
         cp_rate = median(present(copy_s))
         bench.rows.append(Row(f"({w.key}) floor: cp -r + sync -f files/s", cp_rate, 3000, "/s", "target",
-                             "(for comparison)", verdict="cp -r reaches the target" if cp_rate >= 3000
-                             else "cp -r is below the target"))
+                              "(for comparison)", verdict="cp -r reaches the target" if cp_rate >= 3000
+                              else "cp -r is below the target"))
         bench.rows.append(Row(f"({w.key}) sink files/s, durable", median(present(files_s)), cp_rate, "/s",
-                             "cp -r + sync -f", "(for comparison)", paired=paired_ratio(files_s, copy_s),
-                             verdict="(for comparison)"))
+                              "cp -r + sync -f", "(for comparison)", paired=paired_ratio(files_s, copy_s),
+                              verdict="(for comparison)"))
     if w.key in "ac":
         size = w.bytes / MIB if w.key == "a" else w.files
         verified = [size / s.seconds if s else None for s in mine]
         unverified = [size / s.seconds if s else None for s in got[SINK_UNVERIFIED]]
         bench.rows.append(Row(f"({w.key}) sink, verifying signatures", median(present(verified)),
-                             median(present(unverified)), "MiB/s" if w.key == "a" else "/s", SINK_UNVERIFIED,
-                             ">= 0.98x (signature < 2%)", ratio_min=0.98, paired=balanced_ratio(verified, unverified, block)))
+                              median(present(unverified)), "MiB/s" if w.key == "a" else "/s", SINK_UNVERIFIED,
+                              ">= 0.98x (signature < 2%)", ratio_min=0.98,
+                              paired=balanced_ratio(verified, unverified, block)))
     bench.rows.append(Row(f"({w.key}) sink peak RSS",
-                         max((s.max_rss_kib for s in present(mine)), default=math.nan) / 1024,
-                         128, "MiB", "limit", "<= 128 MiB", absolute_max=128))
+                          max((s.max_rss_kib for s in present(mine)), default=math.nan) / 1024,
+                          128, "MiB", "limit", "<= 128 MiB", absolute_max=128))

@@ -25,11 +25,11 @@ def run(bench, w):
     rate = {n: [mib / s.seconds if s else None for s in v] for n, v in pushed.items()}
     cpu = {n: [s.cpu_s / gib if s else None for s in v] for n, v in pushed.items()}
     bench.rows.append(Row(f"({w.key}) push throughput over SASL_SSL", median(present(rate["SASL_SSL"])),
-                         median(present(rate["PLAINTEXT"])), "MiB/s", "push over PLAINTEXT", "(the cost of TLS)",
-                         paired=paired_ratio(rate["SASL_SSL"], rate["PLAINTEXT"]), verdict="(for comparison)"))
+                          median(present(rate["PLAINTEXT"])), "MiB/s", "push over PLAINTEXT", "(the cost of TLS)",
+                          paired=paired_ratio(rate["SASL_SSL"], rate["PLAINTEXT"]), verdict="(for comparison)"))
     bench.rows.append(Row(f"({w.key}) push CPU per GiB over SASL_SSL", median(present(cpu["SASL_SSL"])),
-                         median(present(cpu["PLAINTEXT"])), "s", "push over PLAINTEXT", "(the cost of TLS)",
-                         paired=paired_ratio(cpu["SASL_SSL"], cpu["PLAINTEXT"]), verdict="(for comparison)"))
+                          median(present(cpu["PLAINTEXT"])), "s", "push over PLAINTEXT", "(the cost of TLS)",
+                          paired=paired_ratio(cpu["SASL_SSL"], cpu["PLAINTEXT"]), verdict="(for comparison)"))
     prefilled = bench.attempt(f"({w.key}) pre-filling a topic for the TLS sink runs", ours.prefill, ctx, w)
     if not prefilled:
         return
@@ -47,9 +47,9 @@ def run(bench, w):
         ctx.topics.delete(topic)
     rate = {n: [mib / s.seconds if s else None for s in v] for n, v in sunk.items()}
     bench.rows.append(Row(f"({w.key}) sink throughput over SASL_SSL", median(present(rate["SASL_SSL"])),
-                         median(present(rate["PLAINTEXT"])), "MiB/s", "sink over PLAINTEXT", "(the cost of TLS)",
-                         paired=paired_ratio(rate["SASL_SSL"], rate["PLAINTEXT"]), verdict="(for comparison)"))
+                          median(present(rate["PLAINTEXT"])), "MiB/s", "sink over PLAINTEXT", "(the cost of TLS)",
+                          paired=paired_ratio(rate["SASL_SSL"], rate["PLAINTEXT"]), verdict="(for comparison)"))
     bench.notes.append(f"({w.key}) TLS: the push as ks-node and the sink as ks-sink through the harness's SASL_SSL "
-                      "listener (TLS 1.3, an EC P-256 broker certificate, SASL PLAIN; the clients' configs are "
-                      "the harness's KS_NODE_CONF and KS_SINK_CONF), against the same tools through its "
-                      "PLAINTEXT listener, taking turns; the ratios are medians of per-run ratios.")
+                       "listener (TLS 1.3, an EC P-256 broker certificate, SASL PLAIN; the clients' configs are "
+                       "the harness's KS_NODE_CONF and KS_SINK_CONF), against the same tools through its "
+                       "PLAINTEXT listener, taking turns; the ratios are medians of per-run ratios.")
