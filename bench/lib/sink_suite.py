@@ -34,13 +34,11 @@ def run(bench, w):
         # write-back: a sync after the pre-fill did not change it), which in a short run (BENCH_RUNS=3) decided
         # the per-run ratios of whichever tool came first: so each sink also runs once, unmeasured, on its topic.
         bench.attempt(f"({w.key}) reading the pre-filled topic once", peers.read_topic, ctx, topic, messages)
-        # Not on (c): removing a warm-up's 20,000 output files right away makes the next file creations slow
-        # (ext4's recently_deleted(), see the notes), which cost (c)'s first measured sink 3x.
-        if w.key != "c":
-            bench.attempt(f"({w.key}) sink warm-up (not measured)", ours.sink, ctx, w, topic, job)
-        if before_topic and w.key != "c":
-            bench.attempt(f"({w.key}) sink warm-up, {BEFORE} (not measured)", ours.sink, bench.before, w,
-                          before_topic, before_job)
+        # (c)'s 20,000 output files of each run, the warm-ups' and BENCH_BEFORE's included (its context shares
+        # ctx's outputs), are removed only after the last run (Context.keeping_outputs): removing them at once made
+        # the next file creations slow (ext4's recently_deleted(), see the notes), which cost (c)'s first measured
+        # sink 3x when its warm-up's outputs went right before it.
+        keep = ctx.keeping_outputs() if w.key == "c" else contextlib.nullcontext()
         tools = [("sink", lambda: ours.sink(ctx, w, topic, job)),
                  ("ConsumerPerformance", lambda: peers.consumer_performance(ctx, topic, messages))]
         if w.key in "ac":  # the signature's cost: the same sink not verifying
@@ -53,8 +51,11 @@ def run(bench, w):
             tools.append((f"sink, {BEFORE}", lambda: ours.sink(bench.before, w, before_topic, before_job)))
         got = {name: [None] * bench.runs for name, _ in tools}
         block = sum(name in OUR_SINKS for name, _ in tools)
-        # (c)'s 20,000 output files of each run are removed only after the last run (Context.keeping_outputs).
-        with ctx.keeping_outputs() if w.key == "c" else contextlib.nullcontext():
+        with keep:
+            bench.attempt(f"({w.key}) sink warm-up (not measured)", ours.sink, ctx, w, topic, job)
+            if before_topic:
+                bench.attempt(f"({w.key}) sink warm-up, {BEFORE} (not measured)", ours.sink, bench.before, w,
+                              before_topic, before_job)
             for r in range(bench.runs):
                 log(f"({w.key}) sink run {r + 1}/{bench.runs} ({messages} messages)")
                 for name, measure in in_turns(tools, r, OUR_SINKS):
