@@ -1,5 +1,4 @@
 """Running one measured command: wall time and peak RSS of the child, medians over runs."""
-import math
 import os
 import resource
 import shutil
@@ -121,17 +120,17 @@ def paired_ratio(ours, peer):
 
 def balanced_ratio(ours, peer, block):
     """Like paired_ratio, for two of our variants that take turns within a block of `block` tools rotating by one
-    each run (in_turns): the geometric mean of the per-run ratios over every `block` consecutive runs, in which each
-    variant held every place of the block once; the median of those. The first place of a block proved slower in
-    either order, so with an odd number of runs a plain median favoured the variant that came first less often; each
-    window cancels that. With fewer runs than `block`, paired_ratio."""
+    each run (in_turns): the median of the per-run ratios over the whole rotations (`block` consecutive runs from
+    the first, in which each variant held each place once) in which no run failed. The first place of a block proved slower in either order, so with
+    a run count that is not a multiple of the block a plain median favoured the variant that came first less often;
+    a median (not a mean) keeps one wild run from deciding. With fewer runs than `block`, paired_ratio."""
     ratios = [o / p if o is not None and p else None for o, p in zip(ours, peer)]
-    windows = []
-    for r in range(len(ratios) - block + 1):
-        w = ratios[r:r + block]
-        if all(x is not None for x in w):
-            windows.append(math.prod(w) ** (1 / block))
-    return statistics.median(windows) if windows else paired_ratio(ours, peer)
+    kept = []
+    for start in range(0, len(ratios) - block + 1, block):
+        rotation = ratios[start:start + block]
+        if None not in rotation:  # a failed run takes its whole rotation out, or the places would not balance
+            kept += rotation
+    return statistics.median(kept) if kept else paired_ratio(ours, peer)
 
 
 def present(values):
