@@ -36,14 +36,21 @@ std::vector<Msg> record_messages(const Job& job, const std::vector<SourceFile>& 
     return out;
 }
 
+Msg take_last(std::vector<Msg>& msgs) {
+    Msg m = std::move(msgs.back());
+    msgs.pop_back();
+    return m;
+}
+
+const std::vector<SourceFile> kTextFiles = {{"a.csv", "id,v\r\n1,x\n2,y\n3,z"}, {"sub/b.txt", "one\ntwo\n\nfour\n"}};
+
 }  // namespace
 
 TEST_P(SinkReassembly, RecordsInterleavedReorderedAndDuplicatedGiveTheFiles) {
     Job job("77", "n1");
-    const std::vector<SourceFile> files = {{"a.csv", "id,v\r\n1,x\n2,y\n3,z"}, {"sub/b.txt", "one\ntwo\n\nfour\n"}};
+    const auto& files = kTextFiles;
     auto msgs = record_messages(job, files);
-    Msg manifest = msgs.back();
-    msgs.pop_back();
+    Msg manifest = take_last(msgs);
     feed({job.open()});
     // Interleave the two files, repeat a stretch (a resend after a producer rebuild), then one line out of order.
     std::vector<Msg> order;
@@ -66,12 +73,10 @@ TEST_P(SinkReassembly, RecordsInterleavedReorderedAndDuplicatedGiveTheFiles) {
 // only delays that to the flush.
 TEST_P(SinkReassembly, RecordsAfterTheirManifestFinalizeWithTheLastLine) {
     Job job("79", "n1");
-    const std::vector<SourceFile> files = {{"a.csv", "id,v\r\n1,x\n2,y\n3,z"}, {"sub/b.txt", "one\ntwo\n\nfour\n"}};
+    const auto& files = kTextFiles;
     auto msgs = record_messages(job, files);
-    Msg manifest = msgs.back();
-    msgs.pop_back();
-    Msg last = msgs.back();
-    msgs.pop_back();
+    Msg manifest = take_last(msgs);
+    Msg last = take_last(msgs);
     feed_unflushed({job.open(), manifest});
     feed_unflushed(msgs);
     EXPECT_FALSE(exists("alice/79/_SUCCESS"));
@@ -82,10 +87,8 @@ TEST_P(SinkReassembly, RecordsAfterTheirManifestFinalizeWithTheLastLine) {
 
     Job again("80", "n1");
     msgs = record_messages(again, files);
-    manifest = msgs.back();
-    msgs.pop_back();
-    last = msgs.back();
-    msgs.pop_back();
+    manifest = take_last(msgs);
+    last = take_last(msgs);
     feed_unflushed({again.open(), manifest, msgs[0]});  // sent twice
     feed_unflushed(msgs);
     feed_unflushed({last});
