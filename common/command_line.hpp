@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "result.hpp"
@@ -48,7 +49,7 @@ struct Option : Spec {
 // flag set. Written without `&`: `cli::store<&Args::group>`, `cli::store<&Args::timeout, parse_seconds>`.
 template <auto Field, auto Parse = nullptr>
 Result<void> store(auto& target, std::string_view value) {
-    if constexpr (Parse == nullptr) {
+    if constexpr (std::is_null_pointer_v<decltype(Parse)>) {  // not Parse == nullptr: not constant under UBSan
         target.*Field = value;
     } else {
         TRY_ASSIGN(target.*Field, Parse(value));
@@ -57,7 +58,7 @@ Result<void> store(auto& target, std::string_view value) {
 }
 template <auto Field, auto Parse = nullptr>
 Result<void> append(auto& target, std::string_view value) {
-    if constexpr (Parse == nullptr) {
+    if constexpr (std::is_null_pointer_v<decltype(Parse)>) {  // not Parse == nullptr: not constant under UBSan
         (target.*Field).emplace_back(value);
     } else {
         TRY_ASSIGN(auto parsed, Parse(value));
